@@ -1,0 +1,73 @@
+# Developer entry points for missive. The local stack (a private PostgreSQL
+# cluster and a tansu Kafka-protocol broker, data in .data/) is managed by the
+# scripts in infra/; see docs/infra.md. Nothing here needs Docker.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+# One shell per recipe, so `source infra/env.sh` applies to the lines after it.
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+# Environment of the local stack (MISSIVE_DATABASE_URL, MISSIVE_KAFKA_BROKERS);
+# values already set in the environment win.
+ENV := source infra/env.sh
+TEST_LOG := .data/logs/cargo-test.log
+
+.PHONY: help up down reset deps dev test lint
+
+help:
+	@cat <<'TXT'
+	make up     start PostgreSQL (127.0.0.1:54329) and tansu (127.0.0.1:19092)
+	make down   stop them (data in .data/ is kept)
+	make reset  stop them and delete .data/
+	make dev    up, migrate, then run `missive dev` (all services) in the foreground
+	make test   up, then cargo test --workspace --all-targets
+	make lint   cargo fmt --check and cargo clippy -D warnings
+	TXT
+
+up:
+	@bash infra/up.sh
+
+down:
+	@bash infra/down.sh
+
+reset:
+	@bash infra/reset.sh
+
+# Debian packages the Rust build needs (C toolchain, pkg-config, zlib, ...).
+deps:
+	@bash infra/up.sh --deps-only
+
+dev: up
+	@$(ENV)
+	cargo run --release --bin missive -- migrate
+	exec cargo run --release --bin missive -- dev
+
+test: up
+	@$(ENV)
+	mkdir -p "$(dir $(TEST_LOG))"
+	echo "==> cargo test --workspace --all-targets (output also in $(TEST_LOG))"
+	status=0
+	cargo test --workspace --all-targets 2>&1 | tee "$(TEST_LOG)" || status=$$?
+	# One summary over all test binaries.
+	echo
+	echo "==> test summary"
+	if grep -q '^test result:' "$(TEST_LOG)"; then
+		grep '^test result:' "$(TEST_LOG)" | tr -d ';' | awk '
+			{ for (i = 2; i <= NF; i++) {
+				if ($$i == "passed")  p += $$(i-1)
+				if ($$i == "failed")  f += $$(i-1)
+				if ($$i == "ignored") g += $$(i-1) } }
+			END { printf "%d test binaries: %d passed, %d failed, %d ignored\n", NR, p, f, g }'
+		grep -E '^test .+ \.\.\. FAILED$$' "$(TEST_LOG)" | sed 's/^/    /' || true
+	else
+		echo "no test results (did the build fail? see $(TEST_LOG))"
+	fi
+	if [[ $$status -ne 0 ]]; then echo "==> FAILED (cargo test exit status $$status)"; fi
+	exit $$status
+
+lint: deps
+	@echo "==> cargo fmt --all --check"
+	cargo fmt --all --check
+	echo "==> cargo clippy --workspace --all-targets -- -D warnings"
+	cargo clippy --workspace --all-targets -- -D warnings

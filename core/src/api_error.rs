@@ -1,0 +1,150 @@
+//! The one place every error a client can see is mapped to Tencent IM's
+//! `ErrorCode` / `ErrorInfo` and to an HTTP status. `docs/errors.md` lists them.
+//!
+//! Tencent answers HTTP 200 for every business error and puts the verdict in
+//! `ActionStatus`/`ErrorCode`; missive does the same so ported backends keep
+//! working. Only failures of missive's own infrastructure (broker or
+//! PostgreSQL unavailable, timeouts) use 503, so load balancers and retry
+//! middleware treat them as retryable.
+
+use serde::Serialize;
+
+/// Tencent-compatible error codes that missive returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[repr(u32)]
+pub enum ErrorCode {
+    /// The HTTP request (URL, query parameters, method) does not parse.
+    HttpParse = 60002,
+    /// JSON body of a non-message API does not parse.
+    JsonParse = 60003,
+    /// The sdkappid in the URL is not this app's.
+    InvalidSdkAppId = 60006,
+    /// Rate limited (per-API REST limit).
+    RateLimited = 60007,
+    /// No such API.
+    NoSuchApi = 60009,
+    /// The identifier in the URL is not the app administrator.
+    AdminRequired = 60010,
+    /// The sdkappid query parameter is missing.
+    SdkAppIdMissing = 60012,
+    /// A UserID field is not a string.
+    UserIdType = 60015,
+    UserSigExpired = 70001,
+    UserSigEmpty = 70002,
+    UserSigInvalid = 70003,
+    UserSigInvalidFields = 70005,
+    UserSigMismatchKey = 70009,
+    UserSigMismatchIdentifier = 70013,
+    UserSigMismatchSdkAppId = 70014,
+    /// Invalid request packet.
+    InvalidRequest = 20001,
+    /// Sender or recipient UserID invalid, or not imported.
+    InvalidUserId = 20003,
+    /// Internal error; retry.
+    Internal = 20005,
+    /// The sender is on the recipient's blocklist.
+    Blocked = 20007,
+    /// Friends-only chat and the two are not friends.
+    NotFriends = 20009,
+    /// The recipient's friend list lacks the sender.
+    SenderNotFriendOfRecipient = 20010,
+    /// The sender's friend list lacks the recipient.
+    RecipientNotFriendOfSender = 20011,
+    /// The message to recall does not exist.
+    MessageNotFound = 20022,
+    /// The message was already recalled.
+    AlreadyRecalled = 20023,
+    /// The JSON body of a message API does not parse.
+    MsgJsonParse = 90001,
+    /// `MsgBody` does not meet the message format.
+    MsgBodyFormat = 90002,
+    /// `To_Account` missing, not a string, or invalid.
+    ToAccountInvalid = 90003,
+    /// `MsgSeq` invalid.
+    MsgSeqInvalid = 90004,
+    /// `MsgRandom` missing or not an integer.
+    MsgRandomInvalid = 90005,
+    /// `MsgBody` is not an array.
+    MsgBodyNotArray = 90007,
+    /// `From_Account` missing or invalid.
+    FromAccountInvalid = 90008,
+    /// The API needs the app administrator.
+    MsgAdminRequired = 90009,
+    /// An element does not meet the message format (unknown `MsgType`, wrong field type, out of range).
+    ElementFormat = 90010,
+    /// More than 500 recipients.
+    TooManyRecipients = 90011,
+    /// `To_Account` is not registered.
+    ToAccountNotRegistered = 90012,
+    /// `MsgLifeTime` out of range (0..=604800).
+    MsgLifeTimeRange = 90026,
+    /// `SyncOtherMachine` invalid.
+    SyncOtherMachineInvalid = 90031,
+    /// `OfflinePushInfo` does not meet the format.
+    OfflinePushInfoFormat = 90043,
+    /// `MsgLifeTime` is not an integer.
+    MsgLifeTimeType = 90044,
+    /// Message service unavailable (broker or PostgreSQL); retry with the same MsgRandom/MsgSeq.
+    ServiceUnavailable = 91000,
+    /// The message body is larger than allowed.
+    BodyTooLarge = 93000,
+}
+
+impl ErrorCode {
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The HTTP status that goes with this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::Internal | ErrorCode::ServiceUnavailable => 503,
+            _ => 200,
+        }
+    }
+
+    /// Whether the same request may succeed if retried unchanged.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::Internal | ErrorCode::ServiceUnavailable | ErrorCode::RateLimited
+        )
+    }
+}
+
+/// An error as a client sees it: a code and a precise, human-readable reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?} ({}): {info}", code.code())]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub info: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, info: impl Into<String>) -> Self {
+        Self {
+            code,
+            info: info.into(),
+        }
+    }
+}
+
+impl From<crate::usersig::UserSigError> for ApiError {
+    fn from(e: crate::usersig::UserSigError) -> Self {
+        use crate::usersig::UserSigError as E;
+        let code = match &e {
+            E::Expired { .. } => ErrorCode::UserSigExpired,
+            E::Empty => ErrorCode::UserSigEmpty,
+            E::SignatureMismatch => ErrorCode::UserSigMismatchKey,
+            E::IdentifierMismatch => ErrorCode::UserSigMismatchIdentifier,
+            E::SdkAppIdMismatch => ErrorCode::UserSigMismatchSdkAppId,
+            E::UnsupportedVersion
+            | E::MissingField(_)
+            | E::InvalidField(_)
+            | E::IssuedInFuture { .. } => ErrorCode::UserSigInvalidFields,
+            _ => ErrorCode::UserSigInvalid,
+        };
+        debug_assert_eq!(code.code(), e.tencent_code());
+        ApiError::new(code, e.to_string())
+    }
+}

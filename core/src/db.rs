@@ -1,0 +1,126 @@
+//! PostgreSQL: the connection pool, migrations (`migrations/` at the
+//! repository root, embedded in the binary), and database lifecycle helpers
+//! used by `missive migrate`, replay and the tests.
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::NoTls;
+
+mod embedded {
+    refinery::embed_migrations!("../migrations");
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("invalid database URL: {0}")]
+    Url(String),
+    #[error("cannot build the connection pool: {0}")]
+    Pool(String),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+pub fn pg_config(url: &SecretString) -> Result<tokio_postgres::Config, DbError> {
+    // The parse error never echoes the URL, which may carry a password.
+    tokio_postgres::Config::from_str(url.expose_secret()).map_err(|e| DbError::Url(e.to_string()))
+}
+
+/// A pool of `size` connections; statements are prepared once per connection
+/// (`prepare_cached`).
+pub fn pool(url: &SecretString, size: usize) -> Result<Pool, DbError> {
+    let manager = Manager::from_config(
+        pg_config(url)?,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .build()
+        .map_err(|e| DbError::Pool(e.to_string()))
+}
+
+/// One dedicated connection, driven on its own task.
+pub async fn connect(url: &SecretString) -> Result<tokio_postgres::Client, DbError> {
+    let (client, connection) = pg_config(url)?.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "PostgreSQL connection closed");
+        }
+    });
+    Ok(client)
+}
+
+/// Applies every migration not yet applied; returns the names applied now.
+pub async fn migrate(url: &SecretString) -> Result<Vec<String>, DbError> {
+    let mut client = connect(url).await?;
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| m.to_string())
+        .collect())
+}
+
+/// The same server as `url`, another database.
+pub fn with_database(url: &SecretString, database: &str) -> Result<SecretString, DbError> {
+    let config = pg_config(url)?;
+    let mut out = String::from("postgres://");
+    if let Some(user) = config.get_user() {
+        out.push_str(user);
+        if let Some(pw) = config.get_password() {
+            out.push(':');
+            out.push_str(&String::from_utf8_lossy(pw));
+        }
+        out.push('@');
+    }
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "127.0.0.1".into());
+    out.push_str(&host);
+    if let Some(port) = config.get_ports().first() {
+        out.push_str(&format!(":{port}"));
+    }
+    out.push('/');
+    out.push_str(database);
+    Ok(SecretString::from(out))
+}
+
+/// Creates `database` on the server of `url` (which must allow CREATE DATABASE).
+pub async fn create_database(url: &SecretString, database: &str) -> Result<(), DbError> {
+    let client = connect(url).await?;
+    client
+        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(database)))
+        .await?;
+    Ok(())
+}
+
+/// Drops `database`, disconnecting its sessions first.
+pub async fn drop_database(url: &SecretString, database: &str) -> Result<(), DbError> {
+    let client = connect(url).await?;
+    client
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(database)
+        ))
+        .await?;
+    Ok(())
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,77 @@
+//! Kafka clients configured the way missive needs them, and topic set-up.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::FutureProducer;
+
+use crate::config::Config;
+
+/// Settings every client shares.
+pub fn base_config(config: &Config, role: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.kafka.brokers)
+        .set(
+            "client.id",
+            format!("missive-{role}-{}", config.instance_id),
+        )
+        .set("log_level", "4");
+    c
+}
+
+/// The events producer: idempotent and `acks=all`, so a send is answered only
+/// once the broker has it durably, and librdkafka's retries never duplicate
+/// or reorder a partition. Keys are hashed with murmur2 like the Java client,
+/// so backends in other languages pick the same partition for a conversation.
+pub fn producer(config: &Config) -> Result<FutureProducer, KafkaError> {
+    base_config(config, "producer")
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "2")
+        .set("compression.type", "lz4")
+        .set(
+            "message.timeout.ms",
+            config.ingest.produce_timeout_ms.to_string(),
+        )
+        .create()
+}
+
+/// Creates the topics that are missing; existing ones are left as they are.
+pub async fn ensure_topics(config: &Config, topics: &[String]) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = base_config(config, "admin").create()?;
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| {
+            NewTopic::new(
+                t,
+                config.kafka.partitions,
+                TopicReplication::Fixed(config.kafka.replication_factor),
+            )
+        })
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin.create_topics(&new, &opts).await? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
+                    tracing::error!(%topic, ?code, "cannot create topic");
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes topics (tests clean up after themselves).
+pub async fn delete_topics(config: &Config, topics: &[String]) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = base_config(config, "admin").create()?;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    admin.delete_topics(&names, &opts).await?;
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! Plumbing shared by every missive service: configuration, UserSig
+//! verification, the error map, PostgreSQL, Kafka, telemetry and shutdown.
+
+pub mod api_error;
+pub mod config;
+pub mod db;
+pub mod kafka;
+pub mod msgbody;
+pub mod shutdown;
+pub mod telemetry;
+pub mod time;
+pub mod usersig;
+
+pub use api_error::{ApiError, ErrorCode};
+pub use config::Config;

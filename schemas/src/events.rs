@@ -1,0 +1,692 @@
+//! The Rust mirror of `avro/events.avsc`.
+//!
+//! Field names follow the schema; each type converts to and from an Avro
+//! `Value` in schema order. `serde` derives exist for JSON export and logs,
+//! not for the wire format.
+
+use apache_avro::types::Value;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::avro_value::{enum_value, RecordBuilder, RecordReader};
+use crate::DecodeError;
+
+/// One record on the events topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub event_id: Uuid,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub occurred_at: i64,
+    pub origin: Origin,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    pub channel: Channel,
+    pub actor: String,
+    pub admin: bool,
+    pub instance: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Channel {
+    Rest,
+    Websocket,
+    Commands,
+    System,
+}
+
+const CHANNEL_SYMBOLS: &[&str] = &["REST", "WEBSOCKET", "COMMANDS", "SYSTEM"];
+
+impl Channel {
+    fn symbol(self) -> &'static str {
+        CHANNEL_SYMBOLS[self as usize]
+    }
+
+    fn from_symbol(s: &str) -> Result<Self, DecodeError> {
+        Ok(match s {
+            "REST" => Self::Rest,
+            "WEBSOCKET" => Self::Websocket,
+            "COMMANDS" => Self::Commands,
+            "SYSTEM" => Self::System,
+            other => return Err(DecodeError::Shape(format!("unknown Channel `{other}`"))),
+        })
+    }
+}
+
+/// The kinds of event, in the order of the schema's union.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Event {
+    MessageSent(MessageSent),
+}
+
+impl Event {
+    /// The schema name of this kind, as used in filters and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::MessageSent(_) => "MessageSent",
+        }
+    }
+
+    /// The Kafka record key: events are keyed by conversation.
+    pub fn conversation_id(&self) -> &str {
+        match self {
+            Event::MessageSent(m) => &m.conversation_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageSent {
+    pub msg_key: String,
+    pub conversation_id: String,
+    pub from_account: String,
+    pub to_account: String,
+    pub msg_random: i64,
+    pub msg_seq: i64,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub sent_at: i64,
+    pub body: Vec<Element>,
+    pub cloud_custom_data: String,
+    pub sender_profile: SenderProfile,
+    pub sync_other_machine: SyncOtherMachine,
+    pub lifetime_seconds: i32,
+    pub offline_push: Option<OfflinePushInfo>,
+    pub need_read_receipt: bool,
+    pub import_mode: ImportMode,
+    pub decision: Decision,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Element {
+    Text(TextElem),
+    Face(FaceElem),
+    Location(LocationElem),
+    Image(ImageElem),
+    Sound(SoundElem),
+    File(FileElem),
+    VideoFile(VideoFileElem),
+    Custom(CustomElem),
+    System(SystemElem),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextElem {
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceElem {
+    pub index: i64,
+    pub data: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationElem {
+    pub desc: String,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageElem {
+    pub uuid: String,
+    pub image_format: i32,
+    pub images: Vec<ImageInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    pub r#type: i32,
+    pub size: i64,
+    pub width: i32,
+    pub height: i32,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SoundElem {
+    pub url: String,
+    pub uuid: String,
+    pub size: i64,
+    pub second: i32,
+    pub download_flag: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileElem {
+    pub url: String,
+    pub uuid: String,
+    pub file_size: i64,
+    pub file_name: String,
+    pub download_flag: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoFileElem {
+    pub video_url: String,
+    pub video_uuid: String,
+    pub video_size: i64,
+    pub video_second: i32,
+    pub video_format: String,
+    pub video_download_flag: i32,
+    pub thumb_url: String,
+    pub thumb_uuid: String,
+    pub thumb_size: i64,
+    pub thumb_width: i32,
+    pub thumb_height: i32,
+    pub thumb_format: String,
+    pub thumb_download_flag: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomElem {
+    pub data: String,
+    pub desc: String,
+    pub ext: String,
+    pub sound: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemElem {
+    pub source: SystemSource,
+    pub kind: String,
+    pub text: String,
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SystemSource {
+    /// Emitted by missive itself.
+    Builtin,
+    /// Sent by the app administrator.
+    Operator,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SenderProfile {
+    pub nickname: String,
+    pub avatar_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncOtherMachine {
+    /// Tencent 1: the sender's other devices and history get the message.
+    Sync,
+    /// Tencent 2: only the recipient gets it.
+    NoSync,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OfflinePushInfo {
+    pub push_flag: i32,
+    pub title: String,
+    pub desc: String,
+    pub ext: String,
+    pub android_sound: String,
+    pub apns_sound: String,
+    pub apns_badge_mode: i32,
+    pub apns_title: String,
+    pub apns_sub_title: String,
+    pub apns_image: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ImportMode {
+    None,
+    Realtime,
+    History,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decision {
+    Deliver,
+    DropBlocked,
+}
+
+/// Declares the enum's Avro symbols, in schema order, and the mapping both ways.
+macro_rules! avro_enum {
+    ($ty:ident { $($variant:ident => $symbol:literal),+ $(,)? }) => {
+        impl $ty {
+            const SYMBOLS: &'static [&'static str] = &[$($symbol),+];
+
+            pub fn symbol(self) -> &'static str {
+                match self { $($ty::$variant => $symbol),+ }
+            }
+
+            fn to_value(self) -> Value {
+                enum_value(Self::SYMBOLS, self.symbol())
+            }
+
+            fn from_symbol(s: &str) -> Result<Self, DecodeError> {
+                match s {
+                    $($symbol => Ok($ty::$variant),)+
+                    other => Err(DecodeError::Shape(format!(
+                        concat!("unknown ", stringify!($ty), " `{}`"), other
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+avro_enum!(SystemSource { Builtin => "BUILTIN", Operator => "OPERATOR" });
+avro_enum!(SyncOtherMachine { Sync => "SYNC", NoSync => "NO_SYNC" });
+avro_enum!(ImportMode { None => "NONE", Realtime => "REALTIME", History => "HISTORY" });
+avro_enum!(Decision { Deliver => "DELIVER", DropBlocked => "DROP_BLOCKED" });
+
+impl Envelope {
+    pub fn to_value(&self) -> Value {
+        RecordBuilder::with_capacity(4)
+            .field("event_id", Value::Uuid(self.event_id))
+            .field("occurred_at", Value::TimestampMillis(self.occurred_at))
+            .field("origin", self.origin.to_value())
+            .field("event", self.event.to_value())
+            .build()
+    }
+
+    pub fn from_value(value: Value) -> Result<Self, DecodeError> {
+        let mut r = RecordReader::new("Envelope", value)?;
+        Ok(Self {
+            event_id: r.uuid("event_id")?,
+            occurred_at: r.timestamp_millis("occurred_at")?,
+            origin: Origin::from_value(r.record("origin")?)?,
+            event: {
+                let (index, inner) = r.union("event")?;
+                Event::from_branch(index, inner)?
+            },
+        })
+    }
+}
+
+impl Origin {
+    fn to_value(&self) -> Value {
+        RecordBuilder::with_capacity(4)
+            .field(
+                "channel",
+                enum_value(CHANNEL_SYMBOLS, self.channel.symbol()),
+            )
+            .field("actor", self.actor.as_str())
+            .field("admin", self.admin)
+            .field("instance", self.instance.as_str())
+            .build()
+    }
+
+    fn from_value(value: Value) -> Result<Self, DecodeError> {
+        let mut r = RecordReader::new("Origin", value)?;
+        Ok(Self {
+            channel: Channel::from_symbol(&r.symbol("channel")?)?,
+            actor: r.string("actor")?,
+            admin: r.boolean("admin")?,
+            instance: r.string("instance")?,
+        })
+    }
+}
+
+impl Event {
+    fn to_value(&self) -> Value {
+        match self {
+            Event::MessageSent(m) => Value::Union(0, Box::new(m.to_value())),
+        }
+    }
+
+    fn from_branch(index: u32, value: Value) -> Result<Self, DecodeError> {
+        match index {
+            0 => Ok(Event::MessageSent(MessageSent::from_value(value)?)),
+            other => Err(DecodeError::Shape(format!("unknown event kind #{other}"))),
+        }
+    }
+}
+
+impl MessageSent {
+    fn to_value(&self) -> Value {
+        RecordBuilder::with_capacity(16)
+            .field("msg_key", self.msg_key.as_str())
+            .field("conversation_id", self.conversation_id.as_str())
+            .field("from_account", self.from_account.as_str())
+            .field("to_account", self.to_account.as_str())
+            .field("msg_random", self.msg_random)
+            .field("msg_seq", self.msg_seq)
+            .field("sent_at", Value::TimestampMillis(self.sent_at))
+            .field(
+                "body",
+                Value::Array(self.body.iter().map(Element::to_value).collect()),
+            )
+            .field("cloud_custom_data", self.cloud_custom_data.as_str())
+            .field(
+                "sender_profile",
+                RecordBuilder::with_capacity(2)
+                    .field("nickname", self.sender_profile.nickname.as_str())
+                    .field("avatar_url", self.sender_profile.avatar_url.as_str())
+                    .build(),
+            )
+            .field("sync_other_machine", self.sync_other_machine.to_value())
+            .field("lifetime_seconds", self.lifetime_seconds)
+            .field(
+                "offline_push",
+                match &self.offline_push {
+                    None => Value::Union(0, Box::new(Value::Null)),
+                    Some(p) => Value::Union(1, Box::new(p.to_value())),
+                },
+            )
+            .field("need_read_receipt", self.need_read_receipt)
+            .field("import_mode", self.import_mode.to_value())
+            .field("decision", self.decision.to_value())
+            .build()
+    }
+
+    fn from_value(value: Value) -> Result<Self, DecodeError> {
+        let mut r = RecordReader::new("MessageSent", value)?;
+        Ok(Self {
+            msg_key: r.string("msg_key")?,
+            conversation_id: r.string("conversation_id")?,
+            from_account: r.string("from_account")?,
+            to_account: r.string("to_account")?,
+            msg_random: r.long("msg_random")?,
+            msg_seq: r.long("msg_seq")?,
+            sent_at: r.timestamp_millis("sent_at")?,
+            body: r
+                .array("body")?
+                .into_iter()
+                .map(Element::from_value)
+                .collect::<Result<_, _>>()?,
+            cloud_custom_data: r.string("cloud_custom_data")?,
+            sender_profile: {
+                let mut p = RecordReader::new("SenderProfile", r.record("sender_profile")?)?;
+                SenderProfile {
+                    nickname: p.string("nickname")?,
+                    avatar_url: p.string("avatar_url")?,
+                }
+            },
+            sync_other_machine: SyncOtherMachine::from_symbol(&r.symbol("sync_other_machine")?)?,
+            lifetime_seconds: r.int("lifetime_seconds")?,
+            offline_push: r
+                .optional("offline_push")?
+                .map(OfflinePushInfo::from_value)
+                .transpose()?,
+            need_read_receipt: r.boolean("need_read_receipt")?,
+            import_mode: ImportMode::from_symbol(&r.symbol("import_mode")?)?,
+            decision: Decision::from_symbol(&r.symbol("decision")?)?,
+        })
+    }
+}
+
+impl OfflinePushInfo {
+    fn to_value(&self) -> Value {
+        RecordBuilder::with_capacity(10)
+            .field("push_flag", self.push_flag)
+            .field("title", self.title.as_str())
+            .field("desc", self.desc.as_str())
+            .field("ext", self.ext.as_str())
+            .field("android_sound", self.android_sound.as_str())
+            .field("apns_sound", self.apns_sound.as_str())
+            .field("apns_badge_mode", self.apns_badge_mode)
+            .field("apns_title", self.apns_title.as_str())
+            .field("apns_sub_title", self.apns_sub_title.as_str())
+            .field("apns_image", self.apns_image.as_str())
+            .build()
+    }
+
+    fn from_value(value: Value) -> Result<Self, DecodeError> {
+        let mut r = RecordReader::new("OfflinePushInfo", value)?;
+        Ok(Self {
+            push_flag: r.int("push_flag")?,
+            title: r.string("title")?,
+            desc: r.string("desc")?,
+            ext: r.string("ext")?,
+            android_sound: r.string("android_sound")?,
+            apns_sound: r.string("apns_sound")?,
+            apns_badge_mode: r.int("apns_badge_mode")?,
+            apns_title: r.string("apns_title")?,
+            apns_sub_title: r.string("apns_sub_title")?,
+            apns_image: r.string("apns_image")?,
+        })
+    }
+}
+
+impl Element {
+    /// The Tencent `MsgType` of this element.
+    pub fn msg_type(&self) -> &'static str {
+        match self {
+            Element::Text(_) => "TIMTextElem",
+            Element::Face(_) => "TIMFaceElem",
+            Element::Location(_) => "TIMLocationElem",
+            Element::Image(_) => "TIMImageElem",
+            Element::Sound(_) => "TIMSoundElem",
+            Element::File(_) => "TIMFileElem",
+            Element::VideoFile(_) => "TIMVideoFileElem",
+            Element::Custom(_) => "TIMCustomElem",
+            Element::System(_) => "TIMSystemElem",
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        let (index, record) = match self {
+            Element::Text(e) => (
+                0,
+                RecordBuilder::with_capacity(1).field("text", e.text.as_str()),
+            ),
+            Element::Face(e) => (
+                1,
+                RecordBuilder::with_capacity(2)
+                    .field("index", e.index)
+                    .field("data", e.data.as_str()),
+            ),
+            Element::Location(e) => (
+                2,
+                RecordBuilder::with_capacity(3)
+                    .field("desc", e.desc.as_str())
+                    .field("latitude", e.latitude)
+                    .field("longitude", e.longitude),
+            ),
+            Element::Image(e) => (
+                3,
+                RecordBuilder::with_capacity(3)
+                    .field("uuid", e.uuid.as_str())
+                    .field("image_format", e.image_format)
+                    .field(
+                        "images",
+                        Value::Array(
+                            e.images
+                                .iter()
+                                .map(|i| {
+                                    RecordBuilder::with_capacity(5)
+                                        .field("type", i.r#type)
+                                        .field("size", i.size)
+                                        .field("width", i.width)
+                                        .field("height", i.height)
+                                        .field("url", i.url.as_str())
+                                        .build()
+                                })
+                                .collect(),
+                        ),
+                    ),
+            ),
+            Element::Sound(e) => (
+                4,
+                RecordBuilder::with_capacity(5)
+                    .field("url", e.url.as_str())
+                    .field("uuid", e.uuid.as_str())
+                    .field("size", e.size)
+                    .field("second", e.second)
+                    .field("download_flag", e.download_flag),
+            ),
+            Element::File(e) => (
+                5,
+                RecordBuilder::with_capacity(5)
+                    .field("url", e.url.as_str())
+                    .field("uuid", e.uuid.as_str())
+                    .field("file_size", e.file_size)
+                    .field("file_name", e.file_name.as_str())
+                    .field("download_flag", e.download_flag),
+            ),
+            Element::VideoFile(e) => (
+                6,
+                RecordBuilder::with_capacity(13)
+                    .field("video_url", e.video_url.as_str())
+                    .field("video_uuid", e.video_uuid.as_str())
+                    .field("video_size", e.video_size)
+                    .field("video_second", e.video_second)
+                    .field("video_format", e.video_format.as_str())
+                    .field("video_download_flag", e.video_download_flag)
+                    .field("thumb_url", e.thumb_url.as_str())
+                    .field("thumb_uuid", e.thumb_uuid.as_str())
+                    .field("thumb_size", e.thumb_size)
+                    .field("thumb_width", e.thumb_width)
+                    .field("thumb_height", e.thumb_height)
+                    .field("thumb_format", e.thumb_format.as_str())
+                    .field("thumb_download_flag", e.thumb_download_flag),
+            ),
+            Element::Custom(e) => (
+                7,
+                RecordBuilder::with_capacity(4)
+                    .field("data", e.data.as_str())
+                    .field("desc", e.desc.as_str())
+                    .field("ext", e.ext.as_str())
+                    .field("sound", e.sound.as_str()),
+            ),
+            Element::System(e) => (
+                8,
+                RecordBuilder::with_capacity(4)
+                    .field("source", e.source.to_value())
+                    .field("kind", e.kind.as_str())
+                    .field("text", e.text.as_str())
+                    .field("data", e.data.as_str()),
+            ),
+        };
+        Value::Union(index, Box::new(record.build()))
+    }
+
+    fn from_value(value: Value) -> Result<Self, DecodeError> {
+        let (index, inner) = match value {
+            Value::Union(index, inner) => (index, *inner),
+            other => {
+                return Err(DecodeError::Shape(format!(
+                    "body item: expected a union, found {}",
+                    crate::avro_value::kind(&other)
+                )))
+            }
+        };
+        Ok(match index {
+            0 => {
+                let mut r = RecordReader::new("TextElem", inner)?;
+                Element::Text(TextElem {
+                    text: r.string("text")?,
+                })
+            }
+            1 => {
+                let mut r = RecordReader::new("FaceElem", inner)?;
+                Element::Face(FaceElem {
+                    index: r.long("index")?,
+                    data: r.string("data")?,
+                })
+            }
+            2 => {
+                let mut r = RecordReader::new("LocationElem", inner)?;
+                Element::Location(LocationElem {
+                    desc: r.string("desc")?,
+                    latitude: r.double("latitude")?,
+                    longitude: r.double("longitude")?,
+                })
+            }
+            3 => {
+                let mut r = RecordReader::new("ImageElem", inner)?;
+                Element::Image(ImageElem {
+                    uuid: r.string("uuid")?,
+                    image_format: r.int("image_format")?,
+                    images: r
+                        .array("images")?
+                        .into_iter()
+                        .map(|v| {
+                            let mut i = RecordReader::new("ImageInfo", v)?;
+                            Ok(ImageInfo {
+                                r#type: i.int("type")?,
+                                size: i.long("size")?,
+                                width: i.int("width")?,
+                                height: i.int("height")?,
+                                url: i.string("url")?,
+                            })
+                        })
+                        .collect::<Result<_, DecodeError>>()?,
+                })
+            }
+            4 => {
+                let mut r = RecordReader::new("SoundElem", inner)?;
+                Element::Sound(SoundElem {
+                    url: r.string("url")?,
+                    uuid: r.string("uuid")?,
+                    size: r.long("size")?,
+                    second: r.int("second")?,
+                    download_flag: r.int("download_flag")?,
+                })
+            }
+            5 => {
+                let mut r = RecordReader::new("FileElem", inner)?;
+                Element::File(FileElem {
+                    url: r.string("url")?,
+                    uuid: r.string("uuid")?,
+                    file_size: r.long("file_size")?,
+                    file_name: r.string("file_name")?,
+                    download_flag: r.int("download_flag")?,
+                })
+            }
+            6 => {
+                let mut r = RecordReader::new("VideoFileElem", inner)?;
+                Element::VideoFile(VideoFileElem {
+                    video_url: r.string("video_url")?,
+                    video_uuid: r.string("video_uuid")?,
+                    video_size: r.long("video_size")?,
+                    video_second: r.int("video_second")?,
+                    video_format: r.string("video_format")?,
+                    video_download_flag: r.int("video_download_flag")?,
+                    thumb_url: r.string("thumb_url")?,
+                    thumb_uuid: r.string("thumb_uuid")?,
+                    thumb_size: r.long("thumb_size")?,
+                    thumb_width: r.int("thumb_width")?,
+                    thumb_height: r.int("thumb_height")?,
+                    thumb_format: r.string("thumb_format")?,
+                    thumb_download_flag: r.int("thumb_download_flag")?,
+                })
+            }
+            7 => {
+                let mut r = RecordReader::new("CustomElem", inner)?;
+                Element::Custom(CustomElem {
+                    data: r.string("data")?,
+                    desc: r.string("desc")?,
+                    ext: r.string("ext")?,
+                    sound: r.string("sound")?,
+                })
+            }
+            8 => {
+                let mut r = RecordReader::new("SystemElem", inner)?;
+                Element::System(SystemElem {
+                    source: SystemSource::from_symbol(&r.symbol("source")?)?,
+                    kind: r.string("kind")?,
+                    text: r.string("text")?,
+                    data: r.string("data")?,
+                })
+            }
+            other => return Err(DecodeError::Shape(format!("unknown element kind #{other}"))),
+        })
+    }
+}
+
+/// The conversation id of two users: their ids sorted and joined by `:`.
+///
+/// User ids cannot contain `:` (see ingest's validation), so the id is unambiguous.
+pub fn conversation_id(a: &str, b: &str) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut id = String::with_capacity(lo.len() + hi.len() + 1);
+    id.push_str(lo);
+    id.push(':');
+    id.push_str(hi);
+    id
+}

@@ -1,0 +1,29 @@
+//! missive's public event contract.
+//!
+//! `avro/*.avsc` are the contract analytics teams read the log with; this
+//! crate mirrors them as Rust types and encodes them with Avro single-object
+//! encoding. See `docs/schemas.md`.
+
+mod avro_value;
+pub mod codec;
+pub mod events;
+pub mod samples;
+
+pub use codec::EventCodec;
+pub use events::*;
+
+/// Why a record could not be decoded. Consumers send such records to a
+/// dead-letter topic with this text; they never stop on them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("bad single-object header: {0}")]
+    Header(String),
+    #[error("record written with an unknown schema (fingerprint {0})")]
+    UnknownSchema(String),
+    #[error("Avro body does not decode: {0}")]
+    Avro(String),
+    #[error("{0} bytes left over after the record")]
+    TrailingBytes(usize),
+    #[error("record does not match the event model: {0}")]
+    Shape(String),
+}

@@ -1,0 +1,159 @@
+//! Fixed sample events: the golden vectors' sources, and fixtures for tests
+//! of other crates. Every field is set, so a vector exercises the whole schema.
+
+use uuid::Uuid;
+
+use crate::events::*;
+
+/// A text message from alice to bob, as a REST send by the administrator would record it.
+pub fn text_message() -> Envelope {
+    Envelope {
+        event_id: Uuid::parse_str("01890a5d-ac96-774b-bcce-b302099a8057").expect("uuid"),
+        occurred_at: 1_700_000_000_123,
+        origin: Origin {
+            channel: Channel::Rest,
+            actor: "administrator".into(),
+            admin: true,
+            instance: "ingest-1".into(),
+        },
+        event: Event::MessageSent(MessageSent {
+            msg_key: "5f0b6c1e2a9d4c7e8b3a1f0e9d8c7b6a".into(),
+            conversation_id: conversation_id("alice", "bob"),
+            from_account: "alice".into(),
+            to_account: "bob".into(),
+            msg_random: 1_287_657,
+            msg_seq: 93_847_636,
+            sent_at: 1_700_000_000_120,
+            body: vec![Element::Text(TextElem {
+                text: "hi, 你好 👋".into(),
+            })],
+            cloud_custom_data: String::new(),
+            sender_profile: SenderProfile {
+                nickname: "Alice".into(),
+                avatar_url: "https://img.example.com/alice.png".into(),
+            },
+            sync_other_machine: SyncOtherMachine::Sync,
+            lifetime_seconds: 604_800,
+            offline_push: None,
+            need_read_receipt: false,
+            import_mode: ImportMode::None,
+            decision: Decision::Deliver,
+        }),
+    }
+}
+
+/// One message carrying every element type, with offline push info, sent over WebSocket.
+pub fn every_element() -> Envelope {
+    let mut env = text_message();
+    env.event_id = Uuid::parse_str("01890a5d-ac96-774b-bcce-b302099a8058").expect("uuid");
+    env.origin = Origin {
+        channel: Channel::Websocket,
+        actor: "alice".into(),
+        admin: false,
+        instance: "ingest-2".into(),
+    };
+    let Event::MessageSent(m) = &mut env.event;
+    m.msg_key = "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into();
+    m.body = vec![
+        Element::Text(TextElem {
+            text: "look".into(),
+        }),
+        Element::Face(FaceElem {
+            index: 7,
+            data: "smile".into(),
+        }),
+        Element::Location(LocationElem {
+            desc: "Shenzhen Bay".into(),
+            latitude: 22.5083,
+            longitude: 113.9442,
+        }),
+        Element::Image(ImageElem {
+            uuid: "img-1".into(),
+            image_format: 3,
+            images: vec![
+                ImageInfo {
+                    r#type: 1,
+                    size: 1_048_576,
+                    width: 1920,
+                    height: 1080,
+                    url: "https://cdn.example.com/i/1.png".into(),
+                },
+                ImageInfo {
+                    r#type: 3,
+                    size: 20_480,
+                    width: 198,
+                    height: 111,
+                    url: "https://cdn.example.com/i/1_thumb.png".into(),
+                },
+            ],
+        }),
+        Element::Sound(SoundElem {
+            url: "https://cdn.example.com/a/1.m4a".into(),
+            uuid: "snd-1".into(),
+            size: 30_000,
+            second: 4,
+            download_flag: 2,
+        }),
+        Element::File(FileElem {
+            url: "https://cdn.example.com/f/report.pdf".into(),
+            uuid: "file-1".into(),
+            file_size: 10_485_760,
+            file_name: "report.pdf".into(),
+            download_flag: 2,
+        }),
+        Element::VideoFile(VideoFileElem {
+            video_url: "https://cdn.example.com/v/1.mp4".into(),
+            video_uuid: "vid-1".into(),
+            video_size: 52_428_800,
+            video_second: 30,
+            video_format: "mp4".into(),
+            video_download_flag: 2,
+            thumb_url: "https://cdn.example.com/v/1.jpg".into(),
+            thumb_uuid: "vid-1-thumb".into(),
+            thumb_size: 13_907,
+            thumb_width: 720,
+            thumb_height: 1280,
+            thumb_format: "JPG".into(),
+            thumb_download_flag: 2,
+        }),
+        Element::Custom(CustomElem {
+            data: r#"{"type":"red_packet","amount":88}"#.into(),
+            desc: "red packet".into(),
+            ext: "".into(),
+            sound: "dingdong.aiff".into(),
+        }),
+        Element::System(SystemElem {
+            source: SystemSource::Operator,
+            kind: "promo.banner".into(),
+            text: "Spring sale".into(),
+            data: r#"{"id":42}"#.into(),
+        }),
+    ];
+    m.cloud_custom_data = "cloud".into();
+    m.sync_other_machine = SyncOtherMachine::NoSync;
+    m.lifetime_seconds = 3_600;
+    m.offline_push = Some(OfflinePushInfo {
+        push_flag: 0,
+        title: "Alice".into(),
+        desc: "sent you a message".into(),
+        ext: r#"{"deeplink":"app://chat/alice"}"#.into(),
+        android_sound: "ring.mp3".into(),
+        apns_sound: "ring.caf".into(),
+        apns_badge_mode: 1,
+        apns_title: "Alice".into(),
+        apns_sub_title: "chat".into(),
+        apns_image: "https://cdn.example.com/i/1_thumb.png".into(),
+    });
+    m.need_read_receipt = true;
+    m.import_mode = ImportMode::Realtime;
+    m.decision = Decision::DropBlocked;
+    env
+}
+
+/// The named samples that have golden vectors under `schemas/golden/`.
+pub fn golden() -> Vec<(&'static str, Envelope)> {
+    vec![
+        ("message_sent_text", text_message()),
+        ("message_sent_every_element", every_element()),
+    ]
+}
