@@ -128,7 +128,7 @@ impl Default for DeliveryConfig {
 
 impl Config {
     /// Defaults, then `$MISSIVE_CONFIG` (a TOML file) if set, then `MISSIVE_*` variables.
-    pub fn load() -> Result<Self, figment::Error> {
+    pub fn load() -> Result<Self, Box<figment::Error>> {
         // Every struct is `#[serde(default)]`: what no source sets keeps its default.
         let mut figment = Figment::new();
         if let Ok(path) = std::env::var("MISSIVE_CONFIG") {
@@ -141,6 +141,7 @@ impl Config {
                     .map(|key| env_key(key.as_str()).into()),
             )
             .extract()
+            .map_err(Box::new)
     }
 
     pub fn events_topic(&self) -> String {
@@ -174,6 +175,7 @@ fn env_key(key: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures must return figment::Error
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
@@ -201,7 +203,10 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("MISSIVE_INGEST_LISTEN", "not-an-address");
             let err = Config::load().expect_err("bad address refused");
-            assert!(err.to_string().contains("listen"), "{err}");
+            assert!(
+                err.to_string().to_lowercase().contains("ingest.listen"),
+                "{err}"
+            );
             Ok(())
         });
     }

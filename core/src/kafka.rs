@@ -66,12 +66,3 @@ pub async fn ensure_topics(config: &Config, topics: &[String]) -> Result<(), Kaf
     }
     Ok(())
 }
-
-/// Deletes topics (tests clean up after themselves).
-pub async fn delete_topics(config: &Config, topics: &[String]) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = base_config(config, "admin").create()?;
-    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    admin.delete_topics(&names, &opts).await?;
-    Ok(())
-}

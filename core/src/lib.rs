@@ -10,6 +10,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod time;
 pub mod usersig;
+pub mod views;
 
 pub use api_error::{ApiError, ErrorCode};
 pub use config::Config;

@@ -1,1 +1,128 @@
-//! missive's client side: WebSocket sessions, sync, history reads, live push and offline push to vendors.
+//! missive's client side: WebSocket sessions for the SDK (login with a
+//! UserSig, sync from a cursor, live push). See docs/protocol.md.
+
+mod hub;
+mod inbox;
+pub mod protocol;
+mod session;
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{State, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use deadpool_postgres::Pool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use missive_core::usersig::UserSigVerifier;
+use missive_core::Config;
+
+pub use session::{CLOSE_AUTH_FAILED, CLOSE_BAD_LOGIN, CLOSE_TOO_SLOW};
+
+/// Largest frame a client may send.
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] missive_core::db::DbError),
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+pub(crate) struct DeliveryState {
+    pub verifier: UserSigVerifier,
+    pub pool: Pool,
+    pub hub: Arc<hub::Hub>,
+    pub send_queue: usize,
+    pub sessions: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+pub struct Delivery {
+    config: Arc<Config>,
+    pool: Pool,
+    listener: TcpListener,
+}
+
+impl Delivery {
+    pub async fn bind(config: Arc<Config>) -> Result<Self, DeliveryError> {
+        let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
+        let addr = config.delivery.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| DeliveryError::Bind { addr, source })?;
+        Ok(Self {
+            config,
+            pool,
+            listener,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown`; then closes every session (close code 1001)
+    /// and waits for them to finish.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), DeliveryError> {
+        let hub = Arc::new(hub::Hub::default());
+        let listener_task = tokio::spawn(hub::listen(
+            hub.clone(),
+            self.config.database_url.clone(),
+            missive_core::views::INBOX_CHANNEL,
+            shutdown.clone(),
+        ));
+        let state = Arc::new(DeliveryState {
+            verifier: UserSigVerifier::new(self.config.sdkappid, self.config.secret_key.clone()),
+            pool: self.pool.clone(),
+            hub,
+            send_queue: self.config.delivery.send_queue.max(1),
+            sessions: TaskTracker::new(),
+            shutdown: shutdown.clone(),
+        });
+        let app = Router::new()
+            .route("/v1/ws", get(upgrade))
+            .with_state(state.clone())
+            .merge(missive_core::telemetry::ops_routes(
+                "delivery",
+                Some(self.pool.clone()),
+            ));
+        tracing::info!(addr = %self.local_addr(), "delivery WebSocket listening");
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future()
+            .await;
+        state.sessions.close();
+        state.sessions.wait().await;
+        let _ = listener_task.await;
+        tracing::info!("delivery stopped");
+        served.map_err(DeliveryError::Serve)
+    }
+}
+
+async fn upgrade(State(state): State<Arc<DeliveryState>>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| {
+            let shutdown = state.shutdown.clone();
+            let tracker = state.sessions.clone();
+            tracker.track_future(session::run(socket, state, shutdown))
+        })
+}
+
+pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> Result<(), DeliveryError> {
+    Delivery::bind(config).await?.run(shutdown).await
+}

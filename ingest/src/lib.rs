@@ -1,1 +1,92 @@
-//! missive's write side: validates sends and relationship changes (REST, WebSocket, commands topic), checks permissions against the views, appends events.
+//! missive's write side: validates sends and relationship changes, checks
+//! permissions against the views, and appends events to the log. Serves the
+//! Tencent-compatible REST API; the WebSocket and commands-topic channels
+//! reuse [`send::SendPipeline`].
+
+pub mod appender;
+pub mod msg_key;
+pub mod rest;
+pub mod send;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use missive_core::usersig::UserSigVerifier;
+use missive_core::Config;
+
+use crate::appender::EventAppender;
+use crate::rest::RestState;
+use crate::send::SendPipeline;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("Kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Db(#[from] missive_core::db::DbError),
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The ingest service, bound and ready to run.
+pub struct Ingest {
+    listener: TcpListener,
+    router: axum::Router,
+    appender: EventAppender,
+}
+
+impl Ingest {
+    pub async fn bind(config: Arc<Config>) -> Result<Self, IngestError> {
+        missive_core::kafka::ensure_topics(&config, &[config.events_topic()]).await?;
+        let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
+        let appender = EventAppender::new(&config)?;
+        let verifier = UserSigVerifier::new(config.sdkappid, config.secret_key.clone());
+        let state = Arc::new(RestState {
+            pipeline: SendPipeline::new(config.clone(), pool.clone(), appender.clone()),
+            config: config.clone(),
+            verifier,
+            pool,
+        });
+        let addr = config.ingest.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| IngestError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            router: rest::router(state),
+            appender,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown` fires, then finishes in-flight requests and
+    /// flushes the producer.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), IngestError> {
+        tracing::info!(addr = %self.local_addr(), "ingest REST listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .map_err(IngestError::Serve)?;
+        self.appender.flush(Duration::from_secs(10));
+        tracing::info!("ingest stopped");
+        Ok(())
+    }
+}
+
+pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> Result<(), IngestError> {
+    Ingest::bind(config).await?.run(shutdown).await
+}

@@ -1,0 +1,1 @@
+SELECT nickname, avatar_url FROM profiles WHERE user_id = $1

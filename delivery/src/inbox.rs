@@ -1,0 +1,69 @@
+//! Reads of a user's inbox for sync and live push.
+
+use deadpool_postgres::GenericClient;
+
+use crate::protocol::{PushedMessage, Sender};
+
+pub const PAGE: i64 = 200;
+
+pub async fn after(
+    client: &impl GenericClient,
+    user: &str,
+    after_cursor: i64,
+    now_ms: i64,
+    online_since_cursor: i64,
+) -> Result<Vec<PushedMessage>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/inbox_after.sql"))
+        .await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[&user, &after_cursor, &now_ms, &online_since_cursor, &PAGE],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let from: String = r.get(5);
+            let to: String = r.get(6);
+            let peer = if from == user {
+                to.clone()
+            } else {
+                from.clone()
+            };
+            let sent_at_ms: i64 = r.get(9);
+            PushedMessage {
+                cursor: r.get(0),
+                conversation: r.get(2),
+                peer,
+                seq: r.get(3),
+                msg_key: r.get(4),
+                from,
+                to,
+                time: sent_at_ms / 1000,
+                msg_random: r.get(7),
+                msg_seq: r.get(8),
+                body: r.get(10),
+                cloud_custom_data: r.get(11),
+                sender: Sender {
+                    nickname: r.get(12),
+                    avatar_url: r.get(13),
+                },
+            }
+        })
+        .collect())
+}
+
+pub async fn last_cursor(
+    client: &impl GenericClient,
+    user: &str,
+) -> Result<i64, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/last_cursor.sql"))
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&user])
+        .await?
+        .map_or(0, |r| r.get(0)))
+}

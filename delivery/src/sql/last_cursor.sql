@@ -1,0 +1,1 @@
+SELECT last_cursor FROM inbox_cursors WHERE user_id = $1

@@ -1,0 +1,73 @@
+//! Appends events to the log: encode, key by conversation, wait for the
+//! broker's acknowledgement (idempotent producer, acks=all).
+
+use std::time::Duration;
+
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+
+use missive_core::{ApiError, Config, ErrorCode};
+use missive_schemas::{Envelope, EventCodec};
+
+#[derive(Clone)]
+pub struct EventAppender {
+    producer: FutureProducer,
+    topic: String,
+    timeout: Duration,
+}
+
+/// Where an appended event landed.
+#[derive(Debug, Clone, Copy)]
+pub struct Appended {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl EventAppender {
+    pub fn new(config: &Config) -> Result<Self, rdkafka::error::KafkaError> {
+        Ok(Self {
+            producer: missive_core::kafka::producer(config)?,
+            topic: config.events_topic(),
+            timeout: Duration::from_millis(config.ingest.produce_timeout_ms),
+        })
+    }
+
+    /// Returns once the broker has the event; an error means it may or may
+    /// not be on the log, and the caller retries with the same idempotency
+    /// fields (the views keep one copy).
+    pub async fn append(&self, envelope: &Envelope) -> Result<Appended, ApiError> {
+        let payload = EventCodec::get().encode(envelope);
+        let key = envelope.event.conversation_id();
+        let record = FutureRecord::to(&self.topic).key(key).payload(&payload);
+        let started = std::time::Instant::now();
+        match self
+            .producer
+            .send(record, Timeout::After(self.timeout))
+            .await
+        {
+            Ok(delivery) => {
+                metrics::histogram!("missive_ingest_append_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::counter!("missive_ingest_events_appended_total", "kind" => envelope.event.kind())
+                    .increment(1);
+                Ok(Appended {
+                    partition: delivery.partition,
+                    offset: delivery.offset,
+                })
+            }
+            Err((e, _)) => {
+                metrics::counter!("missive_ingest_append_failures_total").increment(1);
+                tracing::warn!(error = %e, topic = %self.topic, "append failed");
+                Err(ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "the message log is unavailable; retry with the same MsgRandom and MsgSeq",
+                ))
+            }
+        }
+    }
+
+    /// Waits for in-flight appends (graceful shutdown).
+    pub fn flush(&self, timeout: Duration) {
+        let _ = self.producer.flush(Timeout::After(timeout));
+    }
+}

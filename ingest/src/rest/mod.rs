@@ -1,0 +1,184 @@
+//! The Tencent-compatible REST API: `POST /v4/<service>/<command>` with the
+//! admin identity in the query string and a JSON body.
+
+mod fields;
+mod openim;
+
+use std::sync::Arc;
+
+use axum::body::Body as HttpBody;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use deadpool_postgres::Pool;
+use serde_json::{Map, Value};
+
+use missive_core::usersig::UserSigVerifier;
+use missive_core::{time, ApiError, Config, ErrorCode};
+
+use crate::send::SendPipeline;
+
+pub struct RestState {
+    pub config: Arc<Config>,
+    pub verifier: UserSigVerifier,
+    pub pool: Pool,
+    pub pipeline: SendPipeline,
+}
+
+pub fn router(state: Arc<RestState>) -> Router {
+    let ops = missive_core::telemetry::ops_routes("ingest", Some(state.pool.clone()));
+    Router::new()
+        .route("/v4/{service}/{command}", post(dispatch))
+        .with_state(state)
+        .merge(ops)
+        // The body limit is enforced in `dispatch`, to answer with Tencent's 93000.
+        .layer(DefaultBodyLimit::disable())
+}
+
+/// The admin identity from the query string, verified.
+struct Admin {
+    identifier: String,
+}
+
+async fn dispatch(
+    State(state): State<Arc<RestState>>,
+    Path((service, command)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    body: HttpBody,
+) -> Response {
+    let api = format!("{service}/{command}");
+    let outcome = handle(&state, &service, &command, query.as_deref(), body).await;
+    let code = outcome.as_ref().map_or_else(|e| e.code.code(), |_| 0);
+    metrics::counter!("missive_rest_requests_total", "api" => known_api(&api), "code" => code.to_string())
+        .increment(1);
+    match outcome {
+        Ok(fields) => {
+            let mut reply = Map::new();
+            reply.insert("ActionStatus".into(), "OK".into());
+            reply.insert("ErrorInfo".into(), "".into());
+            reply.insert("ErrorCode".into(), 0.into());
+            reply.extend(fields);
+            Json(Value::Object(reply)).into_response()
+        }
+        Err(e) => error_response(&e),
+    }
+}
+
+pub fn error_response(e: &ApiError) -> Response {
+    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::OK);
+    (
+        status,
+        Json(serde_json::json!({
+            "ActionStatus": "FAIL",
+            "ErrorInfo": e.info,
+            "ErrorCode": e.code.code(),
+        })),
+    )
+        .into_response()
+}
+
+/// Metric label for the API: only known names, so hostile paths cannot blow up cardinality.
+fn known_api(api: &str) -> &'static str {
+    match api {
+        "openim/sendmsg" => "openim/sendmsg",
+        "openim/admin_getroammsg" => "openim/admin_getroammsg",
+        _ => "other",
+    }
+}
+
+async fn handle(
+    state: &RestState,
+    service: &str,
+    command: &str,
+    query: Option<&str>,
+    body: HttpBody,
+) -> Result<Map<String, Value>, ApiError> {
+    let admin = authenticate_admin(state, query)?;
+    let is_msg_api = service == "openim";
+    let bytes = axum::body::to_bytes(body, state.config.ingest.max_request_bytes)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::BodyTooLarge,
+                format!(
+                    "the request body is larger than {} bytes",
+                    state.config.ingest.max_request_bytes
+                ),
+            )
+        })?;
+    let parse_code = if is_msg_api {
+        ErrorCode::MsgJsonParse
+    } else {
+        ErrorCode::JsonParse
+    };
+    let json: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(parse_code, format!("the body is not valid JSON: {e}")))?;
+    let Value::Object(map) = json else {
+        return Err(ApiError::new(parse_code, "the body must be a JSON object"));
+    };
+    let body = fields::Body(&map);
+    match (service, command) {
+        ("openim", "sendmsg") => openim::sendmsg(state, &admin, &body).await,
+        ("openim", "admin_getroammsg") => openim::admin_getroammsg(state, &body).await,
+        _ => Err(ApiError::new(
+            ErrorCode::NoSuchApi,
+            format!("no such API: /v4/{service}/{command}"),
+        )),
+    }
+}
+
+fn authenticate_admin(state: &RestState, query: Option<&str>) -> Result<Admin, ApiError> {
+    let mut sdkappid = None;
+    let mut identifier = None;
+    let mut usersig = None;
+    let mut contenttype = None;
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "sdkappid" => sdkappid = Some(v.into_owned()),
+            "identifier" => identifier = Some(v.into_owned()),
+            "usersig" => usersig = Some(v.into_owned()),
+            "contenttype" => contenttype = Some(v.into_owned()),
+            _ => {} // `random` and unknown parameters are accepted and ignored
+        }
+    }
+    let sdkappid = sdkappid.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::SdkAppIdMissing,
+            "the sdkappid query parameter is missing",
+        )
+    })?;
+    match sdkappid.parse::<u64>() {
+        Ok(id) if id == state.config.sdkappid => {}
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidSdkAppId,
+                "the sdkappid query parameter is not this app's SDKAppID",
+            ))
+        }
+    }
+    if contenttype.as_deref().is_some_and(|c| c != "json") {
+        return Err(ApiError::new(
+            ErrorCode::HttpParse,
+            "contenttype must be json",
+        ));
+    }
+    let identifier = identifier.filter(|i| !i.is_empty()).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::HttpParse,
+            "the identifier query parameter is missing",
+        )
+    })?;
+    let usersig = usersig.unwrap_or_default();
+    state
+        .verifier
+        .verify(&usersig, &identifier, time::now_secs())?;
+    if identifier != state.config.admin_identifier {
+        return Err(ApiError::new(
+            ErrorCode::AdminRequired,
+            "the identifier must be the app administrator",
+        ));
+    }
+    Ok(Admin { identifier })
+}

@@ -1,0 +1,286 @@
+//! `/v4/openim/*`: one-to-one messages.
+
+use serde_json::{json, Map, Value};
+
+use missive_core::msgbody::{self, Sender};
+use missive_core::{views, ApiError, ErrorCode};
+use missive_schemas::{conversation_id, Channel, ImportMode, OfflinePushInfo, SyncOtherMachine};
+
+use super::fields::Body;
+use super::{Admin, RestState};
+use crate::send::{check_user_id, Actor, SendRequest, MAX_BODY_BYTES};
+
+/// Tencent's `sendmsg`: the administrator sends as `From_Account` (or as
+/// itself). As in Tencent IM, REST sends skip relationship checks and are
+/// recorded as admin sends.
+pub(super) async fn sendmsg(
+    state: &RestState,
+    admin: &Admin,
+    body: &Body<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    let req = parse_send(admin, body)?;
+    let actor = Actor {
+        channel: Channel::Rest,
+        identifier: admin.identifier.clone(),
+        admin: true,
+    };
+    let receipt = state.pipeline.send(&actor, req).await?;
+    let mut out = Map::new();
+    out.insert("MsgTime".into(), receipt.msg_time.into());
+    out.insert("MsgKey".into(), receipt.msg_key.into());
+    Ok(out)
+}
+
+fn parse_send(admin: &Admin, body: &Body<'_>) -> Result<SendRequest, ApiError> {
+    let from = match body.get("From_Account") {
+        None => admin.identifier.clone(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::FromAccountInvalid,
+                "From_Account must be a string",
+            ))
+        }
+    };
+    let to = body
+        .string(&["To_Account"], ErrorCode::ToAccountInvalid)?
+        .to_owned();
+    let sync_other_machine =
+        match body.opt_i64("SyncOtherMachine", ErrorCode::SyncOtherMachineInvalid)? {
+            None | Some(1) => SyncOtherMachine::Sync,
+            Some(2) => SyncOtherMachine::NoSync,
+            Some(v) => {
+                return Err(ApiError::new(
+                    ErrorCode::SyncOtherMachineInvalid,
+                    format!("SyncOtherMachine is {v}; it must be 1 or 2"),
+                ))
+            }
+        };
+    let lifetime = body
+        .opt_i64("MsgLifeTime", ErrorCode::MsgLifeTimeType)?
+        .unwrap_or(i64::from(crate::send::MAX_LIFETIME_SECONDS));
+    let lifetime_seconds = i32::try_from(lifetime).map_err(|_| {
+        ApiError::new(
+            ErrorCode::MsgLifeTimeRange,
+            format!("MsgLifeTime is {lifetime}; it must be between 0 and 604800 seconds"),
+        )
+    })?;
+    let msg_seq = body.opt_u32("MsgSeq", ErrorCode::MsgSeqInvalid)?;
+    let msg_random = body.u32("MsgRandom", ErrorCode::MsgRandomInvalid)?;
+    let raw_body = body
+        .get("MsgBody")
+        .ok_or_else(|| ApiError::new(ErrorCode::MsgBodyFormat, "MsgBody is missing"))?;
+    let cloud_custom_data = body
+        .opt_string("CloudCustomData", ErrorCode::MsgBodyFormat)?
+        .unwrap_or_default()
+        .to_owned();
+    let size =
+        serde_json::to_vec(raw_body).map_or(usize::MAX, |v| v.len()) + cloud_custom_data.len();
+    if size > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::BodyTooLarge,
+            format!("the message body is {size} bytes; at most {MAX_BODY_BYTES} are allowed"),
+        ));
+    }
+    let elements = msgbody::parse(raw_body, Sender::Admin)?;
+    let offline_push = match body.get("OfflinePushInfo") {
+        None => None,
+        Some(v) => Some(parse_offline_push(v)?),
+    };
+    let need_read_receipt = match body.opt_i64("IsNeedReadReceipt", ErrorCode::InvalidRequest)? {
+        None | Some(0) => false,
+        Some(1) => true,
+        Some(v) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("IsNeedReadReceipt is {v}; it must be 0 or 1"),
+            ))
+        }
+    };
+    Ok(SendRequest {
+        from,
+        to,
+        msg_random,
+        msg_seq,
+        body: elements,
+        cloud_custom_data,
+        sync_other_machine,
+        lifetime_seconds,
+        offline_push,
+        need_read_receipt,
+        import_mode: ImportMode::None,
+    })
+}
+
+/// Tencent's `OfflinePushInfo` (PushFlag, Title, Desc, Ext, AndroidInfo, ApnsInfo).
+pub(crate) fn parse_offline_push(v: &Value) -> Result<OfflinePushInfo, ApiError> {
+    let code = ErrorCode::OfflinePushInfoFormat;
+    let map = v
+        .as_object()
+        .ok_or_else(|| ApiError::new(code, "OfflinePushInfo must be an object"))?;
+    let b = Body(map);
+    let push_flag = b.opt_i64("PushFlag", code)?.unwrap_or(0);
+    if !(0..=1).contains(&push_flag) {
+        return Err(ApiError::new(
+            code,
+            format!("OfflinePushInfo.PushFlag is {push_flag}; it must be 0 or 1"),
+        ));
+    }
+    let sub = |name: &str| -> Result<Option<&Map<String, Value>>, ApiError> {
+        match b.get(name) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(_) => Err(ApiError::new(
+                code,
+                format!("OfflinePushInfo.{name} must be an object"),
+            )),
+        }
+    };
+    let android = sub("AndroidInfo")?;
+    let apns = sub("ApnsInfo")?;
+    let s = |m: Option<&Map<String, Value>>, name: &str| -> Result<String, ApiError> {
+        match m {
+            None => Ok(String::new()),
+            Some(m) => Ok(Body(m)
+                .opt_string(name, code)?
+                .unwrap_or_default()
+                .to_owned()),
+        }
+    };
+    let badge_mode = match apns {
+        None => 0,
+        Some(m) => Body(m).opt_i64("BadgeMode", code)?.unwrap_or(0),
+    };
+    if !(0..=1).contains(&badge_mode) {
+        return Err(ApiError::new(
+            code,
+            format!("OfflinePushInfo.ApnsInfo.BadgeMode is {badge_mode}; it must be 0 or 1"),
+        ));
+    }
+    Ok(OfflinePushInfo {
+        push_flag: push_flag as i32,
+        title: b.opt_string("Title", code)?.unwrap_or_default().to_owned(),
+        desc: b.opt_string("Desc", code)?.unwrap_or_default().to_owned(),
+        ext: b.opt_string("Ext", code)?.unwrap_or_default().to_owned(),
+        android_sound: s(android, "Sound")?,
+        apns_sound: s(apns, "Sound")?,
+        apns_badge_mode: badge_mode as i32,
+        apns_title: s(apns, "Title")?,
+        apns_sub_title: s(apns, "SubTitle")?,
+        apns_image: s(apns, "Image")?,
+    })
+}
+
+/// Largest page `admin_getroammsg` returns.
+const MAX_ROAM_PAGE: i64 = 100;
+
+/// Tencent's `admin_getroammsg`: one side's history of a conversation between
+/// two times, newest first. To continue, send `MaxTime = LastMsgTime` and
+/// `LastMsgKey` from the previous reply.
+pub(super) async fn admin_getroammsg(
+    state: &RestState,
+    body: &Body<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    // Current docs say Operator_Account/Peer_Account, older ones From/To.
+    let operator = body.string(
+        &["Operator_Account", "From_Account"],
+        ErrorCode::FromAccountInvalid,
+    )?;
+    let peer = body.string(&["Peer_Account", "To_Account"], ErrorCode::ToAccountInvalid)?;
+    check_user_id(operator, "Operator_Account", ErrorCode::FromAccountInvalid)?;
+    check_user_id(peer, "Peer_Account", ErrorCode::ToAccountInvalid)?;
+    let max_cnt = body.i64("MaxCnt", ErrorCode::InvalidRequest)?;
+    if !(1..=MAX_ROAM_PAGE).contains(&max_cnt) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("MaxCnt is {max_cnt}; it must be between 1 and {MAX_ROAM_PAGE}"),
+        ));
+    }
+    let min_time = body.i64("MinTime", ErrorCode::InvalidRequest)?;
+    let max_time = body.i64("MaxTime", ErrorCode::InvalidRequest)?;
+    if min_time < 0 || max_time < min_time {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "MinTime and MaxTime must satisfy 0 <= MinTime <= MaxTime",
+        ));
+    }
+    let conversation = conversation_id(operator, peer);
+    let client = state.pool.get().await.map_err(|e| {
+        tracing::warn!(error = %e, "PostgreSQL unavailable");
+        ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            "history is unavailable; retry",
+        )
+    })?;
+    let unavailable = |e: tokio_postgres::Error| {
+        tracing::warn!(error = %e, "history query failed");
+        ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            "history is unavailable; retry",
+        )
+    };
+    let before_seq = match body.opt_string("LastMsgKey", ErrorCode::InvalidRequest)? {
+        None | Some("") => i64::MAX,
+        Some(key) => views::message_by_key(&client, &conversation, key)
+            .await
+            .map_err(unavailable)?
+            .map(|(seq, _)| seq)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "LastMsgKey does not name a message of this conversation",
+                )
+            })?,
+    };
+    let mut page = views::history_page(
+        &client,
+        &views::HistoryQuery {
+            conversation_id: &conversation,
+            viewer: operator,
+            min_time_ms: min_time.saturating_mul(1000),
+            max_time_ms: max_time.saturating_mul(1000).saturating_add(999),
+            before_seq,
+            limit: max_cnt + 1,
+        },
+    )
+    .await
+    .map_err(unavailable)?;
+    let complete = page.len() as i64 <= max_cnt;
+    page.truncate(max_cnt as usize);
+    let mut out = Map::new();
+    out.insert("Complete".into(), i64::from(complete).into());
+    out.insert("MsgCnt".into(), page.len().into());
+    out.insert(
+        "LastMsgTime".into(),
+        page.last().map_or(0, |m| m.sent_at_ms / 1000).into(),
+    );
+    out.insert(
+        "LastMsgKey".into(),
+        page.last()
+            .map_or(String::new(), |m| m.msg_key.clone())
+            .into(),
+    );
+    out.insert(
+        "MsgList".into(),
+        Value::Array(
+            page.into_iter()
+                .map(|m| {
+                    json!({
+                        "From_Account": m.from_account,
+                        "To_Account": m.to_account,
+                        "MsgSeq": m.msg_seq,
+                        "MsgRandom": m.msg_random,
+                        "MsgTimeStamp": m.sent_at_ms / 1000,
+                        "MsgFlagBits": 0,
+                        "IsPeerRead": 0,
+                        "MsgKey": m.msg_key,
+                        "MsgBody": m.body,
+                        "CloudCustomData": m.cloud_custom_data,
+                        "ConversationSeq": m.seq,
+                    })
+                })
+                .collect(),
+        ),
+    );
+    Ok(out)
+}

@@ -1,0 +1,212 @@
+//! The send pipeline every channel shares (REST, WebSocket, commands topic):
+//! validate, decide, stamp the sender's profile, derive the MsgKey, append
+//! one `MessageSent`, and answer only once the broker has it.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use uuid::Uuid;
+
+use missive_core::{time, views, ApiError, Config, ErrorCode};
+use missive_schemas::{
+    conversation_id, Channel, Decision, Element, Envelope, Event, ImportMode, MessageSent,
+    OfflinePushInfo, Origin, SyncOtherMachine,
+};
+
+use crate::appender::EventAppender;
+use crate::msg_key;
+
+/// Tencent's maximum offline lifetime: 7 days.
+pub const MAX_LIFETIME_SECONDS: i32 = 604_800;
+/// Largest accepted message body (serialized MsgBody plus CloudCustomData).
+pub const MAX_BODY_BYTES: usize = 12 * 1024;
+/// Longest user id, as in Tencent IM.
+pub const MAX_USER_ID_BYTES: usize = 32;
+
+/// Who is asking, as authenticated by the channel.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub channel: Channel,
+    pub identifier: String,
+    pub admin: bool,
+}
+
+/// A send, validated for shape by the channel that received it.
+#[derive(Debug, Clone)]
+pub struct SendRequest {
+    pub from: String,
+    pub to: String,
+    pub msg_random: u32,
+    pub msg_seq: Option<u32>,
+    pub body: Vec<Element>,
+    pub cloud_custom_data: String,
+    pub sync_other_machine: SyncOtherMachine,
+    pub lifetime_seconds: i32,
+    pub offline_push: Option<OfflinePushInfo>,
+    pub need_read_receipt: bool,
+    pub import_mode: ImportMode,
+}
+
+/// What the sender is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendReceipt {
+    pub msg_key: String,
+    /// Unix seconds (Tencent `MsgTime`).
+    pub msg_time: i64,
+    pub msg_seq: u32,
+    /// True when this was a retry of a message already in history.
+    pub duplicate: bool,
+}
+
+#[derive(Clone)]
+pub struct SendPipeline {
+    config: Arc<Config>,
+    pool: Pool,
+    appender: EventAppender,
+}
+
+/// User ids: 1 to 32 bytes of letters, digits and `_ - . @`. `:` is excluded
+/// because it joins the two ids of a conversation id.
+pub fn check_user_id(id: &str, field: &str, code: ErrorCode) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > MAX_USER_ID_BYTES {
+        return Err(ApiError::new(
+            code,
+            format!("{field} must be 1 to {MAX_USER_ID_BYTES} bytes long"),
+        ));
+    }
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@')))
+    {
+        return Err(ApiError::new(
+            code,
+            format!("{field} contains {bad:?}; user ids may hold letters, digits and _ - . @"),
+        ));
+    }
+    Ok(())
+}
+
+fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
+    tracing::warn!(error = %e, "PostgreSQL unavailable");
+    ApiError::new(
+        ErrorCode::ServiceUnavailable,
+        "the message views are unavailable; retry with the same MsgRandom and MsgSeq",
+    )
+}
+
+impl SendPipeline {
+    pub fn new(config: Arc<Config>, pool: Pool, appender: EventAppender) -> Self {
+        Self {
+            config,
+            pool,
+            appender,
+        }
+    }
+
+    pub fn appender(&self) -> &EventAppender {
+        &self.appender
+    }
+
+    pub async fn send(&self, actor: &Actor, req: SendRequest) -> Result<SendReceipt, ApiError> {
+        check_user_id(&req.from, "From_Account", ErrorCode::FromAccountInvalid)?;
+        check_user_id(&req.to, "To_Account", ErrorCode::ToAccountInvalid)?;
+        if !actor.admin && actor.identifier != req.from {
+            return Err(ApiError::new(
+                ErrorCode::MsgAdminRequired,
+                "only the app administrator may send as another user",
+            ));
+        }
+        if !(0..=MAX_LIFETIME_SECONDS).contains(&req.lifetime_seconds) {
+            return Err(ApiError::new(
+                ErrorCode::MsgLifeTimeRange,
+                format!(
+                    "MsgLifeTime is {}; it must be between 0 and {MAX_LIFETIME_SECONDS} seconds",
+                    req.lifetime_seconds
+                ),
+            ));
+        }
+        let sdkappid = self.config.sdkappid;
+        let msg_seq =
+            msg_key::effective_msg_seq(sdkappid, &req.from, &req.to, req.msg_seq, req.msg_random);
+        let key = msg_key::msg_key(sdkappid, &req.from, &req.to, msg_seq, req.msg_random);
+        let conversation = conversation_id(&req.from, &req.to);
+
+        let client = self.pool.get().await.map_err(db_unavailable)?;
+        // A retry of a message already projected gets its original answer and
+        // appends nothing; one not yet projected is appended again and the
+        // projector keeps the first copy.
+        if let Some((_, sent_at_ms)) = views::message_by_key(&client, &conversation, &key)
+            .await
+            .map_err(db_unavailable)?
+        {
+            metrics::counter!("missive_ingest_send_retries_total").increment(1);
+            return Ok(SendReceipt {
+                msg_key: key,
+                msg_time: sent_at_ms / 1000,
+                msg_seq,
+                duplicate: true,
+            });
+        }
+        let sender_profile = views::profile(&client, &req.from)
+            .await
+            .map_err(db_unavailable)?;
+        drop(client);
+
+        let now = time::now_millis();
+        let envelope = Envelope {
+            event_id: Uuid::now_v7(),
+            occurred_at: now,
+            origin: Origin {
+                channel: actor.channel,
+                actor: actor.identifier.clone(),
+                admin: actor.admin,
+                instance: self.config.instance_id.clone(),
+            },
+            event: Event::MessageSent(MessageSent {
+                msg_key: key.clone(),
+                conversation_id: conversation,
+                from_account: req.from,
+                to_account: req.to,
+                msg_random: i64::from(req.msg_random),
+                msg_seq: i64::from(msg_seq),
+                sent_at: now,
+                body: req.body,
+                cloud_custom_data: req.cloud_custom_data,
+                sender_profile,
+                sync_other_machine: req.sync_other_machine,
+                lifetime_seconds: req.lifetime_seconds,
+                offline_push: req.offline_push,
+                need_read_receipt: req.need_read_receipt,
+                import_mode: req.import_mode,
+                decision: Decision::Deliver,
+            }),
+        };
+        self.appender.append(&envelope).await?;
+        Ok(SendReceipt {
+            msg_key: key,
+            msg_time: now / 1000,
+            msg_seq,
+            duplicate: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_are_checked_with_the_callers_code() {
+        assert!(check_user_id("alice_01-x.y@z", "To_Account", ErrorCode::ToAccountInvalid).is_ok());
+        for bad in ["", "a:b", "with space", "ünï", &"x".repeat(33)] {
+            let e = check_user_id(bad, "To_Account", ErrorCode::ToAccountInvalid).unwrap_err();
+            assert_eq!(e.code, ErrorCode::ToAccountInvalid, "{bad:?}");
+        }
+        assert!(check_user_id(
+            &"x".repeat(32),
+            "From_Account",
+            ErrorCode::FromAccountInvalid
+        )
+        .is_ok());
+    }
+}

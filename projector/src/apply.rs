@@ -1,0 +1,241 @@
+//! Applies a batch of events to the views inside one transaction: a handful
+//! of statements per batch (UNNEST arrays), never one per row.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use deadpool_postgres::Transaction;
+use serde_json::Value;
+use uuid::Uuid;
+
+use missive_core::msgbody;
+use missive_schemas::{Decision, Envelope, Event, ImportMode, MessageSent, SyncOtherMachine};
+
+/// What a batch changed, for notifications and metrics.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Users whose inbox grew: their online devices are woken.
+    pub users: BTreeSet<String>,
+    pub messages: usize,
+    pub duplicates: usize,
+}
+
+struct NewMessage<'a> {
+    event_id: Uuid,
+    admin: bool,
+    m: &'a MessageSent,
+}
+
+/// Who gets an inbox entry for a message, decided only from what the event
+/// recorded (never re-deciding permissions).
+fn inbox_recipients(m: &MessageSent) -> Vec<&str> {
+    let mut users = Vec::with_capacity(2);
+    if m.decision == Decision::Deliver && m.import_mode != ImportMode::History {
+        users.push(m.to_account.as_str());
+    }
+    if m.sync_other_machine == SyncOtherMachine::Sync
+        && m.import_mode != ImportMode::History
+        && m.from_account != m.to_account
+    {
+        users.push(m.from_account.as_str());
+    }
+    users
+}
+
+pub async fn apply(
+    tx: &Transaction<'_>,
+    events: &[Envelope],
+) -> Result<Applied, tokio_postgres::Error> {
+    let mut applied = Applied::default();
+
+    // Messages, first copy of each (conversation, msg_key) in log order.
+    let mut seen = HashSet::new();
+    let mut candidates = Vec::new();
+    for env in events {
+        match &env.event {
+            Event::MessageSent(m) => {
+                if seen.insert((m.conversation_id.as_str(), m.msg_key.as_str())) {
+                    candidates.push(NewMessage {
+                        event_id: env.event_id,
+                        admin: env.origin.admin,
+                        m,
+                    });
+                } else {
+                    applied.duplicates += 1;
+                }
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(applied);
+    }
+
+    // Retries of messages stored by an earlier batch.
+    let stmt = tx
+        .prepare_cached(include_str!("sql/existing_keys.sql"))
+        .await?;
+    let convs: Vec<&str> = candidates
+        .iter()
+        .map(|c| c.m.conversation_id.as_str())
+        .collect();
+    let keys: Vec<&str> = candidates.iter().map(|c| c.m.msg_key.as_str()).collect();
+    let existing: HashSet<(String, String)> = tx
+        .query(&stmt, &[&convs, &keys])
+        .await?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let before = candidates.len();
+    candidates.retain(|c| !existing.contains(&(c.m.conversation_id.clone(), c.m.msg_key.clone())));
+    applied.duplicates += before - candidates.len();
+    if candidates.is_empty() {
+        return Ok(applied);
+    }
+
+    // Sequence numbers: reserve n per conversation (sorted, so concurrent
+    // projectors lock rows in the same order), then hand them out in log order.
+    let mut per_conv: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for c in &candidates {
+        let e = per_conv.entry(&c.m.conversation_id).or_insert((0, 0));
+        e.0 += 1;
+        e.1 = e.1.max(c.m.sent_at);
+    }
+    let ids: Vec<&str> = per_conv.keys().copied().collect();
+    let counts: Vec<i64> = per_conv.values().map(|v| v.0).collect();
+    let times: Vec<i64> = per_conv.values().map(|v| v.1).collect();
+    let stmt = tx
+        .prepare_cached(include_str!("sql/reserve_seqs.sql"))
+        .await?;
+    let mut next_seq: HashMap<String, i64> = HashMap::with_capacity(ids.len());
+    for row in tx.query(&stmt, &[&ids, &counts, &times]).await? {
+        let id: String = row.get(0);
+        let last: i64 = row.get(1);
+        let n = per_conv[id.as_str()].0;
+        next_seq.insert(id, last - n + 1);
+    }
+    let seqs: Vec<i64> = candidates
+        .iter()
+        .map(|c| {
+            let s = next_seq
+                .get_mut(&c.m.conversation_id)
+                .expect("every conversation was reserved");
+            *s += 1;
+            *s - 1
+        })
+        .collect();
+
+    // Inbox cursors, the same way per user.
+    let mut per_user: BTreeMap<&str, i64> = BTreeMap::new();
+    for c in &candidates {
+        for u in inbox_recipients(c.m) {
+            *per_user.entry(u).or_insert(0) += 1;
+        }
+    }
+    let mut next_cursor: HashMap<String, i64> = HashMap::with_capacity(per_user.len());
+    if !per_user.is_empty() {
+        let users: Vec<&str> = per_user.keys().copied().collect();
+        let counts: Vec<i64> = per_user.values().copied().collect();
+        let stmt = tx
+            .prepare_cached(include_str!("sql/reserve_cursors.sql"))
+            .await?;
+        for row in tx.query(&stmt, &[&users, &counts]).await? {
+            let id: String = row.get(0);
+            let last: i64 = row.get(1);
+            let n = per_user[id.as_str()];
+            next_cursor.insert(id, last - n + 1);
+        }
+    }
+
+    // Rows.
+    let n = candidates.len();
+    let mut m_conv = Vec::with_capacity(n);
+    let mut m_key = Vec::with_capacity(n);
+    let mut m_from = Vec::with_capacity(n);
+    let mut m_to = Vec::with_capacity(n);
+    let mut m_random = Vec::with_capacity(n);
+    let mut m_seq = Vec::with_capacity(n);
+    let mut m_time = Vec::with_capacity(n);
+    let mut m_body: Vec<Value> = Vec::with_capacity(n);
+    let mut m_cloud = Vec::with_capacity(n);
+    let mut m_nick = Vec::with_capacity(n);
+    let mut m_avatar = Vec::with_capacity(n);
+    let mut m_hidden_sender = Vec::with_capacity(n);
+    let mut m_hidden_recipient = Vec::with_capacity(n);
+    let mut m_admin = Vec::with_capacity(n);
+    let mut m_event = Vec::with_capacity(n);
+    let mut i_user = Vec::new();
+    let mut i_cursor = Vec::new();
+    let mut i_kind = Vec::new();
+    let mut i_conv = Vec::new();
+    let mut i_seq = Vec::new();
+    let mut i_key = Vec::new();
+    let mut i_expires = Vec::new();
+    for (c, seq) in candidates.iter().zip(&seqs) {
+        let m = c.m;
+        m_conv.push(m.conversation_id.as_str());
+        m_key.push(m.msg_key.as_str());
+        m_from.push(m.from_account.as_str());
+        m_to.push(m.to_account.as_str());
+        m_random.push(m.msg_random);
+        m_seq.push(m.msg_seq);
+        m_time.push(m.sent_at);
+        m_body.push(msgbody::render(&m.body));
+        m_cloud.push(m.cloud_custom_data.as_str());
+        m_nick.push(m.sender_profile.nickname.as_str());
+        m_avatar.push(m.sender_profile.avatar_url.as_str());
+        m_hidden_sender.push(m.sync_other_machine == SyncOtherMachine::NoSync);
+        m_hidden_recipient.push(m.decision == Decision::DropBlocked);
+        m_admin.push(c.admin);
+        m_event.push(c.event_id);
+        for u in inbox_recipients(m) {
+            let cursor = next_cursor.get_mut(u).expect("every user was reserved");
+            i_user.push(u);
+            i_cursor.push(*cursor);
+            *cursor += 1;
+            i_kind.push("message");
+            i_conv.push(m.conversation_id.as_str());
+            i_seq.push(*seq);
+            i_key.push(m.msg_key.as_str());
+            i_expires.push(m.sent_at + i64::from(m.lifetime_seconds) * 1000);
+            applied.users.insert(u.to_owned());
+        }
+    }
+    let stmt = tx
+        .prepare_cached(include_str!("sql/insert_messages.sql"))
+        .await?;
+    tx.execute(
+        &stmt,
+        &[
+            &m_conv,
+            &seqs,
+            &m_key,
+            &m_from,
+            &m_to,
+            &m_random,
+            &m_seq,
+            &m_time,
+            &m_body,
+            &m_cloud,
+            &m_nick,
+            &m_avatar,
+            &m_hidden_sender,
+            &m_hidden_recipient,
+            &m_admin,
+            &m_event,
+        ],
+    )
+    .await?;
+    if !i_user.is_empty() {
+        let stmt = tx
+            .prepare_cached(include_str!("sql/insert_inbox.sql"))
+            .await?;
+        tx.execute(
+            &stmt,
+            &[
+                &i_user, &i_cursor, &i_kind, &i_conv, &i_seq, &i_key, &i_expires,
+            ],
+        )
+        .await?;
+    }
+    applied.messages = n;
+    Ok(applied)
+}

@@ -1,0 +1,321 @@
+//! The first slice end to end, against the real broker and PostgreSQL: a
+//! Tencent-format sendmsg is appended as exactly one Avro event, projected
+//! into history, served by admin_getroammsg and pushed live over WebSocket.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use missive_schemas::{Channel, Decision, Element, Event, EventCodec};
+use support::{read_topic, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sendmsg_is_logged_projected_served_and_pushed_live() {
+    let app = TestApp::spawn().await;
+    let mut bob = app.ws("bob", "phone").await;
+    let done = bob.next_of("sync_done").await;
+    assert_eq!(done["cursor"], 0);
+
+    let reply = app.send_text("alice", "bob", 4242, "hello bob").await;
+    assert_eq!(reply["ActionStatus"], "OK");
+    assert_eq!(reply["ErrorInfo"], "");
+    let key = reply["MsgKey"].as_str().unwrap().to_owned();
+    let msg_time = reply["MsgTime"].as_i64().unwrap();
+    assert!(msg_time > 1_600_000_000);
+
+    // Live push to the recipient, with ids and seqs to de-duplicate by.
+    let pushed = bob.next_of("message").await;
+    assert_eq!(pushed["msg_key"], key.as_str());
+    assert_eq!(pushed["from"], "alice");
+    assert_eq!(pushed["peer"], "alice");
+    assert_eq!(pushed["seq"], 1);
+    assert_eq!(pushed["cursor"], 1);
+    assert_eq!(pushed["time"], msg_time);
+    assert_eq!(
+        pushed["body"],
+        json!([{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello bob"}}])
+    );
+
+    // History, from the recipient's side.
+    let roam = app
+        .rest(
+            "openim/admin_getroammsg",
+            json!({"Operator_Account": "bob", "Peer_Account": "alice", "MaxCnt": 10,
+                   "MinTime": 0, "MaxTime": msg_time + 10}),
+        )
+        .await;
+    assert_eq!(roam["ErrorCode"], 0, "{roam}");
+    assert_eq!(roam["Complete"], 1);
+    assert_eq!(roam["MsgCnt"], 1);
+    let m = &roam["MsgList"][0];
+    assert_eq!(m["MsgKey"], key.as_str());
+    assert_eq!(m["From_Account"], "alice");
+    assert_eq!(m["To_Account"], "bob");
+    assert_eq!(m["MsgRandom"], 4242);
+    assert_eq!(m["MsgTimeStamp"], msg_time);
+    assert_eq!(m["MsgBody"][0]["MsgContent"]["Text"], "hello bob");
+
+    // The log holds exactly one MessageSent, keyed by the conversation.
+    let records = read_topic(&app.config, &app.config.events_topic());
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].key.as_deref(), Some(&b"alice:bob"[..]));
+    let env = EventCodec::get().decode(&records[0].payload).unwrap();
+    assert_eq!(env.origin.channel, Channel::Rest);
+    assert!(env.origin.admin);
+    assert_eq!(env.origin.actor, "administrator");
+    let Event::MessageSent(sent) = env.event;
+    assert_eq!(sent.msg_key, key);
+    assert_eq!(sent.decision, Decision::Deliver);
+    assert_eq!(
+        sent.body,
+        vec![Element::Text(missive_schemas::TextElem {
+            text: "hello bob".into()
+        })]
+    );
+    bob.expect_silence(Duration::from_millis(300)).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_send_gets_the_same_msgkey_and_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let body = json!({
+        "From_Account": "carol", "To_Account": "dave", "MsgRandom": 77, "MsgSeq": 9,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "once"}}],
+    });
+    // Two copies race before either is projected, then one after.
+    let (a, b) = tokio::join!(
+        app.rest("openim/sendmsg", body.clone()),
+        app.rest("openim/sendmsg", body.clone())
+    );
+    assert_eq!(a["ErrorCode"], 0);
+    assert_eq!(a["MsgKey"], b["MsgKey"]);
+    app.wait_for_count("SELECT count(*) FROM messages", 1).await;
+    let c = app.rest("openim/sendmsg", body.clone()).await;
+    assert_eq!(c["MsgKey"], a["MsgKey"]);
+    // A different MsgRandom is a different message.
+    let mut other = body.clone();
+    other["MsgRandom"] = 78.into();
+    let d = app.rest("openim/sendmsg", other).await;
+    assert_ne!(d["MsgKey"], a["MsgKey"]);
+    app.wait_for_count("SELECT count(*) FROM messages", 2).await;
+    let seqs: Vec<i64> = app
+        .pg
+        .query("SELECT seq FROM messages ORDER BY seq", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(seqs, vec![1, 2], "dense sequence, the retry took no seq");
+    let inbox: i64 = app
+        .pg
+        .query_one("SELECT count(*) FROM inbox WHERE user_id = 'dave'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(inbox, 2);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_requests_get_tencent_codes_and_append_nothing() {
+    let app = TestApp::spawn().await;
+    let good = json!({
+        "To_Account": "bob", "MsgRandom": 1,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}],
+    })
+    .to_string();
+    let q = app.admin_query();
+    let appid = app.config.sdkappid;
+    let admin = app.config.admin_identifier.clone();
+    let now = missive_core::time::now_secs();
+    let expired = app.verifier().generate(&admin, 10, now - 3600);
+    let foreign_app =
+        missive_core::usersig::UserSigVerifier::new(appid + 1, app.config.secret_key.clone())
+            .generate(&admin, 3600, now);
+    let wrong_key =
+        missive_core::usersig::UserSigVerifier::new(appid, "another-key".to_owned().into())
+            .generate(&admin, 3600, now);
+    let user_sig = app.sig("alice");
+    let cases: Vec<(String, String, u32)> = vec![
+        (q.clone(), "{not json".into(), 90001),
+        (q.clone(), "[1,2]".into(), 90001),
+        (
+            q.clone(),
+            json!({"To_Account": "bob", "MsgRandom": 1}).to_string(),
+            90002,
+        ),
+        (
+            q.clone(),
+            json!({"To_Account": "bob", "MsgBody": []}).to_string(),
+            90005,
+        ),
+        (
+            q.clone(),
+            json!({"To_Account": 5, "MsgRandom": 1, "MsgBody": []}).to_string(),
+            90003,
+        ),
+        (
+            q.clone(),
+            json!({"To_Account": "bob", "MsgRandom": -1, "MsgBody": []}).to_string(),
+            90005,
+        ),
+        (
+            q.clone(),
+            json!({"To_Account": "bob", "MsgRandom": 1, "MsgBody": {}}).to_string(),
+            90007,
+        ),
+        (
+            q.clone(),
+            json!({"To_Account": "bob", "MsgRandom": 1,
+            "MsgBody": [{"MsgType": "TIMNopeElem", "MsgContent": {}}]})
+            .to_string(),
+            90010,
+        ),
+        (
+            q.clone(),
+            json!({"To_Account": "bob", "MsgRandom": 1, "MsgLifeTime": 604801,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]})
+            .to_string(),
+            90026,
+        ),
+        (
+            q.clone(),
+            json!({"To_Account": "bob", "MsgRandom": 1,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x".repeat(13_000)}}]})
+            .to_string(),
+            93000,
+        ),
+        (q.clone(), "x".repeat(200_000), 93000),
+        (
+            q.clone(),
+            json!({"To_Account": "b:ob", "MsgRandom": 1,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]})
+            .to_string(),
+            90003,
+        ),
+        (
+            format!("identifier={admin}&usersig={}", app.sig(&admin)),
+            good.clone(),
+            60012,
+        ),
+        (
+            format!("sdkappid=1&identifier={admin}&usersig={}", app.sig(&admin)),
+            good.clone(),
+            60006,
+        ),
+        (
+            format!("sdkappid={appid}&identifier={admin}&usersig={expired}"),
+            good.clone(),
+            70001,
+        ),
+        (
+            format!("sdkappid={appid}&identifier={admin}&usersig="),
+            good.clone(),
+            70002,
+        ),
+        (
+            format!("sdkappid={appid}&identifier={admin}&usersig=%25%25%25"),
+            good.clone(),
+            70003,
+        ),
+        (
+            format!("sdkappid={appid}&identifier={admin}&usersig={wrong_key}"),
+            good.clone(),
+            70009,
+        ),
+        (
+            format!("sdkappid={appid}&identifier={admin}&usersig={user_sig}"),
+            good.clone(),
+            70013,
+        ),
+        (
+            format!("sdkappid={appid}&identifier={admin}&usersig={foreign_app}"),
+            good.clone(),
+            70014,
+        ),
+        (
+            format!("sdkappid={appid}&identifier=alice&usersig={user_sig}"),
+            good.clone(),
+            60010,
+        ),
+    ];
+    for (query, body, code) in cases {
+        let (status, reply) = app.rest_raw("openim/sendmsg", &query, body.clone()).await;
+        assert_eq!(status, 200);
+        assert_eq!(reply["ActionStatus"], "FAIL", "{body:.80}: {reply}");
+        assert_eq!(
+            reply["ErrorCode"], code,
+            "{body:.80} / {query:.60}: {reply}"
+        );
+        assert!(!reply["ErrorInfo"].as_str().unwrap().is_empty());
+    }
+    let (_, reply) = app.rest_raw("openim/no_such_api", &q, "{}".into()).await;
+    assert_eq!(reply["ErrorCode"], 60009);
+    assert_eq!(
+        app.events_on_log(),
+        0,
+        "a rejected request appended something"
+    );
+    // And the good request does go through.
+    let (_, reply) = app.rest_raw("openim/sendmsg", &q, good).await;
+    assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    assert_eq!(app.events_on_log(), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn health_and_metrics_are_served_by_every_service() {
+    let app = TestApp::spawn().await;
+    app.send_text("alice", "bob", 1, "count me").await;
+    app.wait_for_count("SELECT count(*) FROM messages", 1).await;
+    for (name, svc) in [
+        ("ingest", &app.ingest),
+        ("projector", &app.projector),
+        ("delivery", &app.delivery),
+    ] {
+        let addr = svc.as_ref().unwrap().addr;
+        let health: serde_json::Value = app
+            .http
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(health["status"], "ok", "{name}: {health}");
+        assert_eq!(health["service"], name);
+        assert_eq!(health["postgres"], "ok");
+        let metrics = app
+            .http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(metrics.contains("missive_"), "{name} exposes no metrics");
+    }
+    let metrics = app
+        .http
+        .get(format!(
+            "http://{}/metrics",
+            app.projector.as_ref().unwrap().addr
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("missive_projector_events_total"),
+        "{metrics}"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,96 @@
+//! WebSocket sessions: login with a UserSig, catch-up from a cursor, live
+//! push, and precise errors for bad frames and bad signatures.
+
+mod support;
+
+use serde_json::json;
+
+use support::{TestApp, WsClient};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bad_or_expired_signature_is_refused_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let addr = app.delivery.as_ref().unwrap().addr;
+    let now = missive_core::time::now_secs();
+    let cases = [
+        (app.sig("mallory"), 70013), // someone else's signature
+        (app.verifier().generate("ivy", 10, now - 3600), 70001),
+        ("garbage".to_owned(), 70003),
+    ];
+    for (usersig, code) in cases {
+        let mut ws = WsClient::connect(addr).await;
+        ws.send(json!({"type": "login", "user": "ivy", "usersig": usersig, "device": "d"}))
+            .await;
+        let err = ws.next().await;
+        assert_eq!(err["type"], "error");
+        assert_eq!(err["code"], code, "{err}");
+        let closed = ws.next().await;
+        assert_eq!(closed["type"], "closed");
+        assert_eq!(closed["code"], 4001);
+    }
+    // Not a login frame first.
+    let mut ws = WsClient::connect(addr).await;
+    ws.send(json!({"type": "ping"})).await;
+    let closed = ws.next().await;
+    assert_eq!(closed["code"], 4002, "{closed}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_frames_get_an_error_frame_and_the_session_survives() {
+    let app = TestApp::spawn().await;
+    let mut ws = app.ws("jane", "laptop").await;
+    ws.next_of("sync_done").await;
+    ws.send(json!({"type": "teleport"})).await;
+    let err = ws.next().await;
+    assert_eq!(err["type"], "error");
+    assert!(err["info"].as_str().unwrap().contains("bad frame"), "{err}");
+    ws.send(json!({"type": "ping", "id": 7})).await;
+    assert_eq!(ws.next().await, json!({"type": "pong", "id": 7}));
+    // Still receives pushes.
+    app.send_text("kim", "jane", 5, "still there?").await;
+    let m = ws.next_of("message").await;
+    assert_eq!(m["body"][0]["MsgContent"]["Text"], "still there?");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_device_catches_up_from_its_cursor_then_gets_live_pushes() {
+    let app = TestApp::spawn().await;
+    for i in 0..3 {
+        app.send_text("leo", "mia", i, &format!("offline {i}"))
+            .await;
+    }
+    app.wait_for_count("SELECT count(*) FROM inbox WHERE user_id = 'mia'", 3)
+        .await;
+
+    // A new device gets everything still waiting, then sync_done.
+    let mut fresh = app.ws("mia", "tablet").await;
+    for i in 0..3 {
+        let m = fresh.next().await;
+        assert_eq!(m["type"], "message");
+        assert_eq!(m["cursor"], i + 1);
+        assert_eq!(m["body"][0]["MsgContent"]["Text"], format!("offline {i}"));
+    }
+    assert_eq!(
+        fresh.next().await,
+        json!({"type": "sync_done", "cursor": 3})
+    );
+
+    // A device that had seen cursor 2 gets only the third.
+    let mut known = app.ws_with_cursor("mia", "phone", Some(2)).await;
+    let m = known.next().await;
+    assert_eq!(m["cursor"], 3);
+    assert_eq!(known.next().await["type"], "sync_done");
+
+    // Both get the next message live, exactly once.
+    app.send_text("leo", "mia", 99, "live").await;
+    for ws in [&mut fresh, &mut known] {
+        let m = ws.next().await;
+        assert_eq!(m["cursor"], 4);
+        assert_eq!(m["seq"], 4);
+        ws.expect_silence(std::time::Duration::from_millis(300))
+            .await;
+    }
+    app.stop().await;
+}
