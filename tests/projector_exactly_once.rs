@@ -26,12 +26,7 @@ async fn a_restarted_projector_resumes_from_the_offsets_in_postgres() {
             .await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let stored: i64 = app
-        .pg
-        .query_one("SELECT count(*) FROM messages", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let stored = app.scalar("SELECT count(*) FROM messages").await;
     assert_eq!(stored, 5);
 
     app.projector = Some(start_projector(&app.config).await);
@@ -51,15 +46,9 @@ async fn a_restarted_projector_resumes_from_the_offsets_in_postgres() {
         "nothing lost or doubled, seq dense"
     );
     // Offsets and rows agree: every record on the log was consumed once.
-    let consumed: i64 = app
-        .pg
-        .query_one(
-            "SELECT sum(next_offset)::bigint FROM projector_offsets",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let consumed = app
+        .scalar("SELECT sum(next_offset)::bigint FROM projector_offsets")
+        .await;
     assert_eq!(consumed, app.events_on_log());
     assert_eq!(consumed, 12);
     // Inbox cursors are dense per user too: both users got every message.
@@ -116,28 +105,11 @@ async fn undecodable_records_go_to_the_dead_letter_topic_and_projection_goes_on(
     let reason = second.header("missive.dlq.reason").unwrap();
     assert!(reason.contains("unknown schema"), "{reason}");
     // The offsets moved past the bad records: a restart would not re-read them.
-    let consumed: i64 = app
-        .pg
-        .query_one(
-            "SELECT sum(next_offset)::bigint FROM projector_offsets",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let consumed = app
+        .scalar("SELECT sum(next_offset)::bigint FROM projector_offsets")
+        .await;
     assert_eq!(consumed, 3);
-    let metrics = app
-        .http
-        .get(format!(
-            "http://{}/metrics",
-            app.projector.as_ref().unwrap().addr
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics(app.projector.as_ref().unwrap().addr).await;
     assert!(metrics.contains("missive_projector_dead_letters_total"));
     app.stop().await;
 }

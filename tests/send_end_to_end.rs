@@ -110,12 +110,9 @@ async fn a_retried_send_gets_the_same_msgkey_and_is_stored_once() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(seqs, vec![1, 2], "dense sequence, the retry took no seq");
-    let inbox: i64 = app
-        .pg
-        .query_one("SELECT count(*) FROM inbox WHERE user_id = 'dave'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let inbox = app
+        .scalar("SELECT count(*) FROM inbox WHERE user_id = 'dave'")
+        .await;
     assert_eq!(inbox, 2);
     app.stop().await;
 }
@@ -290,29 +287,10 @@ async fn health_and_metrics_are_served_by_every_service() {
         assert_eq!(health["status"], "ok", "{name}: {health}");
         assert_eq!(health["service"], name);
         assert_eq!(health["postgres"], "ok");
-        let metrics = app
-            .http
-            .get(format!("http://{addr}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.metrics(addr).await;
         assert!(metrics.contains("missive_"), "{name} exposes no metrics");
     }
-    let metrics = app
-        .http
-        .get(format!(
-            "http://{}/metrics",
-            app.projector.as_ref().unwrap().addr
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics(app.projector.as_ref().unwrap().addr).await;
     assert!(
         metrics.contains("missive_projector_events_total"),
         "{metrics}"

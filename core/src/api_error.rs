@@ -91,6 +91,51 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code missive can return (docs/errors.md lists them all).
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::HttpParse,
+        ErrorCode::JsonParse,
+        ErrorCode::InvalidSdkAppId,
+        ErrorCode::RateLimited,
+        ErrorCode::NoSuchApi,
+        ErrorCode::AdminRequired,
+        ErrorCode::SdkAppIdMissing,
+        ErrorCode::UserIdType,
+        ErrorCode::UserSigExpired,
+        ErrorCode::UserSigEmpty,
+        ErrorCode::UserSigInvalid,
+        ErrorCode::UserSigInvalidFields,
+        ErrorCode::UserSigMismatchKey,
+        ErrorCode::UserSigMismatchIdentifier,
+        ErrorCode::UserSigMismatchSdkAppId,
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidUserId,
+        ErrorCode::Internal,
+        ErrorCode::Blocked,
+        ErrorCode::NotFriends,
+        ErrorCode::SenderNotFriendOfRecipient,
+        ErrorCode::RecipientNotFriendOfSender,
+        ErrorCode::MessageNotFound,
+        ErrorCode::AlreadyRecalled,
+        ErrorCode::MsgJsonParse,
+        ErrorCode::MsgBodyFormat,
+        ErrorCode::ToAccountInvalid,
+        ErrorCode::MsgSeqInvalid,
+        ErrorCode::MsgRandomInvalid,
+        ErrorCode::MsgBodyNotArray,
+        ErrorCode::FromAccountInvalid,
+        ErrorCode::MsgAdminRequired,
+        ErrorCode::ElementFormat,
+        ErrorCode::TooManyRecipients,
+        ErrorCode::ToAccountNotRegistered,
+        ErrorCode::MsgLifeTimeRange,
+        ErrorCode::SyncOtherMachineInvalid,
+        ErrorCode::OfflinePushInfoFormat,
+        ErrorCode::MsgLifeTimeType,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::BodyTooLarge,
+    ];
+
     pub fn code(self) -> u32 {
         self as u32
     }
@@ -146,5 +191,46 @@ impl From<crate::usersig::UserSigError> for ApiError {
         };
         debug_assert_eq!(code.code(), e.tencent_code());
         ApiError::new(code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_errors_md_lists_every_code_with_its_http_status() {
+        let doc = include_str!("../../docs/errors.md");
+        for code in ErrorCode::ALL {
+            let row = format!("| {} | {} |", code.code(), code.http_status());
+            assert!(
+                doc.contains(&row),
+                "docs/errors.md lacks the row `{row}` for {code:?}"
+            );
+        }
+        let mut codes: Vec<u32> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ErrorCode::ALL.len(), "a code is listed twice");
+    }
+
+    #[test]
+    fn every_usersig_failure_maps_to_tencents_code() {
+        use crate::usersig::UserSigVerifier;
+        let v = UserSigVerifier::new(1400000000, "k".to_owned().into());
+        let other_key = UserSigVerifier::new(1400000000, "other".to_owned().into());
+        let other_app = UserSigVerifier::new(1400000001, "k".to_owned().into());
+        let cases = [
+            (v.verify("", "a", 100), 70002),
+            (v.verify("@@@", "a", 100), 70003),
+            (v.verify(&v.generate("a", 10, 100), "a", 1000), 70001),
+            (v.verify(&other_key.generate("a", 10, 100), "a", 100), 70009),
+            (v.verify(&v.generate("b", 10, 100), "a", 100), 70013),
+            (v.verify(&other_app.generate("a", 10, 100), "a", 100), 70014),
+        ];
+        for (result, code) in cases {
+            let e = ApiError::from(result.unwrap_err());
+            assert_eq!(e.code.code(), code, "{e}");
+        }
     }
 }

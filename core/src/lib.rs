@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod kafka;
 pub mod msgbody;
+pub mod net;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;

@@ -29,11 +29,8 @@ const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] missive_core::net::BindError),
     #[error(transparent)]
     Db(#[from] missive_core::db::DbError),
     #[error("server: {0}")]
@@ -58,10 +55,7 @@ pub struct Delivery {
 impl Delivery {
     pub async fn bind(config: Arc<Config>) -> Result<Self, DeliveryError> {
         let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
-        let addr = config.delivery.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| DeliveryError::Bind { addr, source })?;
+        let listener = missive_core::net::bind(config.delivery.listen).await?;
         Ok(Self {
             config,
             pool,

@@ -24,11 +24,8 @@ use crate::send::SendPipeline;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] missive_core::net::BindError),
     #[error("Kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error(transparent)]
@@ -56,10 +53,7 @@ impl Ingest {
             verifier,
             pool,
         });
-        let addr = config.ingest.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| IngestError::Bind { addr, source })?;
+        let listener = missive_core::net::bind(config.ingest.listen).await?;
         Ok(Self {
             listener,
             router: rest::router(state),

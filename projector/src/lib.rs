@@ -16,11 +16,8 @@ use missive_core::Config;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectorError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] missive_core::net::BindError),
     #[error("Kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error(transparent)]
@@ -43,10 +40,7 @@ impl Projector {
         )
         .await?;
         let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
-        let addr = config.projector.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ProjectorError::Bind { addr, source })?;
+        let listener = missive_core::net::bind(config.projector.listen).await?;
         Ok(Self {
             config,
             pool,

@@ -76,37 +76,37 @@ impl Running {
     }
 }
 
+/// Runs a bound service on its own task until its token is cancelled.
+fn spawn_service<F, E>(addr: SocketAddr, run: impl FnOnce(CancellationToken) -> F) -> Running
+where
+    F: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Debug,
+{
+    let stop = CancellationToken::new();
+    let fut = run(stop.clone());
+    let task = tokio::spawn(async move { fut.await.expect("service runs") });
+    Running { addr, stop, task }
+}
+
 pub async fn start_ingest(config: &Arc<Config>) -> Running {
     let svc = missive_ingest::Ingest::bind(config.clone())
         .await
         .expect("ingest binds");
-    let addr = svc.local_addr();
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    let task = tokio::spawn(async move { svc.run(s).await.expect("ingest runs") });
-    Running { addr, stop, task }
+    spawn_service(svc.local_addr(), |stop| svc.run(stop))
 }
 
 pub async fn start_projector(config: &Arc<Config>) -> Running {
     let svc = missive_projector::Projector::bind(config.clone())
         .await
         .expect("projector binds");
-    let addr = svc.local_addr();
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    let task = tokio::spawn(async move { svc.run(s).await.expect("projector runs") });
-    Running { addr, stop, task }
+    spawn_service(svc.local_addr(), |stop| svc.run(stop))
 }
 
 pub async fn start_delivery(config: &Arc<Config>) -> Running {
     let svc = missive_delivery::Delivery::bind(config.clone())
         .await
         .expect("delivery binds");
-    let addr = svc.local_addr();
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    let task = tokio::spawn(async move { svc.run(s).await.expect("delivery runs") });
-    Running { addr, stop, task }
+    spawn_service(svc.local_addr(), |stop| svc.run(stop))
 }
 
 /// The whole system for one test.
@@ -205,11 +205,28 @@ impl TestApp {
         reply
     }
 
+    /// The one bigint `sql` returns.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        self.pg.query_one(sql, &[]).await.unwrap().get(0)
+    }
+
+    /// The Prometheus text a service at `addr` exposes.
+    pub async fn metrics(&self, addr: SocketAddr) -> String {
+        self.http
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Waits until `sql` (returning one bigint) yields `want`.
     pub async fn wait_for_count(&self, sql: &str, want: i64) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let got: i64 = self.pg.query_one(sql, &[]).await.unwrap().get(0);
+            let got = self.scalar(sql).await;
             if got == want {
                 return;
             }
