@@ -65,7 +65,9 @@ async fn sendmsg_is_logged_projected_served_and_pushed_live() {
     assert_eq!(env.origin.channel, Channel::Rest);
     assert!(env.origin.admin);
     assert_eq!(env.origin.actor, "administrator");
-    let Event::MessageSent(sent) = env.event;
+    let Event::MessageSent(sent) = env.event else {
+        panic!("expected MessageSent, got {:?}", env.event)
+    };
     assert_eq!(sent.msg_key, key);
     assert_eq!(sent.decision, Decision::Deliver);
     assert_eq!(

@@ -54,6 +54,26 @@ pub enum ErrorCode {
     MessageNotFound = 20022,
     /// The message was already recalled.
     AlreadyRecalled = 20023,
+    /// Relationship API: bad parameters, already friends, not friends, already blocked, not blocked.
+    SnsInvalidRequest = 30001,
+    /// Relationship API: the account does not exist.
+    SnsAccountNotFound = 30003,
+    /// Cannot add as a friend: the user is in your blocklist.
+    SnsInYourBlocklist = 30515,
+    /// Cannot add as a friend: you are in the user's blocklist.
+    SnsInTheirBlocklist = 30525,
+    /// Friend delete: no friend relationship with that account.
+    SnsNotFriends = 31704,
+    /// Profile API: bad parameters.
+    ProfileInvalidRequest = 40001,
+    /// Profile API: the account does not exist.
+    ProfileAccountNotFound = 40003,
+    /// Profile API: a field value is longer than 500 bytes.
+    ProfileValueTooLong = 40601,
+    /// Account API: the account does not exist.
+    AccountNotFound = 70107,
+    /// Account API: invalid parameters.
+    AccountInvalidParameters = 70402,
     /// The JSON body of a message API does not parse.
     MsgJsonParse = 90001,
     /// `MsgBody` does not meet the message format.
@@ -117,6 +137,16 @@ impl ErrorCode {
         ErrorCode::RecipientNotFriendOfSender,
         ErrorCode::MessageNotFound,
         ErrorCode::AlreadyRecalled,
+        ErrorCode::SnsInvalidRequest,
+        ErrorCode::SnsAccountNotFound,
+        ErrorCode::SnsInYourBlocklist,
+        ErrorCode::SnsInTheirBlocklist,
+        ErrorCode::SnsNotFriends,
+        ErrorCode::ProfileInvalidRequest,
+        ErrorCode::ProfileAccountNotFound,
+        ErrorCode::ProfileValueTooLong,
+        ErrorCode::AccountNotFound,
+        ErrorCode::AccountInvalidParameters,
         ErrorCode::MsgJsonParse,
         ErrorCode::MsgBodyFormat,
         ErrorCode::ToAccountInvalid,

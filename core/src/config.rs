@@ -25,6 +25,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub projector: ProjectorConfig,
     pub delivery: DeliveryConfig,
+    pub permissions: PermissionsConfig,
     /// Names this process in events and logs; defaults to host + pid.
     pub instance_id: String,
 }
@@ -47,6 +48,8 @@ pub struct IngestConfig {
     pub max_request_bytes: usize,
     /// How long a send may wait for the broker's acknowledgement.
     pub produce_timeout_ms: u64,
+    /// How long a relationship change waits for the views to include it.
+    pub projection_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -80,9 +83,30 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             projector: ProjectorConfig::default(),
             delivery: DeliveryConfig::default(),
+            permissions: PermissionsConfig::default(),
             instance_id: default_instance_id(),
         }
     }
+}
+
+/// Who may message whom (client sends; admin sends skip these checks).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PermissionsConfig {
+    /// Only friends may message each other (Tencent's friend check for one-to-one chat).
+    pub friends_only: bool,
+    pub block_mode: BlockMode,
+}
+
+/// What happens to a message from a user the recipient blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockMode {
+    /// Accepted and silently not delivered: the sender sees success (Tencent's default).
+    #[default]
+    Drop,
+    /// Refused with 20007.
+    Refuse,
 }
 
 impl Default for KafkaConfig {
@@ -102,6 +126,7 @@ impl Default for IngestConfig {
             listen: "127.0.0.1:8080".parse().expect("addr"),
             max_request_bytes: 64 * 1024,
             produce_timeout_ms: 5_000,
+            projection_timeout_ms: 10_000,
         }
     }
 }
@@ -170,6 +195,8 @@ fn env_key(key: &str) -> String {
         "ingest_listen" => "ingest.listen".into(),
         "delivery_listen" => "delivery.listen".into(),
         "projector_listen" => "projector.listen".into(),
+        "friends_only" => "permissions.friends_only".into(),
+        "block_mode" => "permissions.block_mode".into(),
         _ => key,
     }
 }

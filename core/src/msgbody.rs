@@ -380,7 +380,9 @@ mod tests {
     #[test]
     fn every_element_type_round_trips_through_tencent_json() {
         let env = samples::every_element();
-        let missive_schemas::Event::MessageSent(m) = env.event;
+        let missive_schemas::Event::MessageSent(m) = env.event else {
+            unreachable!("every_element() is a MessageSent")
+        };
         let json = render(&m.body);
         assert_eq!(parse(&json, Sender::Admin).unwrap(), m.body);
     }

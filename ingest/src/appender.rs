@@ -37,8 +37,8 @@ impl EventAppender {
     /// fields (the views keep one copy).
     pub async fn append(&self, envelope: &Envelope) -> Result<Appended, ApiError> {
         let payload = EventCodec::get().encode(envelope);
-        let key = envelope.event.conversation_id();
-        let record = FutureRecord::to(&self.topic).key(key).payload(&payload);
+        let key = envelope.event.key();
+        let record = FutureRecord::to(&self.topic).key(&key).payload(&payload);
         let started = std::time::Instant::now();
         match self
             .producer

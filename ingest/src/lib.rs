@@ -4,6 +4,7 @@
 //! reuse [`send::SendPipeline`].
 
 pub mod appender;
+pub mod changes;
 pub mod msg_key;
 pub mod rest;
 pub mod send;
@@ -19,6 +20,7 @@ use missive_core::usersig::UserSigVerifier;
 use missive_core::Config;
 
 use crate::appender::EventAppender;
+use crate::changes::ChangePipeline;
 use crate::rest::RestState;
 use crate::send::SendPipeline;
 
@@ -49,6 +51,7 @@ impl Ingest {
         let verifier = UserSigVerifier::new(config.sdkappid, config.secret_key.clone());
         let state = Arc::new(RestState {
             pipeline: SendPipeline::new(config.clone(), pool.clone(), appender.clone()),
+            changes: ChangePipeline::new(config.clone(), pool.clone(), appender.clone()),
             config: config.clone(),
             verifier,
             pool,

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
+use missive_core::config::{BlockMode, PermissionsConfig};
+use missive_core::views::Relationship;
 use missive_core::{time, views, ApiError, Config, ErrorCode};
 use missive_schemas::{
     conversation_id, Channel, Decision, Element, Envelope, Event, ImportMode, MessageSent,
@@ -150,6 +152,16 @@ impl SendPipeline {
         let sender_profile = views::profile(&client, &req.from)
             .await
             .map_err(db_unavailable)?;
+        // The decision is taken here, against the views, and recorded in the
+        // event; nothing downstream decides again.
+        let decision = if actor.admin {
+            Decision::Deliver
+        } else {
+            let rel = views::relationship(&client, &req.from, &req.to)
+                .await
+                .map_err(db_unavailable)?;
+            decide(&self.config.permissions, &rel)?
+        };
         drop(client);
 
         let now = time::now_millis();
@@ -162,7 +174,7 @@ impl SendPipeline {
                 admin: actor.admin,
                 instance: self.config.instance_id.clone(),
             },
-            event: Event::MessageSent(MessageSent {
+            event: Event::MessageSent(Box::new(MessageSent {
                 msg_key: key.clone(),
                 conversation_id: conversation,
                 from_account: req.from,
@@ -178,8 +190,8 @@ impl SendPipeline {
                 offline_push: req.offline_push,
                 need_read_receipt: req.need_read_receipt,
                 import_mode: req.import_mode,
-                decision: Decision::Deliver,
-            }),
+                decision,
+            })),
         };
         self.appender.append(&envelope).await?;
         Ok(SendReceipt {
@@ -191,9 +203,110 @@ impl SendPipeline {
     }
 }
 
+/// Tencent's rules for a client send: a block first (so a dropped message
+/// stays indistinguishable from a delivered one), then friends-only.
+pub fn decide(rules: &PermissionsConfig, rel: &Relationship) -> Result<Decision, ApiError> {
+    if rel.recipient_blocks_sender {
+        return match rules.block_mode {
+            BlockMode::Drop => Ok(Decision::DropBlocked),
+            BlockMode::Refuse => Err(ApiError::new(
+                ErrorCode::Blocked,
+                "the recipient has blocked the sender",
+            )),
+        };
+    }
+    if rules.friends_only {
+        match (rel.sender_lists_recipient, rel.recipient_lists_sender) {
+            (true, true) => {}
+            (false, false) => {
+                return Err(ApiError::new(
+                    ErrorCode::NotFriends,
+                    "one-to-one chat is limited to friends and the two are not friends",
+                ))
+            }
+            (true, false) => {
+                return Err(ApiError::new(
+                    ErrorCode::SenderNotFriendOfRecipient,
+                    "the sender is not in the recipient's friend list",
+                ))
+            }
+            (false, true) => {
+                return Err(ApiError::new(
+                    ErrorCode::RecipientNotFriendOfSender,
+                    "the recipient is not in the sender's friend list",
+                ))
+            }
+        }
+    }
+    Ok(Decision::Deliver)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decisions_follow_tencents_rules() {
+        let open = PermissionsConfig::default();
+        let strict = PermissionsConfig {
+            friends_only: true,
+            block_mode: BlockMode::Refuse,
+        };
+        let rel = |blocked, s_lists_r, r_lists_s| Relationship {
+            recipient_blocks_sender: blocked,
+            sender_lists_recipient: s_lists_r,
+            recipient_lists_sender: r_lists_s,
+            sender_blocks_recipient: false,
+        };
+        let code = |r: Result<Decision, ApiError>| r.unwrap_err().code;
+        // Strangers may talk by default; a block drops silently by default.
+        assert_eq!(
+            decide(&open, &rel(false, false, false)).unwrap(),
+            Decision::Deliver
+        );
+        assert_eq!(
+            decide(&open, &rel(true, true, true)).unwrap(),
+            Decision::DropBlocked
+        );
+        // Friends-only with refusals.
+        assert_eq!(
+            decide(&strict, &rel(false, true, true)).unwrap(),
+            Decision::Deliver
+        );
+        assert_eq!(
+            code(decide(&strict, &rel(false, false, false))),
+            ErrorCode::NotFriends
+        );
+        assert_eq!(
+            code(decide(&strict, &rel(false, true, false))),
+            ErrorCode::SenderNotFriendOfRecipient
+        );
+        assert_eq!(
+            code(decide(&strict, &rel(false, false, true))),
+            ErrorCode::RecipientNotFriendOfSender
+        );
+        assert_eq!(
+            code(decide(&strict, &rel(true, true, true))),
+            ErrorCode::Blocked
+        );
+        // One-way: the blocker may still message the blocked user.
+        let blocker_sends = Relationship {
+            sender_blocks_recipient: true,
+            ..Relationship::default()
+        };
+        assert_eq!(
+            decide(
+                &strict.clone(),
+                &Relationship {
+                    sender_lists_recipient: true,
+                    recipient_lists_sender: true,
+                    ..blocker_sends
+                }
+            )
+            .unwrap(),
+            Decision::Deliver
+        );
+    }
 
     #[test]
     fn user_ids_are_checked_with_the_callers_code() {

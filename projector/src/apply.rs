@@ -41,27 +41,91 @@ fn inbox_recipients(m: &MessageSent) -> Vec<&str> {
     users
 }
 
+/// Account, profile and relationship events. Each is idempotent (upserts and
+/// deletes), and times come from the event, so a replay writes the same rows.
+async fn apply_relationship(
+    tx: &Transaction<'_>,
+    env: &Envelope,
+) -> Result<(), tokio_postgres::Error> {
+    let at = env.occurred_at;
+    match &env.event {
+        Event::MessageSent(_) => {}
+        Event::AccountImported(a) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/import_account.sql"))
+                .await?;
+            tx.execute(&stmt, &[&a.user_id, &a.nickname, &a.avatar_url])
+                .await?;
+        }
+        Event::ProfileUpdated(p) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/update_profile.sql"))
+                .await?;
+            tx.execute(&stmt, &[&p.user_id, &p.nickname, &p.avatar_url])
+                .await?;
+        }
+        Event::FriendAdded(f) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/add_friend.sql"))
+                .await?;
+            tx.execute(&stmt, &[&f.user_id, &f.friend_id, &at]).await?;
+            if f.both {
+                tx.execute(&stmt, &[&f.friend_id, &f.user_id, &at]).await?;
+            }
+        }
+        Event::FriendDeleted(f) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/delete_friend.sql"))
+                .await?;
+            tx.execute(&stmt, &[&f.user_id, &f.friend_id]).await?;
+            if f.both {
+                tx.execute(&stmt, &[&f.friend_id, &f.user_id]).await?;
+            }
+        }
+        Event::BlockAdded(b) => {
+            let stmt = tx.prepare_cached(include_str!("sql/add_block.sql")).await?;
+            tx.execute(&stmt, &[&b.user_id, &b.blocked_id, &at]).await?;
+            // Blocking ends the friendship both ways (Tencent's semantics).
+            let unfriend = tx
+                .prepare_cached(include_str!("sql/delete_friend.sql"))
+                .await?;
+            tx.execute(&unfriend, &[&b.user_id, &b.blocked_id]).await?;
+            tx.execute(&unfriend, &[&b.blocked_id, &b.user_id]).await?;
+        }
+        Event::BlockRemoved(b) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/delete_block.sql"))
+                .await?;
+            tx.execute(&stmt, &[&b.user_id, &b.blocked_id]).await?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn apply(
     tx: &Transaction<'_>,
     events: &[Envelope],
 ) -> Result<Applied, tokio_postgres::Error> {
     let mut applied = Applied::default();
 
+    // Accounts, profiles and relationships: few, applied one by one in log order.
+    for env in events {
+        apply_relationship(tx, env).await?;
+    }
+
     // Messages, first copy of each (conversation, msg_key) in log order.
     let mut seen = HashSet::new();
     let mut candidates = Vec::new();
     for env in events {
-        match &env.event {
-            Event::MessageSent(m) => {
-                if seen.insert((m.conversation_id.as_str(), m.msg_key.as_str())) {
-                    candidates.push(NewMessage {
-                        event_id: env.event_id,
-                        admin: env.origin.admin,
-                        m,
-                    });
-                } else {
-                    applied.duplicates += 1;
-                }
+        if let Event::MessageSent(m) = &env.event {
+            if seen.insert((m.conversation_id.as_str(), m.msg_key.as_str())) {
+                candidates.push(NewMessage {
+                    event_id: env.event_id,
+                    admin: env.origin.admin,
+                    m,
+                });
+            } else {
+                applied.duplicates += 1;
             }
         }
     }

@@ -151,6 +151,15 @@ impl RecordReader {
         }
     }
 
+    /// A `["null", "string"]` field.
+    pub(crate) fn optional_string(&mut self, name: &str) -> Result<Option<String>, DecodeError> {
+        match self.optional(name)? {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(self.mismatch(name, "string", &other)),
+        }
+    }
+
     /// A union field: its branch's record name resolved by the caller from the value.
     pub(crate) fn union(&mut self, name: &str) -> Result<(u32, Value), DecodeError> {
         match self.take(name)? {

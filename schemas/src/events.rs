@@ -60,7 +60,13 @@ impl Channel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum Event {
-    MessageSent(MessageSent),
+    MessageSent(Box<MessageSent>),
+    AccountImported(AccountImported),
+    ProfileUpdated(ProfileUpdated),
+    FriendAdded(FriendChange),
+    FriendDeleted(FriendChange),
+    BlockAdded(BlockChange),
+    BlockRemoved(BlockChange),
 }
 
 impl Event {
@@ -68,15 +74,62 @@ impl Event {
     pub fn kind(&self) -> &'static str {
         match self {
             Event::MessageSent(_) => "MessageSent",
+            Event::AccountImported(_) => "AccountImported",
+            Event::ProfileUpdated(_) => "ProfileUpdated",
+            Event::FriendAdded(_) => "FriendAdded",
+            Event::FriendDeleted(_) => "FriendDeleted",
+            Event::BlockAdded(_) => "BlockAdded",
+            Event::BlockRemoved(_) => "BlockRemoved",
         }
     }
 
-    /// The Kafka record key: events are keyed by conversation.
-    pub fn conversation_id(&self) -> &str {
+    /// The Kafka record key. Events about two users are keyed by their
+    /// conversation, so a relationship change and the messages after it are
+    /// on one partition, in order; events about one user by their id.
+    pub fn key(&self) -> String {
         match self {
-            Event::MessageSent(m) => &m.conversation_id,
+            Event::MessageSent(m) => m.conversation_id.clone(),
+            Event::AccountImported(a) => a.user_id.clone(),
+            Event::ProfileUpdated(p) => p.user_id.clone(),
+            Event::FriendAdded(f) | Event::FriendDeleted(f) => {
+                conversation_id(&f.user_id, &f.friend_id)
+            }
+            Event::BlockAdded(b) | Event::BlockRemoved(b) => {
+                conversation_id(&b.user_id, &b.blocked_id)
+            }
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountImported {
+    pub user_id: String,
+    pub nickname: String,
+    pub avatar_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileUpdated {
+    pub user_id: String,
+    /// `None` leaves the field as it was.
+    pub nickname: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+/// `FriendAdded` / `FriendDeleted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FriendChange {
+    pub user_id: String,
+    pub friend_id: String,
+    /// Both directions (Tencent Add_Type_Both / Delete_Type_Both).
+    pub both: bool,
+}
+
+/// `BlockAdded` / `BlockRemoved`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockChange {
+    pub user_id: String,
+    pub blocked_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -333,16 +386,100 @@ impl Origin {
 
 impl Event {
     fn to_value(&self) -> Value {
-        match self {
-            Event::MessageSent(m) => Value::Union(0, Box::new(m.to_value())),
-        }
+        let (index, value) = match self {
+            Event::MessageSent(m) => (0, m.to_value()),
+            Event::AccountImported(a) => (
+                1,
+                RecordBuilder::with_capacity(3)
+                    .field("user_id", a.user_id.as_str())
+                    .field("nickname", a.nickname.as_str())
+                    .field("avatar_url", a.avatar_url.as_str())
+                    .build(),
+            ),
+            Event::ProfileUpdated(p) => (
+                2,
+                RecordBuilder::with_capacity(3)
+                    .field("user_id", p.user_id.as_str())
+                    .field("nickname", optional_string(&p.nickname))
+                    .field("avatar_url", optional_string(&p.avatar_url))
+                    .build(),
+            ),
+            Event::FriendAdded(f) => (3, f.to_value()),
+            Event::FriendDeleted(f) => (4, f.to_value()),
+            Event::BlockAdded(b) => (5, b.to_value()),
+            Event::BlockRemoved(b) => (6, b.to_value()),
+        };
+        Value::Union(index, Box::new(value))
     }
 
     fn from_branch(index: u32, value: Value) -> Result<Self, DecodeError> {
-        match index {
-            0 => Ok(Event::MessageSent(MessageSent::from_value(value)?)),
-            other => Err(DecodeError::Shape(format!("unknown event kind #{other}"))),
-        }
+        Ok(match index {
+            0 => Event::MessageSent(Box::new(MessageSent::from_value(value)?)),
+            1 => {
+                let mut r = RecordReader::new("AccountImported", value)?;
+                Event::AccountImported(AccountImported {
+                    user_id: r.string("user_id")?,
+                    nickname: r.string("nickname")?,
+                    avatar_url: r.string("avatar_url")?,
+                })
+            }
+            2 => {
+                let mut r = RecordReader::new("ProfileUpdated", value)?;
+                Event::ProfileUpdated(ProfileUpdated {
+                    user_id: r.string("user_id")?,
+                    nickname: r.optional_string("nickname")?,
+                    avatar_url: r.optional_string("avatar_url")?,
+                })
+            }
+            3 => Event::FriendAdded(FriendChange::from_value("FriendAdded", value)?),
+            4 => Event::FriendDeleted(FriendChange::from_value("FriendDeleted", value)?),
+            5 => Event::BlockAdded(BlockChange::from_value("BlockAdded", value)?),
+            6 => Event::BlockRemoved(BlockChange::from_value("BlockRemoved", value)?),
+            other => return Err(DecodeError::Shape(format!("unknown event kind #{other}"))),
+        })
+    }
+}
+
+fn optional_string(v: &Option<String>) -> Value {
+    match v {
+        None => Value::Union(0, Box::new(Value::Null)),
+        Some(s) => Value::Union(1, Box::new(Value::String(s.clone()))),
+    }
+}
+
+impl FriendChange {
+    fn to_value(&self) -> Value {
+        RecordBuilder::with_capacity(3)
+            .field("user_id", self.user_id.as_str())
+            .field("friend_id", self.friend_id.as_str())
+            .field("both", self.both)
+            .build()
+    }
+
+    fn from_value(record: &'static str, value: Value) -> Result<Self, DecodeError> {
+        let mut r = RecordReader::new(record, value)?;
+        Ok(Self {
+            user_id: r.string("user_id")?,
+            friend_id: r.string("friend_id")?,
+            both: r.boolean("both")?,
+        })
+    }
+}
+
+impl BlockChange {
+    fn to_value(&self) -> Value {
+        RecordBuilder::with_capacity(2)
+            .field("user_id", self.user_id.as_str())
+            .field("blocked_id", self.blocked_id.as_str())
+            .build()
+    }
+
+    fn from_value(record: &'static str, value: Value) -> Result<Self, DecodeError> {
+        let mut r = RecordReader::new(record, value)?;
+        Ok(Self {
+            user_id: r.string("user_id")?,
+            blocked_id: r.string("blocked_id")?,
+        })
     }
 }
 

@@ -16,7 +16,7 @@ pub fn text_message() -> Envelope {
             admin: true,
             instance: "ingest-1".into(),
         },
-        event: Event::MessageSent(MessageSent {
+        event: Event::MessageSent(Box::new(MessageSent {
             msg_key: "5f0b6c1e2a9d4c7e8b3a1f0e9d8c7b6a".into(),
             conversation_id: conversation_id("alice", "bob"),
             from_account: "alice".into(),
@@ -38,7 +38,7 @@ pub fn text_message() -> Envelope {
             need_read_receipt: false,
             import_mode: ImportMode::None,
             decision: Decision::Deliver,
-        }),
+        })),
     }
 }
 
@@ -52,7 +52,9 @@ pub fn every_element() -> Envelope {
         admin: false,
         instance: "ingest-2".into(),
     };
-    let Event::MessageSent(m) = &mut env.event;
+    let Event::MessageSent(m) = &mut env.event else {
+        unreachable!("text_message() is a MessageSent")
+    };
     m.msg_key = "0f1e2d3c4b5a69788796a5b4c3d2e1f0".into();
     m.body = vec![
         Element::Text(TextElem {
@@ -150,10 +152,93 @@ pub fn every_element() -> Envelope {
     env
 }
 
+/// One envelope of each account, profile and relationship kind, from the REST API.
+pub fn relationship_events() -> Vec<(&'static str, Envelope)> {
+    let make = |n: u8, event: Event| Envelope {
+        event_id: Uuid::from_u128(0x01890a5d_ac96_774b_bcce_b302099a8100 + u128::from(n)),
+        occurred_at: 1_700_000_001_000 + i64::from(n),
+        origin: Origin {
+            channel: Channel::Rest,
+            actor: "administrator".into(),
+            admin: true,
+            instance: "ingest-1".into(),
+        },
+        event,
+    };
+    vec![
+        (
+            "account_imported",
+            make(
+                1,
+                Event::AccountImported(AccountImported {
+                    user_id: "alice".into(),
+                    nickname: "Alice".into(),
+                    avatar_url: "https://img.example.com/alice.png".into(),
+                }),
+            ),
+        ),
+        (
+            "profile_updated",
+            make(
+                2,
+                Event::ProfileUpdated(ProfileUpdated {
+                    user_id: "alice".into(),
+                    nickname: Some("Alice L.".into()),
+                    avatar_url: None,
+                }),
+            ),
+        ),
+        (
+            "friend_added",
+            make(
+                3,
+                Event::FriendAdded(FriendChange {
+                    user_id: "alice".into(),
+                    friend_id: "bob".into(),
+                    both: true,
+                }),
+            ),
+        ),
+        (
+            "friend_deleted",
+            make(
+                4,
+                Event::FriendDeleted(FriendChange {
+                    user_id: "alice".into(),
+                    friend_id: "bob".into(),
+                    both: false,
+                }),
+            ),
+        ),
+        (
+            "block_added",
+            make(
+                5,
+                Event::BlockAdded(BlockChange {
+                    user_id: "bob".into(),
+                    blocked_id: "mallory".into(),
+                }),
+            ),
+        ),
+        (
+            "block_removed",
+            make(
+                6,
+                Event::BlockRemoved(BlockChange {
+                    user_id: "bob".into(),
+                    blocked_id: "mallory".into(),
+                }),
+            ),
+        ),
+    ]
+}
+
 /// The named samples that have golden vectors under `schemas/golden/`.
 pub fn golden() -> Vec<(&'static str, Envelope)> {
-    vec![
+    let mut all = vec![
         ("message_sent_text", text_message()),
         ("message_sent_every_element", every_element()),
-    ]
+    ];
+    all.extend(relationship_events());
+    all
 }

@@ -66,10 +66,20 @@ pub struct Running {
     pub task: JoinHandle<()>,
 }
 
-impl Running {
-    pub async fn shutdown(self) {
+/// A test that panics never reaches `shutdown`: cancelling here lets the
+/// services' threads end, so the runtime can close and the failure shows
+/// instead of a hang.
+impl Drop for Running {
+    fn drop(&mut self) {
         self.stop.cancel();
-        tokio::time::timeout(WAIT, self.task)
+    }
+}
+
+impl Running {
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        tokio::time::timeout(WAIT, task)
             .await
             .expect("service stops in time")
             .expect("service task");

@@ -111,3 +111,89 @@ pub async fn profile(
         })
         .unwrap_or_default())
 }
+
+/// How two users stand, as a send from `sender` to `recipient` sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Relationship {
+    pub recipient_blocks_sender: bool,
+    /// The recipient is in the sender's friend list.
+    pub sender_lists_recipient: bool,
+    /// The sender is in the recipient's friend list.
+    pub recipient_lists_sender: bool,
+    pub sender_blocks_recipient: bool,
+}
+
+pub async fn relationship(
+    client: &impl GenericClient,
+    sender: &str,
+    recipient: &str,
+) -> Result<Relationship, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/relationship.sql"))
+        .await?;
+    let r = client.query_one(&stmt, &[&sender, &recipient]).await?;
+    Ok(Relationship {
+        recipient_blocks_sender: r.get(0),
+        sender_lists_recipient: r.get(1),
+        recipient_lists_sender: r.get(2),
+        sender_blocks_recipient: r.get(3),
+    })
+}
+
+/// Which of `users` are imported accounts.
+pub async fn accounts_among(
+    client: &impl GenericClient,
+    users: &[&str],
+) -> Result<std::collections::HashSet<String>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/accounts_among.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&users])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Profiles of the imported accounts among `users`.
+pub async fn profiles_of(
+    client: &impl GenericClient,
+    users: &[&str],
+) -> Result<std::collections::HashMap<String, SenderProfile>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/profiles_of.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&users])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                SenderProfile {
+                    nickname: r.get(1),
+                    avatar_url: r.get(2),
+                },
+            )
+        })
+        .collect())
+}
+
+/// One page of a user's blocklist: `(blocked user, blocked at ms)`.
+pub async fn block_page(
+    client: &impl GenericClient,
+    user: &str,
+    start: i64,
+    limit: i64,
+) -> Result<Vec<(String, i64)>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/block_page.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&user, &start, &limit])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}

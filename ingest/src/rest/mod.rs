@@ -1,8 +1,11 @@
 //! The Tencent-compatible REST API: `POST /v4/<service>/<command>` with the
 //! admin identity in the query string and a JSON body.
 
+mod accounts;
 mod fields;
 mod openim;
+mod profile;
+mod sns;
 
 use std::sync::Arc;
 
@@ -18,13 +21,33 @@ use serde_json::{Map, Value};
 use missive_core::usersig::UserSigVerifier;
 use missive_core::{time, ApiError, Config, ErrorCode};
 
-use crate::send::SendPipeline;
+use crate::changes::ChangePipeline;
+use crate::send::{Actor, SendPipeline};
+use missive_schemas::Channel;
 
 pub struct RestState {
     pub config: Arc<Config>,
     pub verifier: UserSigVerifier,
     pub pool: Pool,
     pub pipeline: SendPipeline,
+    pub changes: ChangePipeline,
+}
+
+/// Every REST call is the app administrator's.
+fn admin_actor(admin: &Admin) -> Actor {
+    Actor {
+        channel: Channel::Rest,
+        identifier: admin.identifier.clone(),
+        admin: true,
+    }
+}
+
+fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
+    tracing::warn!(error = %e, "PostgreSQL unavailable");
+    ApiError::new(
+        ErrorCode::ServiceUnavailable,
+        "the views are unavailable; retry",
+    )
 }
 
 pub fn router(state: Arc<RestState>) -> Router {
@@ -79,13 +102,25 @@ pub fn error_response(e: &ApiError) -> Response {
         .into_response()
 }
 
+/// Every API this server answers.
+const APIS: &[&str] = &[
+    "openim/sendmsg",
+    "openim/admin_getroammsg",
+    "im_open_login_svc/account_import",
+    "im_open_login_svc/multiaccount_import",
+    "profile/portrait_set",
+    "profile/portrait_get",
+    "sns/friend_add",
+    "sns/friend_delete",
+    "sns/friend_check",
+    "sns/black_list_add",
+    "sns/black_list_delete",
+    "sns/black_list_get",
+];
+
 /// Metric label for the API: only known names, so hostile paths cannot blow up cardinality.
 fn known_api(api: &str) -> &'static str {
-    match api {
-        "openim/sendmsg" => "openim/sendmsg",
-        "openim/admin_getroammsg" => "openim/admin_getroammsg",
-        _ => "other",
-    }
+    APIS.iter().find(|a| **a == api).copied().unwrap_or("other")
 }
 
 async fn handle(
@@ -122,6 +157,20 @@ async fn handle(
     match (service, command) {
         ("openim", "sendmsg") => openim::sendmsg(state, &admin, &body).await,
         ("openim", "admin_getroammsg") => openim::admin_getroammsg(state, &body).await,
+        ("im_open_login_svc", "account_import") => {
+            accounts::account_import(state, &admin, &body).await
+        }
+        ("im_open_login_svc", "multiaccount_import") => {
+            accounts::multiaccount_import(state, &admin, &body).await
+        }
+        ("profile", "portrait_set") => profile::portrait_set(state, &admin, &body).await,
+        ("profile", "portrait_get") => profile::portrait_get(state, &body).await,
+        ("sns", "friend_add") => sns::friend_add(state, &admin, &body).await,
+        ("sns", "friend_delete") => sns::friend_delete(state, &admin, &body).await,
+        ("sns", "friend_check") => sns::friend_check(state, &body).await,
+        ("sns", "black_list_add") => sns::black_list_add(state, &admin, &body).await,
+        ("sns", "black_list_delete") => sns::black_list_delete(state, &admin, &body).await,
+        ("sns", "black_list_get") => sns::black_list_get(state, &body).await,
         _ => Err(ApiError::new(
             ErrorCode::NoSuchApi,
             format!("no such API: /v4/{service}/{command}"),

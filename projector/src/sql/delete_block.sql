@@ -1,0 +1,1 @@
+DELETE FROM blocks WHERE user_id = $1 AND blocked_id = $2
