@@ -10,7 +10,7 @@ use missive_core::config::BlockMode;
 use missive_core::ErrorCode;
 use missive_ingest::appender::EventAppender;
 use missive_ingest::send::{Actor, SendPipeline, SendRequest};
-use missive_schemas::{Channel, Element, ImportMode, SyncOtherMachine, TextElem};
+use missive_schemas::{Channel, Element, TextElem};
 use support::TestApp;
 
 async fn import(app: &TestApp, users: &[&str]) {
@@ -53,19 +53,15 @@ async fn client_send(
                 admin: false,
             },
             SendRequest {
-                from: from.to_owned(),
-                to: to.to_owned(),
-                msg_random: random,
                 msg_seq: Some(random),
-                body: vec![Element::Text(TextElem {
-                    text: format!("#{random}"),
-                })],
-                cloud_custom_data: String::new(),
-                sync_other_machine: SyncOtherMachine::Sync,
-                lifetime_seconds: 604_800,
-                offline_push: None,
-                need_read_receipt: false,
-                import_mode: ImportMode::None,
+                ..SendRequest::new(
+                    from,
+                    to,
+                    random,
+                    vec![Element::Text(TextElem {
+                        text: format!("#{random}"),
+                    })],
+                )
             },
         )
         .await

@@ -84,6 +84,8 @@ pub enum ErrorCode {
     MsgSeqInvalid = 90004,
     /// `MsgRandom` missing or not an integer.
     MsgRandomInvalid = 90005,
+    /// importmsg: `MsgTimeStamp` missing, not an integer, or in the future.
+    MsgTimeStampInvalid = 90006,
     /// `MsgBody` is not an array.
     MsgBodyNotArray = 90007,
     /// `From_Account` missing or invalid.
@@ -98,6 +100,8 @@ pub enum ErrorCode {
     ToAccountNotRegistered = 90012,
     /// `MsgLifeTime` out of range (0..=604800).
     MsgLifeTimeRange = 90026,
+    /// importmsg: `SyncFromOldSystem` missing or not 1 or 2.
+    ImportModeInvalid = 90030,
     /// `SyncOtherMachine` invalid.
     SyncOtherMachineInvalid = 90031,
     /// `OfflinePushInfo` does not meet the format.
@@ -152,6 +156,7 @@ impl ErrorCode {
         ErrorCode::ToAccountInvalid,
         ErrorCode::MsgSeqInvalid,
         ErrorCode::MsgRandomInvalid,
+        ErrorCode::MsgTimeStampInvalid,
         ErrorCode::MsgBodyNotArray,
         ErrorCode::FromAccountInvalid,
         ErrorCode::MsgAdminRequired,
@@ -159,6 +164,7 @@ impl ErrorCode {
         ErrorCode::TooManyRecipients,
         ErrorCode::ToAccountNotRegistered,
         ErrorCode::MsgLifeTimeRange,
+        ErrorCode::ImportModeInvalid,
         ErrorCode::SyncOtherMachineInvalid,
         ErrorCode::OfflinePushInfoFormat,
         ErrorCode::MsgLifeTimeType,

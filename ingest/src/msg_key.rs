@@ -46,6 +46,16 @@ pub fn effective_msg_seq(
     })
 }
 
+/// The key of a batch send (`batchsendmsg`): the same for every recipient, as
+/// Tencent's is, so one MsgKey recalls the message in each conversation. Keys
+/// are unique per conversation, so sharing one across conversations is safe.
+pub fn batch_msg_key(sdkappid: u64, from: &str, msg_seq: u32, msg_random: u32) -> String {
+    msg_key(sdkappid, from, BATCH_RECIPIENT, msg_seq, msg_random)
+}
+
+/// Stands for "every recipient" in a batch key; no user id can contain `*`.
+pub const BATCH_RECIPIENT: &str = "*";
+
 pub fn msg_key(sdkappid: u64, from: &str, to: &str, msg_seq: u32, msg_random: u32) -> String {
     let d = digest(sdkappid, from, to, Some(msg_seq), msg_random);
     let hex: String = d[..6].iter().map(|b| format!("{b:02x}")).collect();
@@ -72,6 +82,14 @@ mod tests {
         ] {
             assert_ne!(k, other);
         }
+    }
+
+    #[test]
+    fn a_batch_key_ignores_the_recipient_but_not_the_rest() {
+        let k = batch_msg_key(1, "admin", 7, 42);
+        assert_eq!(k, batch_msg_key(1, "admin", 7, 42));
+        assert_ne!(k, batch_msg_key(1, "admin", 7, 43));
+        assert_ne!(k, msg_key(1, "admin", "bob", 7, 42));
     }
 
     #[test]

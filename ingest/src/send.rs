@@ -47,6 +47,31 @@ pub struct SendRequest {
     pub offline_push: Option<OfflinePushInfo>,
     pub need_read_receipt: bool,
     pub import_mode: ImportMode,
+    /// The message's time, for imports of old messages (ms); `None` = now.
+    pub sent_at: Option<i64>,
+    /// One of a batch send: the MsgKey is shared by every recipient.
+    pub batch: bool,
+}
+
+impl SendRequest {
+    /// A plain send of `body` with Tencent's defaults.
+    pub fn new(from: &str, to: &str, msg_random: u32, body: Vec<Element>) -> Self {
+        Self {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            msg_random,
+            msg_seq: None,
+            body,
+            cloud_custom_data: String::new(),
+            sync_other_machine: SyncOtherMachine::Sync,
+            lifetime_seconds: MAX_LIFETIME_SECONDS,
+            offline_push: None,
+            need_read_receipt: false,
+            import_mode: ImportMode::None,
+            sent_at: None,
+            batch: false,
+        }
+    }
 }
 
 /// What the sender is told.
@@ -130,7 +155,11 @@ impl SendPipeline {
         let sdkappid = self.config.sdkappid;
         let msg_seq =
             msg_key::effective_msg_seq(sdkappid, &req.from, &req.to, req.msg_seq, req.msg_random);
-        let key = msg_key::msg_key(sdkappid, &req.from, &req.to, msg_seq, req.msg_random);
+        let key = if req.batch {
+            msg_key::batch_msg_key(sdkappid, &req.from, msg_seq, req.msg_random)
+        } else {
+            msg_key::msg_key(sdkappid, &req.from, &req.to, msg_seq, req.msg_random)
+        };
         let conversation = conversation_id(&req.from, &req.to);
 
         let client = self.pool.get().await.map_err(db_unavailable)?;
@@ -165,6 +194,7 @@ impl SendPipeline {
         drop(client);
 
         let now = time::now_millis();
+        let sent_at = req.sent_at.unwrap_or(now);
         let envelope = Envelope {
             event_id: Uuid::now_v7(),
             occurred_at: now,
@@ -181,7 +211,7 @@ impl SendPipeline {
                 to_account: req.to,
                 msg_random: i64::from(req.msg_random),
                 msg_seq: i64::from(msg_seq),
-                sent_at: now,
+                sent_at,
                 body: req.body,
                 cloud_custom_data: req.cloud_custom_data,
                 sender_profile,
@@ -196,7 +226,7 @@ impl SendPipeline {
         self.appender.append(&envelope).await?;
         Ok(SendReceipt {
             msg_key: key,
-            msg_time: now / 1000,
+            msg_time: sent_at / 1000,
             msg_seq,
             duplicate: false,
         })

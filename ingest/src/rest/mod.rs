@@ -106,6 +106,8 @@ pub fn error_response(e: &ApiError) -> Response {
 const APIS: &[&str] = &[
     "openim/sendmsg",
     "openim/admin_getroammsg",
+    "openim/batchsendmsg",
+    "openim/importmsg",
     "im_open_login_svc/account_import",
     "im_open_login_svc/multiaccount_import",
     "profile/portrait_set",
@@ -157,6 +159,8 @@ async fn handle(
     match (service, command) {
         ("openim", "sendmsg") => openim::sendmsg(state, &admin, &body).await,
         ("openim", "admin_getroammsg") => openim::admin_getroammsg(state, &body).await,
+        ("openim", "batchsendmsg") => openim::batchsendmsg(state, &admin, &body).await,
+        ("openim", "importmsg") => openim::importmsg(state, &admin, &body).await,
         ("im_open_login_svc", "account_import") => {
             accounts::account_import(state, &admin, &body).await
         }

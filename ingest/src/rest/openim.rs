@@ -1,5 +1,6 @@
 //! `/v4/openim/*`: one-to-one messages.
 
+use futures::StreamExt;
 use serde_json::{json, Map, Value};
 
 use missive_core::msgbody::{self, Sender};
@@ -32,19 +33,25 @@ pub(super) async fn sendmsg(
 }
 
 fn parse_send(admin: &Admin, body: &Body<'_>) -> Result<SendRequest, ApiError> {
-    let from = match body.get("From_Account") {
-        None => admin.identifier.clone(),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => {
-            return Err(ApiError::new(
-                ErrorCode::FromAccountInvalid,
-                "From_Account must be a string",
-            ))
-        }
-    };
-    let to = body
-        .string(&["To_Account"], ErrorCode::ToAccountInvalid)?
-        .to_owned();
+    let from = sender(admin, body)?;
+    let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
+    parse_message(from, to.to_owned(), body)
+}
+
+/// `From_Account`, or the administrator itself when absent.
+fn sender(admin: &Admin, body: &Body<'_>) -> Result<String, ApiError> {
+    match body.get("From_Account") {
+        None => Ok(admin.identifier.clone()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(ApiError::new(
+            ErrorCode::FromAccountInvalid,
+            "From_Account must be a string",
+        )),
+    }
+}
+
+/// The fields sendmsg, batchsendmsg and importmsg share.
+fn parse_message(from: String, to: String, body: &Body<'_>) -> Result<SendRequest, ApiError> {
     let sync_other_machine =
         match body.opt_i64("SyncOtherMachine", ErrorCode::SyncOtherMachineInvalid)? {
             None | Some(1) => SyncOtherMachine::Sync,
@@ -98,18 +105,156 @@ fn parse_send(admin: &Admin, body: &Body<'_>) -> Result<SendRequest, ApiError> {
         }
     };
     Ok(SendRequest {
-        from,
-        to,
-        msg_random,
         msg_seq,
-        body: elements,
         cloud_custom_data,
         sync_other_machine,
         lifetime_seconds,
         offline_push,
         need_read_receipt,
-        import_mode: ImportMode::None,
+        ..SendRequest::new(&from, &to, msg_random, elements)
     })
+}
+
+/// Most recipients of one `batchsendmsg`.
+pub const MAX_BATCH_RECIPIENTS: usize = 500;
+/// How many of a batch's appends are in flight at once.
+const BATCH_CONCURRENCY: usize = 64;
+
+/// Tencent's `batchsendmsg`: one message to up to 500 users, with no
+/// relationship checks. Every recipient's copy shares one MsgKey; a failure
+/// for one recipient is listed in `ErrorList` and does not stop the others.
+pub(super) async fn batchsendmsg(
+    state: &RestState,
+    admin: &Admin,
+    body: &Body<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    let recipients = match body.get("To_Account") {
+        Some(Value::Array(a)) if !a.is_empty() => a,
+        Some(Value::Array(_)) | None => {
+            return Err(ApiError::new(
+                ErrorCode::ToAccountInvalid,
+                "To_Account must list at least one user",
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::ToAccountInvalid,
+                "To_Account must be an array",
+            ))
+        }
+    };
+    if recipients.len() > MAX_BATCH_RECIPIENTS {
+        return Err(ApiError::new(
+            ErrorCode::TooManyRecipients,
+            format!(
+                "To_Account lists {} users; at most {MAX_BATCH_RECIPIENTS}",
+                recipients.len()
+            ),
+        ));
+    }
+    // Every field but the recipient is checked once; `to` is set per copy.
+    let mut template = parse_message(sender(admin, body)?, String::new(), body)?;
+    template.batch = true;
+    let actor = Actor {
+        channel: Channel::Rest,
+        identifier: admin.identifier.clone(),
+        admin: true,
+    };
+    let mut errors = Vec::new();
+    let mut sends = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for r in recipients {
+        match r.as_str() {
+            Some(to) if check_user_id(to, "To_Account", ErrorCode::ToAccountInvalid).is_ok() => {
+                if seen.insert(to) {
+                    let mut req = template.clone();
+                    req.to = to.to_owned();
+                    sends.push(req);
+                }
+            }
+            _ => errors
+                .push(json!({"To_Account": r, "ErrorCode": ErrorCode::ToAccountInvalid.code()})),
+        }
+    }
+    let results: Vec<_> = futures::stream::iter(sends.into_iter().map(|req| {
+        let to = req.to.clone();
+        let actor = &actor;
+        async move { (to, state.pipeline.send(actor, req).await) }
+    }))
+    .buffered(BATCH_CONCURRENCY)
+    .collect()
+    .await;
+    let mut key = None;
+    for (to, result) in results {
+        match result {
+            Ok(receipt) => key = Some(receipt.msg_key),
+            Err(e) => errors.push(json!({"To_Account": to, "ErrorCode": e.code.code()})),
+        }
+    }
+    let Some(key) = key else {
+        return Err(ApiError::new(
+            ErrorCode::ToAccountInvalid,
+            format!("the message reached no recipient: {}", Value::Array(errors)),
+        ));
+    };
+    let mut out = Map::new();
+    out.insert("MsgKey".into(), key.into());
+    if !errors.is_empty() {
+        out.insert("ErrorList".into(), Value::Array(errors));
+    }
+    Ok(out)
+}
+
+/// How far in the future an imported message's time may lie (clock skew).
+const MAX_IMPORT_SKEW_SECS: i64 = 300;
+
+/// Tencent's `importmsg`: brings a message over from an old system at its
+/// original time. `SyncFromOldSystem` 1 (real time) counts as unread and
+/// reaches online devices; 2 (history) only lands in history.
+pub(super) async fn importmsg(
+    state: &RestState,
+    admin: &Admin,
+    body: &Body<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    let import_mode = match body.opt_i64("SyncFromOldSystem", ErrorCode::ImportModeInvalid)? {
+        Some(1) => ImportMode::Realtime,
+        Some(2) => ImportMode::History,
+        Some(v) => {
+            return Err(ApiError::new(
+                ErrorCode::ImportModeInvalid,
+                format!("SyncFromOldSystem is {v}; it must be 1 (real time) or 2 (history)"),
+            ))
+        }
+        None => {
+            return Err(ApiError::new(
+                ErrorCode::ImportModeInvalid,
+                "SyncFromOldSystem is missing",
+            ))
+        }
+    };
+    let from = body.string(&["From_Account"], ErrorCode::FromAccountInvalid)?;
+    let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
+    let time = body.i64("MsgTimeStamp", ErrorCode::MsgTimeStampInvalid)?;
+    let now = missive_core::time::now_secs() as i64;
+    if time <= 0 || time > now + MAX_IMPORT_SKEW_SECS {
+        return Err(ApiError::new(
+            ErrorCode::MsgTimeStampInvalid,
+            format!("MsgTimeStamp is {time}; it must be a past unix time in seconds"),
+        ));
+    }
+    let mut req = parse_message(from.to_owned(), to.to_owned(), body)?;
+    req.import_mode = import_mode;
+    req.sent_at = Some(time * 1000);
+    let actor = Actor {
+        channel: Channel::Rest,
+        identifier: admin.identifier.clone(),
+        admin: true,
+    };
+    let receipt = state.pipeline.send(&actor, req).await?;
+    let mut out = Map::new();
+    // Not in Tencent's reply; lets an operator recall or edit what it imported.
+    out.insert("MsgKey".into(), receipt.msg_key.into());
+    Ok(out)
 }
 
 /// Tencent's `OfflinePushInfo` (PushFlag, Title, Desc, Ext, AndroidInfo, ApnsInfo).
