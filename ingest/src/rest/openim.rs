@@ -5,11 +5,11 @@ use serde_json::{json, Map, Value};
 
 use missive_core::msgbody::{self, Sender};
 use missive_core::{views, ApiError, ErrorCode};
-use missive_schemas::{conversation_id, Channel, ImportMode, OfflinePushInfo, SyncOtherMachine};
+use missive_schemas::{conversation_id, ImportMode, OfflinePushInfo, SyncOtherMachine};
 
 use super::fields::Body;
-use super::{Admin, RestState};
-use crate::send::{check_user_id, Actor, SendRequest, MAX_BODY_BYTES};
+use super::{admin_actor, Admin, RestState};
+use crate::send::{check_user_id, SendRequest, MAX_BODY_BYTES};
 
 /// Tencent's `sendmsg`: the administrator sends as `From_Account` (or as
 /// itself). As in Tencent IM, REST sends skip relationship checks and are
@@ -20,11 +20,7 @@ pub(super) async fn sendmsg(
     body: &Body<'_>,
 ) -> Result<Map<String, Value>, ApiError> {
     let req = parse_send(admin, body)?;
-    let actor = Actor {
-        channel: Channel::Rest,
-        identifier: admin.identifier.clone(),
-        admin: true,
-    };
+    let actor = admin_actor(admin);
     let receipt = state.pipeline.send(&actor, req).await?;
     let mut out = Map::new();
     out.insert("MsgTime".into(), receipt.msg_time.into());
@@ -155,11 +151,7 @@ pub(super) async fn batchsendmsg(
     // Every field but the recipient is checked once; `to` is set per copy.
     let mut template = parse_message(sender(admin, body)?, String::new(), body)?;
     template.batch = true;
-    let actor = Actor {
-        channel: Channel::Rest,
-        identifier: admin.identifier.clone(),
-        admin: true,
-    };
+    let actor = admin_actor(admin);
     let mut errors = Vec::new();
     let mut sends = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -245,11 +237,7 @@ pub(super) async fn importmsg(
     let mut req = parse_message(from.to_owned(), to.to_owned(), body)?;
     req.import_mode = import_mode;
     req.sent_at = Some(time * 1000);
-    let actor = Actor {
-        channel: Channel::Rest,
-        identifier: admin.identifier.clone(),
-        admin: true,
-    };
+    let actor = admin_actor(admin);
     let receipt = state.pipeline.send(&actor, req).await?;
     let mut out = Map::new();
     // Not in Tencent's reply; lets an operator recall or edit what it imported.

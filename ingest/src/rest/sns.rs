@@ -88,6 +88,17 @@ fn results_reply(results: Vec<ItemResult>) -> Map<String, Value> {
     out
 }
 
+/// Appends the accepted changes, waits for the views, answers per item.
+async fn commit(
+    state: &RestState,
+    admin: &Admin,
+    events: Vec<Event>,
+    results: Vec<ItemResult>,
+) -> Result<Map<String, Value>, ApiError> {
+    state.changes.apply(&admin_actor(admin), events).await?;
+    Ok(results_reply(results))
+}
+
 fn fail(to: &str, code: ErrorCode, info: &str) -> ItemResult {
     ItemResult {
         to: to.to_owned(),
@@ -224,8 +235,7 @@ pub(super) async fn friend_add(
         }
     }
     drop(client);
-    state.changes.apply(&admin_actor(admin), events).await?;
-    Ok(results_reply(results))
+    commit(state, admin, events, results).await
 }
 
 pub(super) async fn friend_delete(
@@ -271,8 +281,7 @@ pub(super) async fn friend_delete(
         }
     }
     drop(client);
-    state.changes.apply(&admin_actor(admin), events).await?;
-    Ok(results_reply(results))
+    commit(state, admin, events, results).await
 }
 
 pub(super) async fn friend_check(
@@ -393,8 +402,7 @@ async fn change_blocks(
         }
     }
     drop(client);
-    state.changes.apply(&admin_actor(admin), events).await?;
-    Ok(results_reply(results))
+    commit(state, admin, events, results).await
 }
 
 pub(super) async fn black_list_get(
