@@ -108,6 +108,8 @@ pub enum ErrorCode {
     OfflinePushInfoFormat = 90043,
     /// `MsgLifeTime` is not an integer.
     MsgLifeTimeType = 90044,
+    /// `MsgKey` missing or malformed (recall, edit).
+    MsgKeyInvalid = 90054,
     /// Message service unavailable (broker or PostgreSQL); retry with the same MsgRandom/MsgSeq.
     ServiceUnavailable = 91000,
     /// The message body is larger than allowed.
@@ -168,6 +170,7 @@ impl ErrorCode {
         ErrorCode::SyncOtherMachineInvalid,
         ErrorCode::OfflinePushInfoFormat,
         ErrorCode::MsgLifeTimeType,
+        ErrorCode::MsgKeyInvalid,
         ErrorCode::ServiceUnavailable,
         ErrorCode::BodyTooLarge,
     ];

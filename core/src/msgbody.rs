@@ -19,6 +19,8 @@ pub const MAX_IMAGE_BYTES: i64 = 28 * 1024 * 1024;
 pub const MAX_SOUND_BYTES: i64 = 28 * 1024 * 1024;
 pub const MAX_FILE_BYTES: i64 = 100 * 1024 * 1024;
 pub const MAX_VIDEO_BYTES: i64 = 100 * 1024 * 1024;
+/// Longest offline lifetime of anything in an inbox: 7 days.
+pub const MAX_OFFLINE_SECONDS: i32 = 604_800;
 /// Elements in one message at most.
 pub const MAX_ELEMENTS: usize = 32;
 const MAX_URL_LEN: usize = 2048;

@@ -33,8 +33,14 @@ pub async fn after(
                 from.clone()
             };
             let sent_at_ms: i64 = r.get(9);
+            let kind: String = r.get(1);
             PushedMessage {
                 cursor: r.get(0),
+                event: if kind == "message" {
+                    "new".to_owned()
+                } else {
+                    kind
+                },
                 conversation: r.get(2),
                 peer,
                 seq: r.get(3),

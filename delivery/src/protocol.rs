@@ -55,6 +55,9 @@ pub enum ServerFrame {
 pub struct PushedMessage {
     /// Position in this user's inbox: the device's sync cursor after it.
     pub cursor: i64,
+    /// `new` (a message), `recall` (it was recalled: body is empty) or
+    /// `edit` (its body or CloudCustomData changed: replace your copy).
+    pub event: String,
     pub conversation: String,
     /// The other party of the conversation.
     pub peer: String,

@@ -49,7 +49,7 @@ async fn apply_relationship(
 ) -> Result<(), tokio_postgres::Error> {
     let at = env.occurred_at;
     match &env.event {
-        Event::MessageSent(_) => {}
+        Event::MessageSent(_) | Event::MessageRecalled(_) | Event::MessageModified(_) => {}
         Event::AccountImported(a) => {
             let stmt = tx
                 .prepare_cached(include_str!("sql/import_account.sql"))
@@ -129,10 +129,99 @@ pub async fn apply(
             }
         }
     }
-    if candidates.is_empty() {
-        return Ok(applied);
+    if !candidates.is_empty() {
+        apply_messages(tx, candidates, &mut applied).await?;
     }
 
+    // Recalls and edits, after the messages they may refer to, in log order.
+    for env in events {
+        apply_change_of_message(tx, env, &mut applied).await?;
+    }
+    Ok(applied)
+}
+
+/// A recall or an edit: the history row changes in place, and both parties'
+/// inboxes get an entry so their devices update.
+async fn apply_change_of_message(
+    tx: &Transaction<'_>,
+    env: &Envelope,
+    applied: &mut Applied,
+) -> Result<(), tokio_postgres::Error> {
+    let (kind, row) = match &env.event {
+        Event::MessageRecalled(r) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/recall_message.sql"))
+                .await?;
+            (
+                "recall",
+                tx.query_opt(&stmt, &[&r.conversation_id, &r.msg_key])
+                    .await?,
+            )
+        }
+        Event::MessageModified(m) => {
+            let body = m.body.as_ref().map(|b| msgbody::render(b));
+            let stmt = tx
+                .prepare_cached(include_str!("sql/modify_message.sql"))
+                .await?;
+            (
+                "edit",
+                tx.query_opt(
+                    &stmt,
+                    &[&m.conversation_id, &m.msg_key, &body, &m.cloud_custom_data],
+                )
+                .await?,
+            )
+        }
+        _ => return Ok(()),
+    };
+    // Already recalled, or never stored: nothing to tell anyone.
+    let Some(row) = row else { return Ok(()) };
+    let (seq, from, to, hidden_from_recipient): (i64, String, String, bool) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (conversation, key) = match &env.event {
+        Event::MessageRecalled(r) => (&r.conversation_id, &r.msg_key),
+        Event::MessageModified(m) => (&m.conversation_id, &m.msg_key),
+        _ => unreachable!("only recalls and edits reach here"),
+    };
+    let mut users = vec![from.as_str()];
+    if !hidden_from_recipient && to != from {
+        users.push(to.as_str());
+    }
+    users.sort_unstable();
+    let counts = vec![1i64; users.len()];
+    let reserve = tx
+        .prepare_cached(include_str!("sql/reserve_cursors.sql"))
+        .await?;
+    let insert = tx
+        .prepare_cached(include_str!("sql/insert_inbox.sql"))
+        .await?;
+    let expires = env.occurred_at + i64::from(missive_core::msgbody::MAX_OFFLINE_SECONDS) * 1000;
+    for row in tx.query(&reserve, &[&users, &counts]).await? {
+        let user: String = row.get(0);
+        let cursor: i64 = row.get(1);
+        tx.execute(
+            &insert,
+            &[
+                &vec![user.as_str()],
+                &vec![cursor],
+                &vec![kind],
+                &vec![conversation.as_str()],
+                &vec![seq],
+                &vec![key.as_str()],
+                &vec![expires],
+            ],
+        )
+        .await?;
+        applied.users.insert(user);
+    }
+    Ok(())
+}
+
+async fn apply_messages(
+    tx: &Transaction<'_>,
+    mut candidates: Vec<NewMessage<'_>>,
+    applied: &mut Applied,
+) -> Result<(), tokio_postgres::Error> {
     // Retries of messages stored by an earlier batch.
     let stmt = tx
         .prepare_cached(include_str!("sql/existing_keys.sql"))
@@ -152,7 +241,7 @@ pub async fn apply(
     candidates.retain(|c| !existing.contains(&(c.m.conversation_id.clone(), c.m.msg_key.clone())));
     applied.duplicates += before - candidates.len();
     if candidates.is_empty() {
-        return Ok(applied);
+        return Ok(());
     }
 
     // Sequence numbers: reserve n per conversation (sorted, so concurrent
@@ -301,5 +390,5 @@ pub async fn apply(
         .await?;
     }
     applied.messages = n;
-    Ok(applied)
+    Ok(())
 }

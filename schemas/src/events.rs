@@ -67,6 +67,8 @@ pub enum Event {
     FriendDeleted(FriendChange),
     BlockAdded(BlockChange),
     BlockRemoved(BlockChange),
+    MessageRecalled(MessageRecalled),
+    MessageModified(MessageModified),
 }
 
 impl Event {
@@ -80,6 +82,8 @@ impl Event {
             Event::FriendDeleted(_) => "FriendDeleted",
             Event::BlockAdded(_) => "BlockAdded",
             Event::BlockRemoved(_) => "BlockRemoved",
+            Event::MessageRecalled(_) => "MessageRecalled",
+            Event::MessageModified(_) => "MessageModified",
         }
     }
 
@@ -97,6 +101,8 @@ impl Event {
             Event::BlockAdded(b) | Event::BlockRemoved(b) => {
                 conversation_id(&b.user_id, &b.blocked_id)
             }
+            Event::MessageRecalled(r) => r.conversation_id.clone(),
+            Event::MessageModified(m) => m.conversation_id.clone(),
         }
     }
 }
@@ -114,6 +120,25 @@ pub struct ProfileUpdated {
     /// `None` leaves the field as it was.
     pub nickname: Option<String>,
     pub avatar_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecalled {
+    pub conversation_id: String,
+    pub msg_key: String,
+    pub from_account: String,
+    pub to_account: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageModified {
+    pub conversation_id: String,
+    pub msg_key: String,
+    pub from_account: String,
+    pub to_account: String,
+    /// `None` leaves the body as it was.
+    pub body: Option<Vec<Element>>,
+    pub cloud_custom_data: Option<String>,
 }
 
 /// `FriendAdded` / `FriendDeleted`.
@@ -408,6 +433,35 @@ impl Event {
             Event::FriendDeleted(f) => (4, f.to_value()),
             Event::BlockAdded(b) => (5, b.to_value()),
             Event::BlockRemoved(b) => (6, b.to_value()),
+            Event::MessageRecalled(r) => (
+                7,
+                RecordBuilder::with_capacity(4)
+                    .field("conversation_id", r.conversation_id.as_str())
+                    .field("msg_key", r.msg_key.as_str())
+                    .field("from_account", r.from_account.as_str())
+                    .field("to_account", r.to_account.as_str())
+                    .build(),
+            ),
+            Event::MessageModified(m) => (
+                8,
+                RecordBuilder::with_capacity(6)
+                    .field("conversation_id", m.conversation_id.as_str())
+                    .field("msg_key", m.msg_key.as_str())
+                    .field("from_account", m.from_account.as_str())
+                    .field("to_account", m.to_account.as_str())
+                    .field(
+                        "body",
+                        match &m.body {
+                            None => Value::Union(0, Box::new(Value::Null)),
+                            Some(b) => Value::Union(
+                                1,
+                                Box::new(Value::Array(b.iter().map(Element::to_value).collect())),
+                            ),
+                        },
+                    )
+                    .field("cloud_custom_data", optional_string(&m.cloud_custom_data))
+                    .build(),
+            ),
         };
         Value::Union(index, Box::new(value))
     }
@@ -435,6 +489,40 @@ impl Event {
             4 => Event::FriendDeleted(FriendChange::from_value("FriendDeleted", value)?),
             5 => Event::BlockAdded(BlockChange::from_value("BlockAdded", value)?),
             6 => Event::BlockRemoved(BlockChange::from_value("BlockRemoved", value)?),
+            7 => {
+                let mut r = RecordReader::new("MessageRecalled", value)?;
+                Event::MessageRecalled(MessageRecalled {
+                    conversation_id: r.string("conversation_id")?,
+                    msg_key: r.string("msg_key")?,
+                    from_account: r.string("from_account")?,
+                    to_account: r.string("to_account")?,
+                })
+            }
+            8 => {
+                let mut r = RecordReader::new("MessageModified", value)?;
+                Event::MessageModified(MessageModified {
+                    conversation_id: r.string("conversation_id")?,
+                    msg_key: r.string("msg_key")?,
+                    from_account: r.string("from_account")?,
+                    to_account: r.string("to_account")?,
+                    body: match r.optional("body")? {
+                        None => None,
+                        Some(Value::Array(items)) => Some(
+                            items
+                                .into_iter()
+                                .map(Element::from_value)
+                                .collect::<Result<_, _>>()?,
+                        ),
+                        Some(other) => {
+                            return Err(DecodeError::Shape(format!(
+                                "MessageModified.body: expected an array, found {}",
+                                crate::avro_value::kind(&other)
+                            )))
+                        }
+                    },
+                    cloud_custom_data: r.optional_string("cloud_custom_data")?,
+                })
+            }
             other => return Err(DecodeError::Shape(format!("unknown event kind #{other}"))),
         })
     }

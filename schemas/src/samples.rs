@@ -230,6 +230,34 @@ pub fn relationship_events() -> Vec<(&'static str, Envelope)> {
                 }),
             ),
         ),
+        (
+            "message_recalled",
+            make(
+                7,
+                Event::MessageRecalled(MessageRecalled {
+                    conversation_id: conversation_id("alice", "bob"),
+                    msg_key: "5f0b6c1e2a9d4c7e8b3a1f0e9d8c7b6a".into(),
+                    from_account: "alice".into(),
+                    to_account: "bob".into(),
+                }),
+            ),
+        ),
+        (
+            "message_modified",
+            make(
+                8,
+                Event::MessageModified(MessageModified {
+                    conversation_id: conversation_id("alice", "bob"),
+                    msg_key: "5f0b6c1e2a9d4c7e8b3a1f0e9d8c7b6a".into(),
+                    from_account: "alice".into(),
+                    to_account: "bob".into(),
+                    body: Some(vec![Element::Text(TextElem {
+                        text: "hi, edited".into(),
+                    })]),
+                    cloud_custom_data: None,
+                }),
+            ),
+        ),
     ]
 }
 

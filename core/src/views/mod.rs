@@ -24,6 +24,7 @@ pub struct StoredMessage {
     pub body: Value,
     pub cloud_custom_data: String,
     pub sender: SenderProfile,
+    pub recalled: bool,
 }
 
 /// Which slice of history to read.
@@ -75,6 +76,7 @@ pub async fn history_page(
                 nickname: r.get(9),
                 avatar_url: r.get(10),
             },
+            recalled: r.get(11),
         })
         .collect())
 }
@@ -196,4 +198,19 @@ pub async fn block_page(
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect())
+}
+
+/// `(from_account, to_account, recalled)` of a message in history.
+pub async fn message_meta(
+    client: &impl GenericClient,
+    conversation_id: &str,
+    msg_key: &str,
+) -> Result<Option<(String, String, bool)>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/message_meta.sql"))
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&conversation_id, &msg_key])
+        .await?
+        .map(|r| (r.get(0), r.get(1), r.get(2))))
 }

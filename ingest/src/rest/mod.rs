@@ -108,6 +108,8 @@ const APIS: &[&str] = &[
     "openim/admin_getroammsg",
     "openim/batchsendmsg",
     "openim/importmsg",
+    "openim/admin_msgwithdraw",
+    "openim/modify_c2c_msg",
     "im_open_login_svc/account_import",
     "im_open_login_svc/multiaccount_import",
     "profile/portrait_set",
@@ -161,6 +163,8 @@ async fn handle(
         ("openim", "admin_getroammsg") => openim::admin_getroammsg(state, &body).await,
         ("openim", "batchsendmsg") => openim::batchsendmsg(state, &admin, &body).await,
         ("openim", "importmsg") => openim::importmsg(state, &admin, &body).await,
+        ("openim", "admin_msgwithdraw") => openim::admin_msgwithdraw(state, &admin, &body).await,
+        ("openim", "modify_c2c_msg") => openim::modify_c2c_msg(state, &admin, &body).await,
         ("im_open_login_svc", "account_import") => {
             accounts::account_import(state, &admin, &body).await
         }

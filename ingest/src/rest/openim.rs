@@ -5,7 +5,10 @@ use serde_json::{json, Map, Value};
 
 use missive_core::msgbody::{self, Sender};
 use missive_core::{views, ApiError, ErrorCode};
-use missive_schemas::{conversation_id, ImportMode, OfflinePushInfo, SyncOtherMachine};
+use missive_schemas::{
+    conversation_id, Event, ImportMode, MessageModified, MessageRecalled, OfflinePushInfo,
+    SyncOtherMachine,
+};
 
 use super::fields::Body;
 use super::{admin_actor, Admin, RestState};
@@ -404,7 +407,8 @@ pub(super) async fn admin_getroammsg(
                         "MsgSeq": m.msg_seq,
                         "MsgRandom": m.msg_random,
                         "MsgTimeStamp": m.sent_at_ms / 1000,
-                        "MsgFlagBits": 0,
+                        // Tencent: 8 marks a recalled message (kept as a tombstone).
+                        "MsgFlagBits": if m.recalled { 8 } else { 0 },
                         "IsPeerRead": 0,
                         "MsgKey": m.msg_key,
                         "MsgBody": m.body,
@@ -416,4 +420,112 @@ pub(super) async fn admin_getroammsg(
         ),
     );
     Ok(out)
+}
+
+/// The message `MsgKey` names in the conversation of `From_Account` and
+/// `To_Account`, which must have been sent by `From_Account` and not recalled.
+async fn existing_message(
+    state: &RestState,
+    body: &Body<'_>,
+) -> Result<(String, String, String, String), ApiError> {
+    let from = body.string(&["From_Account"], ErrorCode::FromAccountInvalid)?;
+    let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
+    check_user_id(from, "From_Account", ErrorCode::FromAccountInvalid)?;
+    check_user_id(to, "To_Account", ErrorCode::ToAccountInvalid)?;
+    let key = body.string(&["MsgKey"], ErrorCode::MsgKeyInvalid)?;
+    if key.is_empty() || key.len() > 64 {
+        return Err(ApiError::new(
+            ErrorCode::MsgKeyInvalid,
+            "MsgKey must be 1 to 64 bytes",
+        ));
+    }
+    let conversation = conversation_id(from, to);
+    let client = state.pool.get().await.map_err(super::db_unavailable)?;
+    let meta = views::message_meta(&client, &conversation, key)
+        .await
+        .map_err(super::db_unavailable)?;
+    match meta {
+        Some((sender, _, _)) if sender != from => Err(ApiError::new(
+            ErrorCode::MessageNotFound,
+            "From_Account did not send this message",
+        )),
+        Some((_, _, true)) => Err(ApiError::new(
+            ErrorCode::AlreadyRecalled,
+            "the message was already recalled",
+        )),
+        Some(_) => Ok((conversation, key.to_owned(), from.to_owned(), to.to_owned())),
+        None => Err(ApiError::new(
+            ErrorCode::MessageNotFound,
+            "no message with this MsgKey between these accounts",
+        )),
+    }
+}
+
+/// Tencent's `admin_msgwithdraw`: recalls a message for both parties.
+/// History keeps a tombstone (MsgFlagBits 8); both parties' devices are told.
+pub(super) async fn admin_msgwithdraw(
+    state: &RestState,
+    admin: &Admin,
+    body: &Body<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    let (conversation_id, msg_key, from_account, to_account) =
+        existing_message(state, body).await?;
+    let event = Event::MessageRecalled(MessageRecalled {
+        conversation_id,
+        msg_key,
+        from_account,
+        to_account,
+    });
+    state
+        .changes
+        .apply(&admin_actor(admin), vec![event])
+        .await?;
+    Ok(Map::new())
+}
+
+/// Tencent's `modify_c2c_msg`: replaces the body and/or CloudCustomData.
+pub(super) async fn modify_c2c_msg(
+    state: &RestState,
+    admin: &Admin,
+    body: &Body<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    let new_body = match body.get("MsgBody") {
+        None => None,
+        Some(raw) => {
+            let size = serde_json::to_vec(raw).map_or(usize::MAX, |v| v.len());
+            if size > MAX_BODY_BYTES {
+                return Err(ApiError::new(
+                    ErrorCode::BodyTooLarge,
+                    format!(
+                        "the message body is {size} bytes; at most {MAX_BODY_BYTES} are allowed"
+                    ),
+                ));
+            }
+            Some(msgbody::parse(raw, Sender::Admin)?)
+        }
+    };
+    let cloud_custom_data = body
+        .opt_string("CloudCustomData", ErrorCode::MsgBodyFormat)?
+        .map(str::to_owned);
+    if new_body.is_none() && cloud_custom_data.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::MsgBodyFormat,
+            "give MsgBody, CloudCustomData or both",
+        ));
+    }
+    let (conversation_id, msg_key, from_account, to_account) =
+        existing_message(state, body).await?;
+    let event = Event::MessageModified(MessageModified {
+        conversation_id,
+        msg_key,
+        from_account,
+        to_account,
+        body: new_body,
+        cloud_custom_data,
+    });
+    state
+        .changes
+        .apply(&admin_actor(admin), vec![event])
+        .await?;
+    Ok(Map::new())
 }

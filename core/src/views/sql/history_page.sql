@@ -1,7 +1,7 @@
 -- One page of a conversation as `$2` sees it, newest first, between two
 -- times (ms, inclusive) and strictly before seq `$5`.
 SELECT seq, msg_key, from_account, to_account, msg_random, msg_seq, sent_at_ms,
-       body, cloud_custom_data, sender_nickname, sender_avatar_url
+       body, cloud_custom_data, sender_nickname, sender_avatar_url, recalled
 FROM messages
 WHERE conversation_id = $1
   AND sent_at_ms BETWEEN $3 AND $4
