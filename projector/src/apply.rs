@@ -49,7 +49,10 @@ async fn apply_relationship(
 ) -> Result<(), tokio_postgres::Error> {
     let at = env.occurred_at;
     match &env.event {
-        Event::MessageSent(_) | Event::MessageRecalled(_) | Event::MessageModified(_) => {}
+        Event::MessageSent(_)
+        | Event::MessageRecalled(_)
+        | Event::MessageModified(_)
+        | Event::ConversationRead(_) => {}
         Event::AccountImported(a) => {
             let stmt = tx
                 .prepare_cached(include_str!("sql/import_account.sql"))
@@ -133,7 +136,7 @@ pub async fn apply(
         apply_messages(tx, candidates, &mut applied).await?;
     }
 
-    // Recalls and edits, after the messages they may refer to, in log order.
+    // Recalls, edits and reads, after the messages they refer to, in log order.
     for env in events {
         apply_change_of_message(tx, env, &mut applied).await?;
     }
@@ -148,6 +151,15 @@ async fn apply_change_of_message(
     applied: &mut Applied,
 ) -> Result<(), tokio_postgres::Error> {
     let (kind, row) = match &env.event {
+        Event::ConversationRead(r) => {
+            let stmt = tx.prepare_cached(include_str!("sql/mark_read.sql")).await?;
+            tx.execute(
+                &stmt,
+                &[&r.reader, &r.peer, &r.conversation_id, &r.read_time],
+            )
+            .await?;
+            return Ok(());
+        }
         Event::MessageRecalled(r) => {
             let stmt = tx
                 .prepare_cached(include_str!("sql/recall_message.sql"))
@@ -315,6 +327,7 @@ async fn apply_messages(
     let mut m_hidden_recipient = Vec::with_capacity(n);
     let mut m_admin = Vec::with_capacity(n);
     let mut m_event = Vec::with_capacity(n);
+    let mut m_unread = Vec::with_capacity(n);
     let mut i_user = Vec::new();
     let mut i_cursor = Vec::new();
     let mut i_kind = Vec::new();
@@ -339,6 +352,11 @@ async fn apply_messages(
         m_hidden_recipient.push(m.decision == Decision::DropBlocked);
         m_admin.push(c.admin);
         m_event.push(c.event_id);
+        m_unread.push(
+            m.decision == Decision::Deliver
+                && m.import_mode != ImportMode::History
+                && m.from_account != m.to_account,
+        );
         for u in inbox_recipients(m) {
             let cursor = next_cursor.get_mut(u).expect("every user was reserved");
             i_user.push(u);
@@ -374,6 +392,7 @@ async fn apply_messages(
             &m_hidden_recipient,
             &m_admin,
             &m_event,
+            &m_unread,
         ],
     )
     .await?;

@@ -69,6 +69,7 @@ pub enum Event {
     BlockRemoved(BlockChange),
     MessageRecalled(MessageRecalled),
     MessageModified(MessageModified),
+    ConversationRead(ConversationRead),
 }
 
 impl Event {
@@ -84,6 +85,7 @@ impl Event {
             Event::BlockRemoved(_) => "BlockRemoved",
             Event::MessageRecalled(_) => "MessageRecalled",
             Event::MessageModified(_) => "MessageModified",
+            Event::ConversationRead(_) => "ConversationRead",
         }
     }
 
@@ -103,6 +105,7 @@ impl Event {
             }
             Event::MessageRecalled(r) => r.conversation_id.clone(),
             Event::MessageModified(m) => m.conversation_id.clone(),
+            Event::ConversationRead(r) => r.conversation_id.clone(),
         }
     }
 }
@@ -139,6 +142,15 @@ pub struct MessageModified {
     /// `None` leaves the body as it was.
     pub body: Option<Vec<Element>>,
     pub cloud_custom_data: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationRead {
+    pub conversation_id: String,
+    pub reader: String,
+    pub peer: String,
+    /// Milliseconds since the Unix epoch: messages sent up to then are read.
+    pub read_time: i64,
 }
 
 /// `FriendAdded` / `FriendDeleted`.
@@ -462,6 +474,15 @@ impl Event {
                     .field("cloud_custom_data", optional_string(&m.cloud_custom_data))
                     .build(),
             ),
+            Event::ConversationRead(r) => (
+                9,
+                RecordBuilder::with_capacity(4)
+                    .field("conversation_id", r.conversation_id.as_str())
+                    .field("reader", r.reader.as_str())
+                    .field("peer", r.peer.as_str())
+                    .field("read_time", Value::TimestampMillis(r.read_time))
+                    .build(),
+            ),
         };
         Value::Union(index, Box::new(value))
     }
@@ -521,6 +542,15 @@ impl Event {
                         }
                     },
                     cloud_custom_data: r.optional_string("cloud_custom_data")?,
+                })
+            }
+            9 => {
+                let mut r = RecordReader::new("ConversationRead", value)?;
+                Event::ConversationRead(ConversationRead {
+                    conversation_id: r.string("conversation_id")?,
+                    reader: r.string("reader")?,
+                    peer: r.string("peer")?,
+                    read_time: r.timestamp_millis("read_time")?,
                 })
             }
             other => return Err(DecodeError::Shape(format!("unknown event kind #{other}"))),

@@ -258,6 +258,18 @@ pub fn relationship_events() -> Vec<(&'static str, Envelope)> {
                 }),
             ),
         ),
+        (
+            "conversation_read",
+            make(
+                9,
+                Event::ConversationRead(ConversationRead {
+                    conversation_id: conversation_id("alice", "bob"),
+                    reader: "bob".into(),
+                    peer: "alice".into(),
+                    read_time: 1_700_000_000_500,
+                }),
+            ),
+        ),
     ]
 }
 

@@ -214,3 +214,30 @@ pub async fn message_meta(
         .await?
         .map(|r| (r.get(0), r.get(1), r.get(2))))
 }
+
+/// Messages from `peer` that `user` has not read.
+pub async fn unread_with(
+    client: &impl GenericClient,
+    user: &str,
+    peer: &str,
+) -> Result<i64, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/unread_with.sql"))
+        .await?;
+    let conversation = missive_schemas::conversation_id(user, peer);
+    Ok(client
+        .query_one(&stmt, &[&user, &peer, &conversation])
+        .await?
+        .get(0))
+}
+
+/// Every message to `user` that they have not read.
+pub async fn unread_total(
+    client: &impl GenericClient,
+    user: &str,
+) -> Result<i64, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/unread_total.sql"))
+        .await?;
+    Ok(client.query_one(&stmt, &[&user]).await?.get(0))
+}

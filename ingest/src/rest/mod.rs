@@ -110,6 +110,8 @@ const APIS: &[&str] = &[
     "openim/importmsg",
     "openim/admin_msgwithdraw",
     "openim/modify_c2c_msg",
+    "openim/admin_set_msg_read",
+    "openim/get_c2c_unread_msg_num",
     "im_open_login_svc/account_import",
     "im_open_login_svc/multiaccount_import",
     "profile/portrait_set",
@@ -165,6 +167,8 @@ async fn handle(
         ("openim", "importmsg") => openim::importmsg(state, &admin, &body).await,
         ("openim", "admin_msgwithdraw") => openim::admin_msgwithdraw(state, &admin, &body).await,
         ("openim", "modify_c2c_msg") => openim::modify_c2c_msg(state, &admin, &body).await,
+        ("openim", "admin_set_msg_read") => openim::admin_set_msg_read(state, &admin, &body).await,
+        ("openim", "get_c2c_unread_msg_num") => openim::get_c2c_unread_msg_num(state, &body).await,
         ("im_open_login_svc", "account_import") => {
             accounts::account_import(state, &admin, &body).await
         }

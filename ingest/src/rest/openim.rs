@@ -6,8 +6,8 @@ use serde_json::{json, Map, Value};
 use missive_core::msgbody::{self, Sender};
 use missive_core::{views, ApiError, ErrorCode};
 use missive_schemas::{
-    conversation_id, Event, ImportMode, MessageModified, MessageRecalled, OfflinePushInfo,
-    SyncOtherMachine,
+    conversation_id, ConversationRead, Event, ImportMode, MessageModified, MessageRecalled,
+    OfflinePushInfo, SyncOtherMachine,
 };
 
 use super::fields::Body;
@@ -528,4 +528,110 @@ pub(super) async fn modify_c2c_msg(
         .apply(&admin_actor(admin), vec![event])
         .await?;
     Ok(Map::new())
+}
+
+/// Tencent's `admin_set_msg_read`: `Report_Account` has read every message
+/// from `Peer_Account` sent up to `MsgReadTime` (a string of unix seconds;
+/// default now). Answered once unread counts reflect it.
+pub(super) async fn admin_set_msg_read(
+    state: &RestState,
+    admin: &Admin,
+    body: &Body<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    let reader = body.string(&["Report_Account"], ErrorCode::FromAccountInvalid)?;
+    let peer = body.string(&["Peer_Account"], ErrorCode::ToAccountInvalid)?;
+    check_user_id(reader, "Report_Account", ErrorCode::FromAccountInvalid)?;
+    check_user_id(peer, "Peer_Account", ErrorCode::ToAccountInvalid)?;
+    let now = missive_core::time::now_millis();
+    // Tencent documents MsgReadTime as a string; numbers are accepted too.
+    let read_time = match body.get("MsgReadTime") {
+        None => now,
+        Some(Value::String(s)) => {
+            s.parse::<i64>()
+                .map(|t| t.saturating_mul(1000))
+                .map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "MsgReadTime must hold unix seconds",
+                    )
+                })?
+        }
+        Some(Value::Number(n)) => n.as_i64().map(|t| t.saturating_mul(1000)).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                "MsgReadTime must hold unix seconds",
+            )
+        })?,
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "MsgReadTime must hold unix seconds",
+            ))
+        }
+    };
+    let event = Event::ConversationRead(ConversationRead {
+        conversation_id: conversation_id(reader, peer),
+        reader: reader.to_owned(),
+        peer: peer.to_owned(),
+        read_time: read_time.min(now),
+    });
+    state
+        .changes
+        .apply(&admin_actor(admin), vec![event])
+        .await?;
+    Ok(Map::new())
+}
+
+/// Most peers one `get_c2c_unread_msg_num` may ask about.
+const MAX_UNREAD_PEERS: usize = 10;
+
+/// Tencent's `get_c2c_unread_msg_num`: the user's total unread count, or
+/// the count per listed peer.
+pub(super) async fn get_c2c_unread_msg_num(
+    state: &RestState,
+    body: &Body<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    let user = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
+    check_user_id(user, "To_Account", ErrorCode::ToAccountInvalid)?;
+    let client = state.pool.get().await.map_err(super::db_unavailable)?;
+    let mut out = Map::new();
+    match body.get("Peer_Account") {
+        None => {
+            let total = views::unread_total(&client, user)
+                .await
+                .map_err(super::db_unavailable)?;
+            out.insert("AllC2CUnreadMsgNum".into(), total.into());
+        }
+        Some(Value::Array(peers)) if !peers.is_empty() && peers.len() <= MAX_UNREAD_PEERS => {
+            let mut list = Vec::with_capacity(peers.len());
+            let mut errors = Vec::new();
+            for p in peers {
+                match p.as_str() {
+                    Some(peer)
+                        if check_user_id(peer, "Peer_Account", ErrorCode::ToAccountInvalid)
+                            .is_ok() =>
+                    {
+                        let n = views::unread_with(&client, user, peer)
+                            .await
+                            .map_err(super::db_unavailable)?;
+                        list.push(json!({"Peer_Account": peer, "C2CUnreadMsgNum": n}));
+                    }
+                    _ => errors.push(
+                        json!({"Peer_Account": p, "ErrorCode": ErrorCode::ToAccountInvalid.code()}),
+                    ),
+                }
+            }
+            out.insert("C2CUnreadMsgNumList".into(), Value::Array(list));
+            if !errors.is_empty() {
+                out.insert("ErrorList".into(), Value::Array(errors));
+            }
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("Peer_Account must list 1 to {MAX_UNREAD_PEERS} user ids"),
+            ))
+        }
+    }
+    Ok(out)
 }
