@@ -161,6 +161,8 @@ async fn friends_are_added_checked_and_deleted_with_tencents_results() {
         json!({"From_Account": from, "AddType": add_type,
                "AddFriendItem": to.iter().map(|t| json!({"To_Account": t, "AddSource": "AddSource_Type_Test"})).collect::<Vec<_>>()})
     };
+    let mut ben = app.ws("ben", "phone").await;
+    ben.next_of("sync_done").await;
     let reply = app
         .rest(
             "sns/friend_add",
@@ -177,6 +179,25 @@ async fn friends_are_added_checked_and_deleted_with_tencents_results() {
         ]
     );
     assert_eq!(reply["Fail_Account"], json!(["ghost", "ann"]));
+    // missive's own notice, told apart from an operator's by its source.
+    let notice = ben.next_of("message").await;
+    assert_eq!(notice["from"], "ann");
+    assert_eq!(notice["body"][0]["MsgType"], "TIMSystemElem", "{notice}");
+    assert_eq!(notice["body"][0]["MsgContent"]["Source"], "builtin");
+    assert_eq!(
+        notice["body"][0]["MsgContent"]["Kind"],
+        "missive.friend_added"
+    );
+    let operator = app
+        .rest(
+            "openim/sendmsg",
+            json!({"From_Account": "ann", "To_Account": "ben", "MsgRandom": 3,
+                   "MsgBody": [{"MsgType": "TIMSystemElem", "MsgContent": {"Kind": "promo", "Text": "sale"}}]}),
+        )
+        .await;
+    assert_eq!(operator["ErrorCode"], 0, "{operator}");
+    let promo = ben.next_of("message").await;
+    assert_eq!(promo["body"][0]["MsgContent"]["Source"], "operator");
     let again = app
         .rest("sns/friend_add", add("ann", vec!["ben"], "Add_Type_Both"))
         .await;
@@ -412,13 +433,13 @@ async fn friends_only_and_refusing_blocks_answer_with_tencents_codes() {
     // Admin sends skip every check and are recorded as admin sends.
     app.send_text("cy", "di", 7, "from the operator").await;
     app.wait_for_count(
-        "SELECT count(*) FROM messages WHERE admin AND NOT hidden_from_recipient",
+        "SELECT count(*) FROM messages WHERE admin AND NOT hidden_from_recipient AND msg_key NOT LIKE 'sys_%'",
         1,
     )
     .await;
     // Refused sends appended nothing: 2 accepted client sends + 1 admin send
-    // + 4 relationship changes + 4 account imports.
-    app.wait_for_count("SELECT count(*) FROM messages", 3).await;
-    assert_eq!(app.events_on_log(), 3 + 4 + 4);
+    // + 3 "now friends" notices + 4 relationship changes + 4 account imports.
+    app.wait_for_count("SELECT count(*) FROM messages", 6).await;
+    assert_eq!(app.events_on_log(), 3 + 3 + 4 + 4);
     app.stop().await;
 }

@@ -233,6 +233,48 @@ impl SendPipeline {
     }
 }
 
+/// Kinds of the system notifications missive emits itself (source BUILTIN).
+pub mod builtin {
+    /// Two users became friends; sent in their conversation.
+    pub const FRIEND_ADDED: &str = "missive.friend_added";
+}
+
+/// A system notification from missive itself in the conversation of `from`
+/// and `to`, appended with the change that caused it. Its MsgKey (`sys_` and
+/// a fresh UUIDv7) is unique; the views keep it like any message.
+pub fn builtin_notice(
+    from: &str,
+    to: &str,
+    kind: &str,
+    text: &str,
+    data: serde_json::Value,
+) -> MessageSent {
+    let now = time::now_millis();
+    MessageSent {
+        msg_key: format!("sys_{}", Uuid::now_v7().simple()),
+        conversation_id: conversation_id(from, to),
+        from_account: from.to_owned(),
+        to_account: to.to_owned(),
+        msg_random: 0,
+        msg_seq: 0,
+        sent_at: now,
+        body: vec![Element::System(missive_schemas::SystemElem {
+            source: missive_schemas::SystemSource::Builtin,
+            kind: kind.to_owned(),
+            text: text.to_owned(),
+            data: data.to_string(),
+        })],
+        cloud_custom_data: String::new(),
+        sender_profile: missive_schemas::SenderProfile::default(),
+        sync_other_machine: SyncOtherMachine::Sync,
+        lifetime_seconds: MAX_LIFETIME_SECONDS,
+        offline_push: None,
+        need_read_receipt: false,
+        import_mode: ImportMode::None,
+        decision: Decision::Deliver,
+    }
+}
+
 /// Tencent's rules for a client send: a block first (so a dropped message
 /// stays indistinguishable from a delivered one), then friends-only.
 pub fn decide(rules: &PermissionsConfig, rel: &Relationship) -> Result<Decision, ApiError> {

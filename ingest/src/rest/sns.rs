@@ -11,7 +11,7 @@ use missive_schemas::{BlockChange, Event, FriendChange};
 
 use super::fields::Body;
 use super::{admin_actor, db_unavailable, Admin, RestState};
-use crate::send::check_user_id;
+use crate::send::{builtin, builtin_notice, check_user_id};
 
 /// Most targets in one relationship request.
 const MAX_TARGETS: usize = 1000;
@@ -231,6 +231,14 @@ pub(super) async fn friend_add(
                 friend_id: to.clone(),
                 both,
             }));
+            // Both sides see "you are now friends" in their conversation.
+            events.push(Event::MessageSent(Box::new(builtin_notice(
+                from,
+                to,
+                builtin::FRIEND_ADDED,
+                "",
+                json!({"user": from, "friend": to, "both": both}),
+            ))));
             results.push(ok(to));
         }
     }
