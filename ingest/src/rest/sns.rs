@@ -99,6 +99,32 @@ async fn commit(
     Ok(results_reply(results))
 }
 
+/// The per-target checks every change shares: each target once, never
+/// oneself, and (when `must_exist`) an imported account.
+fn refuse_target<'a>(
+    to: &'a str,
+    from: &str,
+    seen: &mut HashSet<&'a str>,
+    known: &HashSet<String>,
+    must_exist: bool,
+    self_action: &str,
+) -> Option<ItemResult> {
+    let code = ErrorCode::SnsInvalidRequest;
+    if !seen.insert(to) {
+        Some(fail(to, code, "listed more than once"))
+    } else if to == from {
+        Some(fail(to, code, &format!("cannot {self_action}")))
+    } else if must_exist && !known.contains(to) {
+        Some(fail(
+            to,
+            ErrorCode::SnsAccountNotFound,
+            "account was never imported",
+        ))
+    } else {
+        None
+    }
+}
+
 fn fail(to: &str, code: ErrorCode, info: &str) -> ItemResult {
     ItemResult {
         to: to.to_owned(),
@@ -188,20 +214,15 @@ pub(super) async fn friend_add(
     let mut events = Vec::new();
     let mut seen = HashSet::new();
     for to in &targets {
-        if !seen.insert(to.as_str()) {
-            results.push(fail(to, code, "listed more than once"));
-            continue;
-        }
-        if to == from {
-            results.push(fail(to, code, "cannot add yourself as a friend"));
-            continue;
-        }
-        if !known.contains(to) {
-            results.push(fail(
-                to,
-                ErrorCode::SnsAccountNotFound,
-                "account was never imported",
-            ));
+        if let Some(refused) = refuse_target(
+            to,
+            from,
+            &mut seen,
+            &known,
+            true,
+            "add yourself as a friend",
+        ) {
+            results.push(refused);
             continue;
         }
         let rel = views::relationship(&client, from, to)
@@ -368,20 +389,8 @@ async fn change_blocks(
     let mut events = Vec::new();
     let mut seen = HashSet::new();
     for to in &targets {
-        if !seen.insert(to.as_str()) {
-            results.push(fail(to, code, "listed more than once"));
-            continue;
-        }
-        if to == from {
-            results.push(fail(to, code, "cannot block yourself"));
-            continue;
-        }
-        if add && !known.contains(to) {
-            results.push(fail(
-                to,
-                ErrorCode::SnsAccountNotFound,
-                "account was never imported",
-            ));
+        if let Some(refused) = refuse_target(to, from, &mut seen, &known, add, "block yourself") {
+            results.push(refused);
             continue;
         }
         let blocked = views::relationship(&client, from, to)
