@@ -299,3 +299,75 @@ async fn health_and_metrics_are_served_by_every_service() {
     );
     app.stop().await;
 }
+
+/// Every element type goes through REST into history unchanged, and each
+/// type's limits are enforced at the edge with 90010 and nothing appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_element_type_round_trips_and_each_limit_is_enforced() {
+    let app = TestApp::spawn().await;
+    let mb = 1024 * 1024;
+    let elements = json!([
+        {"MsgType": "TIMTextElem", "MsgContent": {"Text": "all of them"}},
+        {"MsgType": "TIMFaceElem", "MsgContent": {"Index": 3, "Data": "smile"}},
+        {"MsgType": "TIMLocationElem", "MsgContent": {"Desc": "pier", "Latitude": -90.0, "Longitude": 180.0}},
+        {"MsgType": "TIMImageElem", "MsgContent": {"UUID": "i1", "ImageFormat": 1, "ImageInfoArray": [
+            {"Type": 1, "Size": 28 * mb, "Width": 800, "Height": 600, "URL": "https://cdn.example.com/i.jpg"}]}},
+        {"MsgType": "TIMSoundElem", "MsgContent": {"Url": "https://cdn.example.com/a.m4a", "UUID": "s1", "Size": 28 * mb, "Second": 9, "Download_Flag": 2}},
+        {"MsgType": "TIMFileElem", "MsgContent": {"Url": "https://cdn.example.com/f.zip", "UUID": "f1", "FileSize": 100 * mb, "FileName": "f.zip", "Download_Flag": 2}},
+        {"MsgType": "TIMVideoFileElem", "MsgContent": {"VideoUrl": "https://cdn.example.com/v.mp4", "VideoUUID": "v1", "VideoSize": 100 * mb,
+            "VideoSecond": 30, "VideoFormat": "mp4", "VideoDownloadFlag": 2, "ThumbUrl": "https://cdn.example.com/v.jpg", "ThumbUUID": "t1",
+            "ThumbSize": 2000, "ThumbWidth": 320, "ThumbHeight": 240, "ThumbFormat": "JPG", "ThumbDownloadFlag": 2}},
+        {"MsgType": "TIMCustomElem", "MsgContent": {"Data": "{\"rps\":\"rock\"}", "Desc": "game", "Ext": "", "Sound": ""}},
+        {"MsgType": "TIMSystemElem", "MsgContent": {"Kind": "promo", "Text": "sale", "Data": "{}"}},
+    ]);
+    let reply = app
+        .rest("openim/sendmsg", json!({"From_Account": "pat", "To_Account": "quinn", "MsgRandom": 1, "MsgBody": elements}))
+        .await;
+    assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    app.wait_for_count("SELECT count(*) FROM messages", 1).await;
+    let roam = app
+        .rest(
+            "openim/admin_getroammsg",
+            json!({"Operator_Account": "quinn", "Peer_Account": "pat", "MaxCnt": 1, "MinTime": 0,
+                   "MaxTime": missive_core::time::now_secs() + 10}),
+        )
+        .await;
+    let stored = roam["MsgList"][0]["MsgBody"].as_array().unwrap().clone();
+    assert_eq!(stored.len(), 9);
+    for (sent, got) in elements.as_array().unwrap().iter().zip(&stored) {
+        assert_eq!(got["MsgType"], sent["MsgType"]);
+        for (field, value) in sent["MsgContent"].as_object().unwrap() {
+            assert_eq!(
+                &got["MsgContent"][field], value,
+                "{} {field}",
+                sent["MsgType"]
+            );
+        }
+    }
+    assert_eq!(stored[8]["MsgContent"]["Source"], "operator");
+
+    let over = [
+        json!({"MsgType": "TIMTextElem", "MsgContent": {}}),
+        json!({"MsgType": "TIMFaceElem", "MsgContent": {"Index": "3"}}),
+        json!({"MsgType": "TIMLocationElem", "MsgContent": {"Latitude": 91.0, "Longitude": 0.0}}),
+        json!({"MsgType": "TIMImageElem", "MsgContent": {"ImageInfoArray": [
+            {"Type": 1, "Size": 28 * mb + 1, "Width": 1, "Height": 1, "URL": "https://cdn.example.com/i.jpg"}]}}),
+        json!({"MsgType": "TIMImageElem", "MsgContent": {"ImageInfoArray": [
+            {"Type": 4, "Size": 1, "Width": 1, "Height": 1, "URL": "https://cdn.example.com/i.jpg"}]}}),
+        json!({"MsgType": "TIMSoundElem", "MsgContent": {"Url": "https://cdn.example.com/a", "Size": 28 * mb + 1, "Second": 1}}),
+        json!({"MsgType": "TIMFileElem", "MsgContent": {"Url": "https://cdn.example.com/f", "FileSize": 100 * mb + 1, "FileName": "f"}}),
+        json!({"MsgType": "TIMFileElem", "MsgContent": {"Url": "javascript:alert(1)", "FileSize": 1, "FileName": "f"}}),
+        json!({"MsgType": "TIMVideoFileElem", "MsgContent": {"VideoUrl": "https://cdn.example.com/v", "VideoSize": 100 * mb + 1,
+            "VideoSecond": 1, "VideoFormat": "mp4", "ThumbUrl": "https://cdn.example.com/t", "ThumbSize": 1, "ThumbWidth": 1, "ThumbHeight": 1}}),
+        json!({"MsgType": "TIMCustomElem", "MsgContent": {"Data": 5}}),
+        json!({"MsgType": "TIMSystemElem", "MsgContent": {"Kind": "missive.fake"}}),
+    ];
+    for element in over {
+        let reply = app
+            .rest("openim/sendmsg", json!({"From_Account": "pat", "To_Account": "quinn", "MsgRandom": 2, "MsgBody": [element]}))
+            .await;
+        assert_eq!(reply["ErrorCode"], 90010, "{element}: {reply}");
+    }
+    assert_eq!(app.events_on_log(), 1);
+    app.stop().await;
+}

@@ -94,3 +94,67 @@ async fn a_device_catches_up_from_its_cursor_then_gets_live_pushes() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn querystate_follows_sessions_across_devices() {
+    let app = TestApp::spawn().await;
+    let addr = app.delivery.as_ref().unwrap().addr;
+    let mut web = app.ws("nia", "browser").await;
+    web.next_of("sync_done").await;
+    let mut phone = WsClient::connect(addr).await;
+    phone
+        .send(json!({"type": "login", "user": "nia", "usersig": app.sig("nia"), "device": "phone", "platform": "iPhone"}))
+        .await;
+    phone.next_of("sync_done").await;
+
+    let state = app
+        .rest(
+            "openim/querystate",
+            json!({"To_Account": ["nia", "oz", "bad:id"], "IsNeedDetail": 1}),
+        )
+        .await;
+    assert_eq!(state["ErrorCode"], 0, "{state}");
+    let nia = &state["QueryResult"][0];
+    assert_eq!(nia["Status"], "Online");
+    assert_eq!(nia["State"], "Online");
+    let mut platforms: Vec<&str> = nia["Detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["Platform"].as_str().unwrap())
+        .collect();
+    platforms.sort_unstable();
+    assert_eq!(platforms, vec!["Web", "iPhone"]);
+    assert_eq!(state["QueryResult"][1]["Status"], "Offline");
+    assert_eq!(
+        state["ErrorList"],
+        json!([{"To_Account": "bad:id", "ErrorCode": 90003}])
+    );
+
+    drop(web);
+    drop(phone);
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let state = app
+            .rest("openim/query_online_status", json!({"To_Account": ["nia"]}))
+            .await;
+        if state["QueryResult"][0]["Status"] == "Offline" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still online: {state}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let many: Vec<String> = (0..501).map(|i| format!("u{i}")).collect();
+    for (body, code) in [
+        (json!({"To_Account": []}), 90001),
+        (json!({"To_Account": many}), 90011),
+        (json!({"To_Account": "nia"}), 90003),
+    ] {
+        let reply = app.rest("openim/querystate", body).await;
+        assert_eq!(reply["ErrorCode"], code, "{reply}");
+    }
+    app.stop().await;
+}

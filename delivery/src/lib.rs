@@ -44,6 +44,8 @@ pub(crate) struct DeliveryState {
     pub send_queue: usize,
     pub sessions: TaskTracker,
     pub shutdown: CancellationToken,
+    /// Written in presence rows, so a session only removes its own.
+    pub instance_id: String,
 }
 
 pub struct Delivery {
@@ -86,6 +88,7 @@ impl Delivery {
             send_queue: self.config.delivery.send_queue.max(1),
             sessions: TaskTracker::new(),
             shutdown: shutdown.clone(),
+            instance_id: self.config.instance_id.clone(),
         });
         let app = Router::new()
             .route("/v1/ws", get(upgrade))

@@ -72,14 +72,14 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
             return;
         }
     };
-    let (user, device, usersig, start_cursor) = match login {
+    let (user, device, usersig, platform, start_cursor) = match login {
         Ok(ClientFrame::Login {
             user,
             usersig,
             device,
+            platform,
             cursor,
-            ..
-        }) => (user, device, usersig, cursor),
+        }) => (user, device, usersig, platform, cursor),
         Ok(_) => {
             let _ = sink
                 .send(close(
@@ -96,6 +96,15 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
             return;
         }
     };
+    if device.is_empty() || device.len() > 64 || platform.len() > 16 {
+        let _ = sink
+            .send(close(
+                CLOSE_BAD_LOGIN,
+                "device must be 1 to 64 bytes and platform at most 16",
+            ))
+            .await;
+        return;
+    }
     if let Err(e) = state.verifier.verify(&usersig, &user, time::now_secs()) {
         let e = ApiError::from(e);
         let _ = sink
@@ -122,6 +131,18 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
     });
 
     let registration = state.hub.register(&user);
+    let platform = if platform.is_empty() {
+        "Unknown".to_owned()
+    } else {
+        platform
+    };
+    let presence = Presence {
+        state: &state,
+        user: &user,
+        device: &device,
+        platform: &platform,
+    };
+    presence.beat().await;
     let login_cursor = match state.pool.get().await {
         Ok(c) => inbox::last_cursor(&c, &user).await.unwrap_or(0),
         Err(_) => 0,
@@ -153,7 +174,7 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
         }
         tokio::select! {
             _ = registration.wake.notified() => {}
-            _ = resync.tick() => {}
+            _ = resync.tick() => presence.beat().await,
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     let reply = match serde_json::from_str::<ClientFrame>(&text) {
@@ -192,7 +213,63 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
         let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     }
     drop(registration);
+    presence.leave().await;
     tracing::debug!(%user, %device, "session ended");
+}
+
+/// This session's row in the shared presence table.
+struct Presence<'a> {
+    state: &'a DeliveryState,
+    user: &'a str,
+    device: &'a str,
+    platform: &'a str,
+}
+
+impl Presence<'_> {
+    /// Marks the device online here, now (login and heartbeat).
+    async fn beat(&self) {
+        let result = async {
+            let client = self.state.pool.get().await?;
+            let stmt = client
+                .prepare_cached(include_str!("sql/presence_upsert.sql"))
+                .await?;
+            client
+                .execute(
+                    &stmt,
+                    &[
+                        &self.user,
+                        &self.device,
+                        &self.state.instance_id,
+                        &self.platform,
+                        &time::now_millis(),
+                    ],
+                )
+                .await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, user = %self.user, "presence heartbeat failed");
+        }
+    }
+
+    async fn leave(&self) {
+        let result = async {
+            let client = self.state.pool.get().await?;
+            let stmt = client
+                .prepare_cached(include_str!("sql/presence_delete.sql"))
+                .await?;
+            client
+                .execute(&stmt, &[&self.user, &self.device, &self.state.instance_id])
+                .await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        }
+        .await;
+        if let Err(e) = result {
+            // The row expires with its heartbeat anyway.
+            tracing::warn!(error = %e, user = %self.user, "presence removal failed");
+        }
+    }
 }
 
 /// Sends every inbox entry after `cursor`; false when the client is gone or too slow.

@@ -241,3 +241,23 @@ pub async fn unread_total(
         .await?;
     Ok(client.query_one(&stmt, &[&user]).await?.get(0))
 }
+
+/// A device counts as online while its heartbeat is younger than this.
+pub const PRESENCE_TTL_MS: i64 = 45_000;
+
+/// `(user, platform)` of every live device of `users`.
+pub async fn presence_of(
+    client: &impl GenericClient,
+    users: &[&str],
+    now_ms: i64,
+) -> Result<Vec<(String, String)>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/presence_of.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&users, &(now_ms - PRESENCE_TTL_MS)])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}

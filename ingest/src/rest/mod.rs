@@ -112,6 +112,8 @@ const APIS: &[&str] = &[
     "openim/modify_c2c_msg",
     "openim/admin_set_msg_read",
     "openim/get_c2c_unread_msg_num",
+    "openim/querystate",
+    "openim/query_online_status",
     "im_open_login_svc/account_import",
     "im_open_login_svc/multiaccount_import",
     "profile/portrait_set",
@@ -169,6 +171,8 @@ async fn handle(
         ("openim", "modify_c2c_msg") => openim::modify_c2c_msg(state, &admin, &body).await,
         ("openim", "admin_set_msg_read") => openim::admin_set_msg_read(state, &admin, &body).await,
         ("openim", "get_c2c_unread_msg_num") => openim::get_c2c_unread_msg_num(state, &body).await,
+        // Tencent renamed querystate; both names are served.
+        ("openim", "querystate" | "query_online_status") => openim::querystate(state, &body).await,
         ("im_open_login_svc", "account_import") => {
             accounts::account_import(state, &admin, &body).await
         }

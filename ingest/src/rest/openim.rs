@@ -635,3 +635,102 @@ pub(super) async fn get_c2c_unread_msg_num(
     }
     Ok(out)
 }
+
+/// Most users one `querystate` may ask about.
+const MAX_STATE_QUERY: usize = 500;
+
+/// Tencent's `querystate` (now `query_online_status`): `Online` while a
+/// device holds a WebSocket session (heartbeats shared through PostgreSQL
+/// across delivery instances), else `Offline`. Tencent's documents name the
+/// field `Status` in their tables and `State` in their samples; both are sent.
+pub(super) async fn querystate(
+    state: &RestState,
+    body: &Body<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    let users = match body.get("To_Account") {
+        Some(Value::Array(a)) if a.is_empty() => {
+            return Err(ApiError::new(
+                ErrorCode::MsgJsonParse,
+                "To_Account is empty",
+            ))
+        }
+        Some(Value::Array(a)) => a,
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::ToAccountInvalid,
+                "To_Account must be an array",
+            ))
+        }
+        None => {
+            return Err(ApiError::new(
+                ErrorCode::ToAccountInvalid,
+                "To_Account is missing",
+            ))
+        }
+    };
+    if users.len() > MAX_STATE_QUERY {
+        return Err(ApiError::new(
+            ErrorCode::TooManyRecipients,
+            format!(
+                "To_Account lists {} users; at most {MAX_STATE_QUERY}",
+                users.len()
+            ),
+        ));
+    }
+    let detail = match body.opt_i64("IsNeedDetail", ErrorCode::InvalidRequest)? {
+        None | Some(0) => false,
+        Some(1) => true,
+        Some(v) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("IsNeedDetail is {v}; it must be 0 or 1"),
+            ))
+        }
+    };
+    let mut valid = Vec::new();
+    let mut errors = Vec::new();
+    for u in users {
+        match u.as_str() {
+            Some(id) if check_user_id(id, "To_Account", ErrorCode::ToAccountInvalid).is_ok() => {
+                valid.push(id)
+            }
+            _ => errors
+                .push(json!({"To_Account": u, "ErrorCode": ErrorCode::ToAccountInvalid.code()})),
+        }
+    }
+    let client = state.pool.get().await.map_err(super::db_unavailable)?;
+    let live = views::presence_of(&client, &valid, missive_core::time::now_millis())
+        .await
+        .map_err(super::db_unavailable)?;
+    let results: Vec<Value> = valid
+        .iter()
+        .map(|u| {
+            let devices: Vec<&str> = live
+                .iter()
+                .filter(|(user, _)| user == u)
+                .map(|(_, platform)| platform.as_str())
+                .collect();
+            let status = if devices.is_empty() {
+                "Offline"
+            } else {
+                "Online"
+            };
+            let mut item = json!({"To_Account": u, "Status": status, "State": status});
+            if detail {
+                item["Detail"] = Value::Array(
+                    devices
+                        .iter()
+                        .map(|p| json!({"Platform": p, "Status": "Online", "State": "Online"}))
+                        .collect(),
+                );
+            }
+            item
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert("QueryResult".into(), Value::Array(results));
+    if !errors.is_empty() {
+        out.insert("ErrorList".into(), Value::Array(errors));
+    }
+    Ok(out)
+}
