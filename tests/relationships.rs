@@ -374,6 +374,16 @@ async fn a_send_right_after_a_block_always_sees_the_block() {
         )
         .await;
     assert_eq!(items(&again), vec![("mallory".into(), 30001)]);
+    // While blocked, neither side can add the other as a friend.
+    for (from, to, code) in [("bob", "mallory", 30515), ("mallory", "bob", 30525)] {
+        let reply = app
+            .rest(
+                "sns/friend_add",
+                json!({"From_Account": from, "AddFriendItem": [{"To_Account": to, "AddSource": "AddSource_Type_Test"}]}),
+            )
+            .await;
+        assert_eq!(items(&reply), vec![(to.to_owned(), code)], "{reply}");
+    }
     app.stop().await;
 }
 

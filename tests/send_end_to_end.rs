@@ -176,6 +176,41 @@ async fn bad_requests_get_tencent_codes_and_append_nothing() {
         ),
         (
             q.clone(),
+            json!({"To_Account": "bob", "MsgRandom": 1, "MsgSeq": -1,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]})
+            .to_string(),
+            90004,
+        ),
+        (
+            q.clone(),
+            json!({"To_Account": "bob", "MsgRandom": 1, "SyncOtherMachine": 3,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]})
+            .to_string(),
+            90031,
+        ),
+        (
+            q.clone(),
+            json!({"To_Account": "bob", "MsgRandom": 1, "OfflinePushInfo": {"PushFlag": 2},
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]})
+            .to_string(),
+            90043,
+        ),
+        (
+            q.clone(),
+            json!({"To_Account": "bob", "MsgRandom": 1, "MsgLifeTime": "forever",
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]})
+            .to_string(),
+            90044,
+        ),
+        (
+            q.clone(),
+            json!({"To_Account": "bob", "MsgRandom": 1, "IsNeedReadReceipt": 7,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]})
+            .to_string(),
+            20001,
+        ),
+        (
+            q.clone(),
             json!({"To_Account": "bob", "MsgRandom": 1, "MsgLifeTime": 604801,
             "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]})
             .to_string(),

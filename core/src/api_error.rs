@@ -19,16 +19,12 @@ pub enum ErrorCode {
     JsonParse = 60003,
     /// The sdkappid in the URL is not this app's.
     InvalidSdkAppId = 60006,
-    /// Rate limited (per-API REST limit).
-    RateLimited = 60007,
     /// No such API.
     NoSuchApi = 60009,
     /// The identifier in the URL is not the app administrator.
     AdminRequired = 60010,
     /// The sdkappid query parameter is missing.
     SdkAppIdMissing = 60012,
-    /// A UserID field is not a string.
-    UserIdType = 60015,
     UserSigExpired = 70001,
     UserSigEmpty = 70002,
     UserSigInvalid = 70003,
@@ -38,10 +34,6 @@ pub enum ErrorCode {
     UserSigMismatchSdkAppId = 70014,
     /// Invalid request packet.
     InvalidRequest = 20001,
-    /// Sender or recipient UserID invalid, or not imported.
-    InvalidUserId = 20003,
-    /// Internal error; retry.
-    Internal = 20005,
     /// The sender is on the recipient's blocklist.
     Blocked = 20007,
     /// Friends-only chat and the two are not friends.
@@ -70,8 +62,6 @@ pub enum ErrorCode {
     ProfileAccountNotFound = 40003,
     /// Profile API: a field value is longer than 500 bytes.
     ProfileValueTooLong = 40601,
-    /// Account API: the account does not exist.
-    AccountNotFound = 70107,
     /// Account API: invalid parameters.
     AccountInvalidParameters = 70402,
     /// The JSON body of a message API does not parse.
@@ -96,8 +86,6 @@ pub enum ErrorCode {
     ElementFormat = 90010,
     /// More than 500 recipients.
     TooManyRecipients = 90011,
-    /// `To_Account` is not registered.
-    ToAccountNotRegistered = 90012,
     /// `MsgLifeTime` out of range (0..=604800).
     MsgLifeTimeRange = 90026,
     /// importmsg: `SyncFromOldSystem` missing or not 1 or 2.
@@ -122,11 +110,9 @@ impl ErrorCode {
         ErrorCode::HttpParse,
         ErrorCode::JsonParse,
         ErrorCode::InvalidSdkAppId,
-        ErrorCode::RateLimited,
         ErrorCode::NoSuchApi,
         ErrorCode::AdminRequired,
         ErrorCode::SdkAppIdMissing,
-        ErrorCode::UserIdType,
         ErrorCode::UserSigExpired,
         ErrorCode::UserSigEmpty,
         ErrorCode::UserSigInvalid,
@@ -135,8 +121,6 @@ impl ErrorCode {
         ErrorCode::UserSigMismatchIdentifier,
         ErrorCode::UserSigMismatchSdkAppId,
         ErrorCode::InvalidRequest,
-        ErrorCode::InvalidUserId,
-        ErrorCode::Internal,
         ErrorCode::Blocked,
         ErrorCode::NotFriends,
         ErrorCode::SenderNotFriendOfRecipient,
@@ -151,7 +135,6 @@ impl ErrorCode {
         ErrorCode::ProfileInvalidRequest,
         ErrorCode::ProfileAccountNotFound,
         ErrorCode::ProfileValueTooLong,
-        ErrorCode::AccountNotFound,
         ErrorCode::AccountInvalidParameters,
         ErrorCode::MsgJsonParse,
         ErrorCode::MsgBodyFormat,
@@ -164,7 +147,6 @@ impl ErrorCode {
         ErrorCode::MsgAdminRequired,
         ErrorCode::ElementFormat,
         ErrorCode::TooManyRecipients,
-        ErrorCode::ToAccountNotRegistered,
         ErrorCode::MsgLifeTimeRange,
         ErrorCode::ImportModeInvalid,
         ErrorCode::SyncOtherMachineInvalid,
@@ -182,17 +164,14 @@ impl ErrorCode {
     /// The HTTP status that goes with this code.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::Internal | ErrorCode::ServiceUnavailable => 503,
+            ErrorCode::ServiceUnavailable => 503,
             _ => 200,
         }
     }
 
     /// Whether the same request may succeed if retried unchanged.
     pub fn retryable(self) -> bool {
-        matches!(
-            self,
-            ErrorCode::Internal | ErrorCode::ServiceUnavailable | ErrorCode::RateLimited
-        )
+        matches!(self, ErrorCode::ServiceUnavailable)
     }
 }
 
