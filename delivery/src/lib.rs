@@ -96,6 +96,11 @@ impl Delivery {
             .merge(missive_core::telemetry::ops_routes(
                 "delivery",
                 Some(self.pool.clone()),
+            ))
+            .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<_>| {
+                    tracing::info_span!("ws", path = %req.uri().path())
+                },
             ));
         tracing::info!(addr = %self.local_addr(), "delivery WebSocket listening");
         let served = axum::serve(self.listener, app)

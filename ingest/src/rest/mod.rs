@@ -58,6 +58,14 @@ pub fn router(state: Arc<RestState>) -> Router {
         .merge(ops)
         // The body limit is enforced in `dispatch`, to answer with Tencent's 93000.
         .layer(DefaultBodyLimit::disable())
+        // A span per request (method, path; never the query, which holds the UserSig).
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<_>| {
+                    tracing::info_span!("rest", method = %req.method(), path = %req.uri().path())
+                },
+            ),
+        )
 }
 
 /// The admin identity from the query string, verified.
