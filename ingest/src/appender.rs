@@ -6,14 +6,19 @@ use std::time::Duration;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
-use missive_core::{ApiError, Config, ErrorCode};
-use missive_schemas::{Envelope, EventCodec};
+use uuid::Uuid;
+
+use missive_core::{time, ApiError, Config, ErrorCode};
+use missive_schemas::{Envelope, Event, EventCodec, Origin};
+
+use crate::send::Actor;
 
 #[derive(Clone)]
 pub struct EventAppender {
     producer: FutureProducer,
     topic: String,
     timeout: Duration,
+    instance_id: String,
 }
 
 /// Where an appended event landed.
@@ -29,7 +34,25 @@ impl EventAppender {
             producer: missive_core::kafka::producer(config)?,
             topic: config.events_topic(),
             timeout: Duration::from_millis(config.ingest.produce_timeout_ms),
+            instance_id: config.instance_id.clone(),
         })
+    }
+
+    /// Wraps `event` in an envelope stamped with who asked and this instance,
+    /// and appends it.
+    pub async fn append_event(&self, actor: &Actor, event: Event) -> Result<Appended, ApiError> {
+        let envelope = Envelope {
+            event_id: Uuid::now_v7(),
+            occurred_at: time::now_millis(),
+            origin: Origin {
+                channel: actor.channel,
+                actor: actor.identifier.clone(),
+                admin: actor.admin,
+                instance: self.instance_id.clone(),
+            },
+            event,
+        };
+        self.append(&envelope).await
     }
 
     /// Returns once the broker has the event; an error means it may or may

@@ -6,16 +6,16 @@
 //! change is in the views once the stored offset of its partition is past
 //! the offset the broker gave it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use uuid::Uuid;
 
-use missive_core::{time, ApiError, Config, ErrorCode};
-use missive_schemas::{Envelope, Event, Origin};
+use missive_core::{ApiError, Config, ErrorCode};
+use missive_schemas::Event;
 
-use crate::appender::{Appended, EventAppender};
+use crate::appender::EventAppender;
 use crate::send::Actor;
 
 #[derive(Clone)]
@@ -34,30 +34,31 @@ impl ChangePipeline {
         }
     }
 
-    /// Appends `events` in order and waits until the views include all of them.
+    /// Appends `events` and waits until the views include all of them.
     pub async fn apply(&self, actor: &Actor, events: Vec<Event>) -> Result<(), ApiError> {
-        let mut appended = Vec::with_capacity(events.len());
-        for event in events {
-            let envelope = Envelope {
-                event_id: Uuid::now_v7(),
-                occurred_at: time::now_millis(),
-                origin: Origin {
-                    channel: actor.channel,
-                    actor: actor.identifier.clone(),
-                    admin: actor.admin,
-                    instance: self.config.instance_id.clone(),
-                },
-                event,
-            };
-            appended.push(self.appender.append(&envelope).await?);
+        if events.is_empty() {
+            return Ok(());
         }
+        // All in flight at once: the producer enqueues them in this order and
+        // keeps it per partition, so a batch costs one round trip, not one each.
+        let appended = futures::future::try_join_all(
+            events
+                .into_iter()
+                .map(|event| self.appender.append_event(actor, event)),
+        )
+        .await?;
+        // Only the last offset of each partition needs to be waited for.
+        let mut last: BTreeMap<i32, i64> = BTreeMap::new();
         for a in appended {
-            self.wait_projected(a).await?;
+            let o = last.entry(a.partition).or_insert(a.offset);
+            *o = (*o).max(a.offset);
         }
-        Ok(())
+        self.wait_projected(&last).await
     }
 
-    async fn wait_projected(&self, at: Appended) -> Result<(), ApiError> {
+    /// Polls the projector's offsets (one query per poll) until every
+    /// partition in `last` is past its offset.
+    async fn wait_projected(&self, last: &BTreeMap<i32, i64>) -> Result<(), ApiError> {
         let topic = self.config.events_topic();
         let deadline = tokio::time::Instant::now()
             + Duration::from_millis(self.config.ingest.projection_timeout_ms);
@@ -69,31 +70,32 @@ impl ChangePipeline {
                 "the change is on the log but not yet applied to the views; retry (changes are idempotent)",
             )
         };
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let stmt = client
+            .prepare_cached("SELECT partition, next_offset FROM projector_offsets WHERE topic = $1")
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
         loop {
-            let client = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| unavailable(e.to_string()))?;
-            let stmt = client
-                .prepare_cached(
-                    "SELECT next_offset FROM projector_offsets WHERE topic = $1 AND partition = $2",
-                )
-                .await
-                .map_err(|e| unavailable(e.to_string()))?;
-            let next: Option<i64> = client
-                .query_opt(&stmt, &[&topic, &at.partition])
+            let stored: BTreeMap<i32, i64> = client
+                .query(&stmt, &[&topic])
                 .await
                 .map_err(|e| unavailable(e.to_string()))?
-                .map(|r| r.get(0));
-            drop(client);
-            if next.is_some_and(|n| n > at.offset) {
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            if last
+                .iter()
+                .all(|(p, o)| stored.get(p).is_some_and(|next| next > o))
+            {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(unavailable(format!(
-                    "projector has not reached partition {} offset {}",
-                    at.partition, at.offset
+                    "projector has not reached {last:?}; it holds {stored:?}"
                 )));
             }
             tokio::time::sleep(pause).await;

@@ -11,8 +11,8 @@ use missive_core::config::{BlockMode, PermissionsConfig};
 use missive_core::views::Relationship;
 use missive_core::{time, views, ApiError, Config, ErrorCode};
 use missive_schemas::{
-    conversation_id, Channel, Decision, Element, Envelope, Event, ImportMode, MessageSent,
-    OfflinePushInfo, Origin, SyncOtherMachine,
+    conversation_id, Channel, Decision, Element, Event, ImportMode, MessageSent, OfflinePushInfo,
+    SyncOtherMachine,
 };
 
 use crate::appender::EventAppender;
@@ -113,11 +113,12 @@ pub fn check_user_id(id: &str, field: &str, code: ErrorCode) -> Result<(), ApiEr
     Ok(())
 }
 
-fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
+/// PostgreSQL could not answer: a retryable 91000 (the error is logged, not returned).
+pub(crate) fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
     tracing::warn!(error = %e, "PostgreSQL unavailable");
     ApiError::new(
         ErrorCode::ServiceUnavailable,
-        "the message views are unavailable; retry with the same MsgRandom and MsgSeq",
+        "the views are unavailable; retry (retries are idempotent)",
     )
 }
 
@@ -162,14 +163,18 @@ impl SendPipeline {
         };
         let conversation = conversation_id(&req.from, &req.to);
 
-        let client = self.pool.get().await.map_err(db_unavailable)?;
+        // One round trip: a retry of a stored message, the sender's profile,
+        // and the relationship the decision rests on.
+        let context = {
+            let client = self.pool.get().await.map_err(db_unavailable)?;
+            views::send_context(&client, &conversation, &key, &req.from, &req.to)
+                .await
+                .map_err(db_unavailable)?
+        };
         // A retry of a message already projected gets its original answer and
         // appends nothing; one not yet projected is appended again and the
         // projector keeps the first copy.
-        if let Some((_, sent_at_ms)) = views::message_by_key(&client, &conversation, &key)
-            .await
-            .map_err(db_unavailable)?
-        {
+        if let Some(sent_at_ms) = context.existing_sent_at_ms {
             metrics::counter!("missive_ingest_send_retries_total").increment(1);
             return Ok(SendReceipt {
                 msg_key: key,
@@ -178,52 +183,33 @@ impl SendPipeline {
                 duplicate: true,
             });
         }
-        let sender_profile = views::profile(&client, &req.from)
-            .await
-            .map_err(db_unavailable)?;
         // The decision is taken here, against the views, and recorded in the
         // event; nothing downstream decides again.
         let decision = if actor.admin {
             Decision::Deliver
         } else {
-            let rel = views::relationship(&client, &req.from, &req.to)
-                .await
-                .map_err(db_unavailable)?;
-            decide(&self.config.permissions, &rel)?
+            decide(&self.config.permissions, &context.relationship)?
         };
-        drop(client);
-
-        let now = time::now_millis();
-        let sent_at = req.sent_at.unwrap_or(now);
-        let envelope = Envelope {
-            event_id: Uuid::now_v7(),
-            occurred_at: now,
-            origin: Origin {
-                channel: actor.channel,
-                actor: actor.identifier.clone(),
-                admin: actor.admin,
-                instance: self.config.instance_id.clone(),
-            },
-            event: Event::MessageSent(Box::new(MessageSent {
-                msg_key: key.clone(),
-                conversation_id: conversation,
-                from_account: req.from,
-                to_account: req.to,
-                msg_random: i64::from(req.msg_random),
-                msg_seq: i64::from(msg_seq),
-                sent_at,
-                body: req.body,
-                cloud_custom_data: req.cloud_custom_data,
-                sender_profile,
-                sync_other_machine: req.sync_other_machine,
-                lifetime_seconds: req.lifetime_seconds,
-                offline_push: req.offline_push,
-                need_read_receipt: req.need_read_receipt,
-                import_mode: req.import_mode,
-                decision,
-            })),
-        };
-        self.appender.append(&envelope).await?;
+        let sent_at = req.sent_at.unwrap_or_else(time::now_millis);
+        let event = Event::MessageSent(Box::new(MessageSent {
+            msg_key: key.clone(),
+            conversation_id: conversation,
+            from_account: req.from,
+            to_account: req.to,
+            msg_random: i64::from(req.msg_random),
+            msg_seq: i64::from(msg_seq),
+            sent_at,
+            body: req.body,
+            cloud_custom_data: req.cloud_custom_data,
+            sender_profile: context.sender,
+            sync_other_machine: req.sync_other_machine,
+            lifetime_seconds: req.lifetime_seconds,
+            offline_push: req.offline_push,
+            need_read_receipt: req.need_read_receipt,
+            import_mode: req.import_mode,
+            decision,
+        }));
+        self.appender.append_event(actor, event).await?;
         Ok(SendReceipt {
             msg_key: key,
             msg_time: sent_at / 1000,

@@ -249,9 +249,13 @@ async fn apply_messages(
         .into_iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let before = candidates.len();
-    candidates.retain(|c| !existing.contains(&(c.m.conversation_id.clone(), c.m.msg_key.clone())));
-    applied.duplicates += before - candidates.len();
+    // Retries are rare: only then is each candidate looked up (and its key copied).
+    if !existing.is_empty() {
+        let before = candidates.len();
+        candidates
+            .retain(|c| !existing.contains(&(c.m.conversation_id.clone(), c.m.msg_key.clone())));
+        applied.duplicates += before - candidates.len();
+    }
     if candidates.is_empty() {
         return Ok(());
     }

@@ -96,24 +96,6 @@ pub async fn message_by_key(
         .map(|r| (r.get(0), r.get(1))))
 }
 
-/// The profile stamped on a user's messages; empty when they set none.
-pub async fn profile(
-    client: &impl GenericClient,
-    user_id: &str,
-) -> Result<SenderProfile, tokio_postgres::Error> {
-    let stmt = client
-        .prepare_cached(include_str!("sql/profile.sql"))
-        .await?;
-    Ok(client
-        .query_opt(&stmt, &[&user_id])
-        .await?
-        .map(|r| SenderProfile {
-            nickname: r.get(0),
-            avatar_url: r.get(1),
-        })
-        .unwrap_or_default())
-}
-
 /// How two users stand, as a send from `sender` to `recipient` sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Relationship {
@@ -125,20 +107,64 @@ pub struct Relationship {
     pub sender_blocks_recipient: bool,
 }
 
-pub async fn relationship(
+impl Relationship {
+    fn from_row(r: &tokio_postgres::Row, at: usize) -> Self {
+        Self {
+            recipient_blocks_sender: r.get(at),
+            sender_lists_recipient: r.get(at + 1),
+            recipient_lists_sender: r.get(at + 2),
+            sender_blocks_recipient: r.get(at + 3),
+        }
+    }
+}
+
+/// How `sender` stands with each of `recipients`, in the same order.
+pub async fn relationships(
     client: &impl GenericClient,
     sender: &str,
-    recipient: &str,
-) -> Result<Relationship, tokio_postgres::Error> {
+    recipients: &[&str],
+) -> Result<Vec<Relationship>, tokio_postgres::Error> {
     let stmt = client
-        .prepare_cached(include_str!("sql/relationship.sql"))
+        .prepare_cached(include_str!("sql/relationships.sql"))
         .await?;
-    let r = client.query_one(&stmt, &[&sender, &recipient]).await?;
-    Ok(Relationship {
-        recipient_blocks_sender: r.get(0),
-        sender_lists_recipient: r.get(1),
-        recipient_lists_sender: r.get(2),
-        sender_blocks_recipient: r.get(3),
+    Ok(client
+        .query(&stmt, &[&sender, &recipients])
+        .await?
+        .iter()
+        .map(|r| Relationship::from_row(r, 0))
+        .collect())
+}
+
+/// What a send is decided on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendContext {
+    /// `sent_at_ms` of the message when this send is a retry of a stored one.
+    pub existing_sent_at_ms: Option<i64>,
+    /// The sender's profile; empty when they set none.
+    pub sender: SenderProfile,
+    pub relationship: Relationship,
+}
+
+pub async fn send_context(
+    client: &impl GenericClient,
+    conversation_id: &str,
+    msg_key: &str,
+    sender: &str,
+    recipient: &str,
+) -> Result<SendContext, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/send_context.sql"))
+        .await?;
+    let r = client
+        .query_one(&stmt, &[&conversation_id, &msg_key, &sender, &recipient])
+        .await?;
+    Ok(SendContext {
+        existing_sent_at_ms: r.get(0),
+        sender: SenderProfile {
+            nickname: r.get::<_, Option<String>>(1).unwrap_or_default(),
+            avatar_url: r.get::<_, Option<String>>(2).unwrap_or_default(),
+        },
+        relationship: Relationship::from_row(&r, 3),
     })
 }
 

@@ -10,7 +10,21 @@ use super::{admin_actor, Admin, RestState};
 use crate::send::check_user_id;
 
 /// Longest nickname or avatar URL (Tencent's profile field limit).
-pub const MAX_PROFILE_VALUE_BYTES: usize = 500;
+const MAX_PROFILE_VALUE_BYTES: usize = 500;
+
+/// Tencent's 500-byte limit on a profile value (40601).
+pub(super) fn check_profile_value(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.len() > MAX_PROFILE_VALUE_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::ProfileValueTooLong,
+            format!(
+                "{field} is {} bytes; at most {MAX_PROFILE_VALUE_BYTES}",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
+}
 const MAX_BATCH_IMPORT: usize = 100;
 
 pub(super) async fn account_import(
@@ -24,17 +38,8 @@ pub(super) async fn account_import(
     check_user_id(user, "UserID", code)?;
     let nickname = body.opt_string("Nick", code)?.unwrap_or_default();
     let avatar_url = body.opt_string("FaceUrl", code)?.unwrap_or_default();
-    for (name, v) in [("Nick", nickname), ("FaceUrl", avatar_url)] {
-        if v.len() > MAX_PROFILE_VALUE_BYTES {
-            return Err(ApiError::new(
-                ErrorCode::ProfileValueTooLong,
-                format!(
-                    "{name} is {} bytes; at most {MAX_PROFILE_VALUE_BYTES}",
-                    v.len()
-                ),
-            ));
-        }
-    }
+    check_profile_value("Nick", nickname)?;
+    check_profile_value("FaceUrl", avatar_url)?;
     let event = Event::AccountImported(AccountImported {
         user_id: user.to_owned(),
         nickname: nickname.to_owned(),

@@ -80,14 +80,7 @@ fn parse_message(from: String, to: String, body: &Body<'_>) -> Result<SendReques
         .opt_string("CloudCustomData", ErrorCode::MsgBodyFormat)?
         .unwrap_or_default()
         .to_owned();
-    let size =
-        serde_json::to_vec(raw_body).map_or(usize::MAX, |v| v.len()) + cloud_custom_data.len();
-    if size > MAX_BODY_BYTES {
-        return Err(ApiError::new(
-            ErrorCode::BodyTooLarge,
-            format!("the message body is {size} bytes; at most {MAX_BODY_BYTES} are allowed"),
-        ));
-    }
+    check_body_size(raw_body, &cloud_custom_data)?;
     let elements = msgbody::parse(raw_body, Sender::Admin)?;
     let offline_push = match body.get("OfflinePushInfo") {
         None => None,
@@ -341,20 +334,8 @@ pub(super) async fn admin_getroammsg(
         ));
     }
     let conversation = conversation_id(operator, peer);
-    let client = state.pool.get().await.map_err(|e| {
-        tracing::warn!(error = %e, "PostgreSQL unavailable");
-        ApiError::new(
-            ErrorCode::ServiceUnavailable,
-            "history is unavailable; retry",
-        )
-    })?;
-    let unavailable = |e: tokio_postgres::Error| {
-        tracing::warn!(error = %e, "history query failed");
-        ApiError::new(
-            ErrorCode::ServiceUnavailable,
-            "history is unavailable; retry",
-        )
-    };
+    let client = state.pool.get().await.map_err(super::db_unavailable)?;
+    let unavailable = super::db_unavailable;
     let before_seq = match body.opt_string("LastMsgKey", ErrorCode::InvalidRequest)? {
         None | Some("") => i64::MAX,
         Some(key) => views::message_by_key(&client, &conversation, key)
@@ -492,15 +473,7 @@ pub(super) async fn modify_c2c_msg(
     let new_body = match body.get("MsgBody") {
         None => None,
         Some(raw) => {
-            let size = serde_json::to_vec(raw).map_or(usize::MAX, |v| v.len());
-            if size > MAX_BODY_BYTES {
-                return Err(ApiError::new(
-                    ErrorCode::BodyTooLarge,
-                    format!(
-                        "the message body is {size} bytes; at most {MAX_BODY_BYTES} are allowed"
-                    ),
-                ));
-            }
+            check_body_size(raw, "")?;
             Some(msgbody::parse(raw, Sender::Admin)?)
         }
     };
@@ -733,4 +706,17 @@ pub(super) async fn querystate(
         out.insert("ErrorList".into(), Value::Array(errors));
     }
     Ok(out)
+}
+
+/// The 12 KB limit on a message body (serialized MsgBody plus CloudCustomData).
+fn check_body_size(msg_body: &Value, cloud_custom_data: &str) -> Result<(), ApiError> {
+    let size =
+        serde_json::to_vec(msg_body).map_or(usize::MAX, |v| v.len()) + cloud_custom_data.len();
+    if size > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::BodyTooLarge,
+            format!("the message body is {size} bytes; at most {MAX_BODY_BYTES} are allowed"),
+        ));
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use missive_core::{views, ApiError, ErrorCode};
 use missive_schemas::{Event, ProfileUpdated};
 
-use super::accounts::MAX_PROFILE_VALUE_BYTES;
+use super::accounts::check_profile_value;
 use super::fields::Body;
 use super::{admin_actor, db_unavailable, Admin, RestState};
 use crate::send::check_user_id;
@@ -38,15 +38,7 @@ pub(super) async fn portrait_set(
         let b = Body(map);
         let tag = b.string(&["Tag"], code)?;
         let value = b.string(&["Value"], code)?;
-        if value.len() > MAX_PROFILE_VALUE_BYTES {
-            return Err(ApiError::new(
-                ErrorCode::ProfileValueTooLong,
-                format!(
-                    "ProfileItem[{i}].Value is {} bytes; at most {MAX_PROFILE_VALUE_BYTES}",
-                    value.len()
-                ),
-            ));
-        }
+        check_profile_value(&format!("ProfileItem[{i}].Value"), value)?;
         match tag {
             TAG_NICK => update.nickname = Some(value.to_owned()),
             TAG_IMAGE => update.avatar_url = Some(value.to_owned()),

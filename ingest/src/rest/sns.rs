@@ -99,6 +99,18 @@ async fn commit(
     Ok(results_reply(results))
 }
 
+/// How `from` stands with each target, in one query.
+async fn relationships_of(
+    client: &deadpool_postgres::Client,
+    from: &str,
+    targets: &[String],
+) -> Result<Vec<views::Relationship>, ApiError> {
+    let ids: Vec<&str> = targets.iter().map(String::as_str).collect();
+    views::relationships(client, from, &ids)
+        .await
+        .map_err(db_unavailable)
+}
+
 /// The per-target checks every change shares: each target once, never
 /// oneself, and (when `must_exist`) an imported account.
 fn refuse_target<'a>(
@@ -213,7 +225,8 @@ pub(super) async fn friend_add(
     let mut results = Vec::new();
     let mut events = Vec::new();
     let mut seen = HashSet::new();
-    for to in &targets {
+    let rels = relationships_of(&client, from, &targets).await?;
+    for (to, rel) in targets.iter().zip(rels) {
         if let Some(refused) = refuse_target(
             to,
             from,
@@ -225,9 +238,6 @@ pub(super) async fn friend_add(
             results.push(refused);
             continue;
         }
-        let rel = views::relationship(&client, from, to)
-            .await
-            .map_err(db_unavailable)?;
         if rel.sender_blocks_recipient {
             results.push(fail(
                 to,
@@ -289,10 +299,8 @@ pub(super) async fn friend_delete(
     accounts(&client, from, &targets).await?;
     let mut results = Vec::new();
     let mut events = Vec::new();
-    for to in &targets {
-        let rel = views::relationship(&client, from, to)
-            .await
-            .map_err(db_unavailable)?;
+    let rels = relationships_of(&client, from, &targets).await?;
+    for (to, rel) in targets.iter().zip(rels) {
         let listed = rel.sender_lists_recipient || (both && rel.recipient_lists_sender);
         if !listed {
             results.push(fail(
@@ -334,10 +342,8 @@ pub(super) async fn friend_check(
     };
     let client = state.pool.get().await.map_err(db_unavailable)?;
     let mut items = Vec::new();
-    for to in &targets {
-        let rel = views::relationship(&client, from, to)
-            .await
-            .map_err(db_unavailable)?;
+    let rels = relationships_of(&client, from, &targets).await?;
+    for (to, rel) in targets.iter().zip(rels) {
         let relation = match (
             rel.sender_lists_recipient,
             both && rel.recipient_lists_sender,
@@ -388,15 +394,13 @@ async fn change_blocks(
     let mut results = Vec::new();
     let mut events = Vec::new();
     let mut seen = HashSet::new();
-    for to in &targets {
+    let rels = relationships_of(&client, from, &targets).await?;
+    for (to, rel) in targets.iter().zip(rels) {
         if let Some(refused) = refuse_target(to, from, &mut seen, &known, add, "block yourself") {
             results.push(refused);
             continue;
         }
-        let blocked = views::relationship(&client, from, to)
-            .await
-            .map_err(db_unavailable)?
-            .sender_blocks_recipient;
+        let blocked = rel.sender_blocks_recipient;
         let change = BlockChange {
             user_id: from.to_owned(),
             blocked_id: to.clone(),

@@ -1,1 +1,0 @@
-SELECT nickname, avatar_url FROM profiles WHERE user_id = $1
