@@ -1,6 +1,8 @@
 //! The `missive` binary: one subcommand per service, an all-in-one `dev`
 //! mode, migrations and operator tools.
 
+mod replay;
+
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -33,6 +35,18 @@ enum Command {
     Dev,
     /// Applies the database migrations.
     Migrate,
+    /// Rebuilds every view from offset 0 of the log into a new database.
+    Replay {
+        /// Database to create on the configured server and fill.
+        #[arg(long)]
+        into: String,
+        /// Events per transaction.
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+        /// Afterwards, compare every view with the configured (live) database.
+        #[arg(long)]
+        compare: bool,
+    },
     /// Prints a UserSig for a user (or the administrator), signed with the configured key.
     Token {
         /// The user id; defaults to the administrator.
@@ -63,6 +77,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Delivery => missive_delivery::run(config, shutdown).await?,
         Command::Migrate => migrate(&config).await?,
         Command::Dev => dev(config, shutdown).await?,
+        Command::Replay {
+            into,
+            batch,
+            compare,
+        } => {
+            let args = replay::ReplayArgs {
+                into,
+                batch,
+                compare,
+            };
+            replay::replay(config, args, shutdown).await?
+        }
         Command::Token { .. } => unreachable!("handled above"),
     }
     Ok(())

@@ -26,6 +26,7 @@ pub struct Config {
     pub projector: ProjectorConfig,
     pub delivery: DeliveryConfig,
     pub permissions: PermissionsConfig,
+    pub views: ViewsConfig,
     /// Names this process in events and logs; defaults to host + pid.
     pub instance_id: String,
 }
@@ -84,7 +85,41 @@ impl Default for Config {
             projector: ProjectorConfig::default(),
             delivery: DeliveryConfig::default(),
             permissions: PermissionsConfig::default(),
+            views: ViewsConfig::default(),
             instance_id: default_instance_id(),
+        }
+    }
+}
+
+/// What the views keep and for how long (Tencent's limits by default).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct ViewsConfig {
+    /// History (roaming) is kept this many days; 0 keeps it forever.
+    /// Sequence numbers never restart when old messages go.
+    pub retention_days: u32,
+    /// How often the projector's janitor removes expired rows.
+    pub janitor_interval_secs: u64,
+    /// Recent contacts kept per user.
+    pub recent_contacts_max: i64,
+    /// Latest messages served with each recent contact.
+    pub recent_messages: i64,
+    /// Offline cache: conversations per user whose waiting messages are
+    /// offered at login and counted as unread.
+    pub offline_conversations_max: i64,
+    /// Offline cache: waiting messages per conversation offered and counted.
+    pub offline_unread_max: i64,
+}
+
+impl Default for ViewsConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 7,
+            janitor_interval_secs: 60,
+            recent_contacts_max: 100,
+            recent_messages: 100,
+            offline_conversations_max: 100,
+            offline_unread_max: 250,
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use deadpool_postgres::GenericClient;
 
+use missive_core::views::OfflineCaps;
+
 use crate::protocol::{PushedMessage, Sender};
 
 pub const PAGE: i64 = 200;
@@ -22,43 +24,71 @@ pub async fn after(
             &[&user, &after_cursor, &now_ms, &online_since_cursor, &PAGE],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let from: String = r.get(5);
-            let to: String = r.get(6);
-            let peer = if from == user {
-                to.clone()
-            } else {
-                from.clone()
-            };
-            let sent_at_ms: i64 = r.get(9);
-            let kind: String = r.get(1);
-            PushedMessage {
-                cursor: r.get(0),
-                event: if kind == "message" {
-                    "new".to_owned()
-                } else {
-                    kind
-                },
-                conversation: r.get(2),
-                peer,
-                seq: r.get(3),
-                msg_key: r.get(4),
-                from,
-                to,
-                time: sent_at_ms / 1000,
-                msg_random: r.get(7),
-                msg_seq: r.get(8),
-                body: r.get(10),
-                cloud_custom_data: r.get(11),
-                sender: Sender {
-                    nickname: r.get(12),
-                    avatar_url: r.get(13),
-                },
-            }
-        })
-        .collect())
+    Ok(rows.iter().map(|r| pushed(r, user)).collect())
+}
+
+/// Entries that waited while the device was offline, within the caps.
+pub async fn offline(
+    client: &impl GenericClient,
+    user: &str,
+    after_cursor: i64,
+    login_cursor: i64,
+    now_ms: i64,
+    caps: OfflineCaps,
+) -> Result<Vec<PushedMessage>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/inbox_offline.sql"))
+        .await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &user,
+                &after_cursor,
+                &login_cursor,
+                &now_ms,
+                &caps.conversations,
+                &caps.per_conversation,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| pushed(r, user)).collect())
+}
+
+/// One row of `inbox_after.sql` / `inbox_offline.sql` as a frame.
+fn pushed(r: &tokio_postgres::Row, user: &str) -> PushedMessage {
+    let from: String = r.get(5);
+    let to: String = r.get(6);
+    let peer = if from == user {
+        to.clone()
+    } else {
+        from.clone()
+    };
+    let sent_at_ms: i64 = r.get(9);
+    let kind: String = r.get(1);
+    PushedMessage {
+        cursor: r.get(0),
+        event: if kind == "message" {
+            "new".to_owned()
+        } else {
+            kind
+        },
+        conversation: r.get(2),
+        peer,
+        seq: r.get(3),
+        msg_key: r.get(4),
+        from,
+        to,
+        time: sent_at_ms / 1000,
+        msg_random: r.get(7),
+        msg_seq: r.get(8),
+        body: r.get(10),
+        cloud_custom_data: r.get(11),
+        sender: Sender {
+            nickname: r.get(12),
+            avatar_url: r.get(13),
+        },
+    }
 }
 
 pub async fn last_cursor(

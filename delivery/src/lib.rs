@@ -46,6 +46,7 @@ pub(crate) struct DeliveryState {
     pub shutdown: CancellationToken,
     /// Written in presence rows, so a session only removes its own.
     pub instance_id: String,
+    pub offline_caps: missive_core::views::OfflineCaps,
 }
 
 pub struct Delivery {
@@ -89,6 +90,7 @@ impl Delivery {
             sessions: TaskTracker::new(),
             shutdown: shutdown.clone(),
             instance_id: self.config.instance_id.clone(),
+            offline_caps: missive_core::views::OfflineCaps::from_config(&self.config.views),
         });
         let app = Router::new()
             .route("/v1/ws", get(upgrade))

@@ -157,6 +157,14 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
             cursor: login_cursor,
         }),
     );
+    // What waited offline (within the caps), with backpressure rather than
+    // the live path's drop-when-full: a long backlog is not a slow client.
+    match offline_sync(&state, &user, cursor, login_cursor, &tx).await {
+        Ok(true) => cursor = cursor.max(login_cursor),
+        Ok(false) => alive = false,
+        // The live drain below serves the same entries, uncapped, instead.
+        Err(e) => tracing::warn!(error = %e, %user, "offline sync failed"),
+    }
     let mut synced = false;
     let mut resync = tokio::time::interval(RESYNC_EVERY);
     resync.tick().await;
@@ -270,6 +278,42 @@ impl Presence<'_> {
             tracing::warn!(error = %e, user = %self.user, "presence removal failed");
         }
     }
+}
+
+/// How long an offline sync may wait for room in the client's queue.
+const SYNC_STALL: Duration = Duration::from_secs(30);
+
+/// Sends what waited while the device was offline; false when the client is
+/// gone or stalls.
+async fn offline_sync(
+    state: &DeliveryState,
+    user: &str,
+    cursor: i64,
+    login_cursor: i64,
+    tx: &mpsc::Sender<Message>,
+) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    if cursor >= login_cursor {
+        return Ok(true);
+    }
+    let client = state.pool.get().await?;
+    let waiting = inbox::offline(
+        &client,
+        user,
+        cursor,
+        login_cursor,
+        time::now_millis(),
+        state.offline_caps,
+    )
+    .await?;
+    drop(client);
+    for m in waiting {
+        let msg = frame(&ServerFrame::Message(Box::new(m)));
+        match tokio::time::timeout(SYNC_STALL, tx.send(msg)).await {
+            Ok(Ok(())) => metrics::counter!("missive_delivery_pushed_total").increment(1),
+            _ => return Ok(false),
+        }
+    }
+    Ok(true)
 }
 
 /// Sends every inbox entry after `cursor`; false when the client is gone or too slow.

@@ -105,9 +105,16 @@ async fn apply_relationship(
     Ok(())
 }
 
+/// Limits the views keep (from `ViewsConfig`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub recent_contacts_max: i64,
+}
+
 pub async fn apply(
     tx: &Transaction<'_>,
     events: &[Envelope],
+    limits: Limits,
 ) -> Result<Applied, tokio_postgres::Error> {
     let mut applied = Applied::default();
 
@@ -116,31 +123,55 @@ pub async fn apply(
         apply_relationship(tx, env).await?;
     }
 
-    // Messages, first copy of each (conversation, msg_key) in log order.
+    // Messages in bulk, then the recalls, edits and reads that follow them,
+    // segment by segment: a change is applied after every message before it
+    // in the log and before every message after it, so each conversation's
+    // inbox entries and read marks come out in log order however the log was
+    // cut into batches (a rebuild gives the same rows).
     let mut seen = HashSet::new();
     let mut candidates = Vec::new();
+    let mut changes: Vec<&Envelope> = Vec::new();
     for env in events {
-        if let Event::MessageSent(m) = &env.event {
-            if seen.insert((m.conversation_id.as_str(), m.msg_key.as_str())) {
-                candidates.push(NewMessage {
-                    event_id: env.event_id,
-                    admin: env.origin.admin,
-                    m,
-                });
-            } else {
-                applied.duplicates += 1;
+        match &env.event {
+            Event::MessageSent(m) => {
+                if !changes.is_empty() {
+                    apply_segment(tx, &mut candidates, &mut changes, limits, &mut applied).await?;
+                }
+                if seen.insert((m.conversation_id.as_str(), m.msg_key.as_str())) {
+                    candidates.push(NewMessage {
+                        event_id: env.event_id,
+                        admin: env.origin.admin,
+                        m,
+                    });
+                } else {
+                    applied.duplicates += 1;
+                }
             }
+            Event::MessageRecalled(_) | Event::MessageModified(_) | Event::ConversationRead(_) => {
+                changes.push(env)
+            }
+            _ => {}
         }
     }
-    if !candidates.is_empty() {
-        apply_messages(tx, candidates, &mut applied).await?;
-    }
-
-    // Recalls, edits and reads, after the messages they refer to, in log order.
-    for env in events {
-        apply_change_of_message(tx, env, &mut applied).await?;
-    }
+    apply_segment(tx, &mut candidates, &mut changes, limits, &mut applied).await?;
     Ok(applied)
+}
+
+/// Messages first, then the changes that came after them in the log.
+async fn apply_segment<'a>(
+    tx: &Transaction<'_>,
+    candidates: &mut Vec<NewMessage<'a>>,
+    changes: &mut Vec<&'a Envelope>,
+    limits: Limits,
+    applied: &mut Applied,
+) -> Result<(), tokio_postgres::Error> {
+    if !candidates.is_empty() {
+        apply_messages(tx, std::mem::take(candidates), limits, applied).await?;
+    }
+    for env in changes.drain(..) {
+        apply_change_of_message(tx, env, applied).await?;
+    }
+    Ok(())
 }
 
 /// A recall or an edit: the history row changes in place, and both parties'
@@ -232,6 +263,7 @@ async fn apply_change_of_message(
 async fn apply_messages(
     tx: &Transaction<'_>,
     mut candidates: Vec<NewMessage<'_>>,
+    limits: Limits,
     applied: &mut Applied,
 ) -> Result<(), tokio_postgres::Error> {
     // Retries of messages stored by an earlier batch.
@@ -412,6 +444,86 @@ async fn apply_messages(
         )
         .await?;
     }
-    applied.messages = n;
+    update_contacts(tx, &candidates, &seqs, limits).await?;
+    applied.messages += n;
+    Ok(())
+}
+
+/// Who sees a message in their recent contacts: each side that sees it in
+/// history, as (user, peer).
+fn contact_sides(m: &MessageSent) -> impl Iterator<Item = (&str, &str)> {
+    let from = m.from_account.as_str();
+    let to = m.to_account.as_str();
+    let sender = (m.sync_other_machine != SyncOtherMachine::NoSync).then_some((from, to));
+    let recipient = (m.decision != Decision::DropBlocked && from != to).then_some((to, from));
+    sender.into_iter().chain(recipient)
+}
+
+/// Recent contacts: one upsert for the batch (each pair's newest message),
+/// then the users who gained a contact are trimmed to the limit.
+async fn update_contacts(
+    tx: &Transaction<'_>,
+    candidates: &[NewMessage<'_>],
+    seqs: &[i64],
+    limits: Limits,
+) -> Result<(), tokio_postgres::Error> {
+    // (user, peer) -> (conversation, seq, key, time); sorted so concurrent
+    // transactions lock rows in the same order.
+    let mut latest: BTreeMap<(&str, &str), (&str, i64, &str, i64)> = BTreeMap::new();
+    for (c, &seq) in candidates.iter().zip(seqs) {
+        let m = c.m;
+        for side in contact_sides(m) {
+            let e = latest.entry(side).or_insert((
+                m.conversation_id.as_str(),
+                seq,
+                m.msg_key.as_str(),
+                m.sent_at,
+            ));
+            if seq > e.1 {
+                (e.1, e.2) = (seq, m.msg_key.as_str());
+            }
+            e.3 = e.3.max(m.sent_at);
+        }
+    }
+    if latest.is_empty() {
+        return Ok(());
+    }
+    let n = latest.len();
+    let (mut users, mut peers, mut convs, mut last_seqs, mut keys, mut times) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for ((user, peer), (conv, seq, key, at)) in latest {
+        users.push(user);
+        peers.push(peer);
+        convs.push(conv);
+        last_seqs.push(seq);
+        keys.push(key);
+        times.push(at);
+    }
+    let upsert = tx
+        .prepare_cached(include_str!("sql/upsert_contacts.sql"))
+        .await?;
+    let grown: BTreeSet<String> = tx
+        .query(
+            &upsert,
+            &[&users, &peers, &convs, &last_seqs, &keys, &times],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !grown.is_empty() {
+        let grown: Vec<String> = grown.into_iter().collect();
+        let prune = tx
+            .prepare_cached(include_str!("sql/prune_contacts.sql"))
+            .await?;
+        tx.execute(&prune, &[&grown, &limits.recent_contacts_max])
+            .await?;
+    }
     Ok(())
 }

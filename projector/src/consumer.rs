@@ -138,6 +138,8 @@ struct Pending {
     dead: Vec<DeadLetter>,
     /// Per partition: (first offset, last offset) in this batch.
     ranges: BTreeMap<i32, (i64, i64)>,
+    /// Payload bytes read, for progress reports.
+    bytes: u64,
 }
 
 impl Pending {
@@ -148,6 +150,7 @@ impl Pending {
             events: Vec::new(),
             dead: Vec::new(),
             ranges: BTreeMap::new(),
+            bytes: 0,
         }
     }
 
@@ -162,11 +165,20 @@ enum FlushError {
     Retry(String),
 }
 
+/// Where a replay stops and how far it got.
+pub(crate) struct ReplayTarget {
+    /// Per partition, the log's end offset when the replay started.
+    pub end: BTreeMap<i32, i64>,
+    pub progress: Arc<crate::ReplayProgress>,
+}
+
 pub(crate) struct ConsumeLoop {
     pub config: Arc<Config>,
     pub pool: Pool,
     pub handle: Handle,
     pub stop: CancellationToken,
+    /// `None` projects forever (the service); `Some` stops at the end offsets.
+    pub replay: Option<ReplayTarget>,
 }
 
 impl ConsumeLoop {
@@ -192,6 +204,9 @@ impl ConsumeLoop {
         let dlq: FutureProducer = missive_core::kafka::producer(&self.config)?;
         let linger = Duration::from_millis(self.config.projector.batch_linger_ms);
         let batch_max = self.config.projector.batch_max.max(1);
+        let limits = apply::Limits {
+            recent_contacts_max: self.config.views.recent_contacts_max.max(1),
+        };
         let mut pending = Pending::new(0);
         tracing::info!(%topic, group = %self.config.projector.group_id, "projector consuming");
 
@@ -208,7 +223,7 @@ impl ConsumeLoop {
                 || stopping;
             if due && pending.len() > 0 {
                 let batch = std::mem::replace(&mut pending, Pending::new(generation));
-                match self.flush(&batch, &topic, &dlq_topic, &dlq, &ownership) {
+                match self.flush(&batch, &topic, &dlq_topic, &dlq, &ownership, limits) {
                     Ok(()) => {}
                     Err(FlushError::Fenced) => {
                         tracing::warn!("offsets moved under us; re-reading from PostgreSQL");
@@ -225,7 +240,7 @@ impl ConsumeLoop {
                     }
                 }
             }
-            if stopping {
+            if stopping || (pending.len() == 0 && self.replay_done(&ownership)) {
                 break;
             }
             let wait = if pending.len() == 0 {
@@ -268,6 +283,7 @@ impl ConsumeLoop {
                 .and_modify(|r| r.1 = offset)
                 .or_insert((offset, offset));
             let payload = msg.payload().unwrap_or_default();
+            pending.bytes += payload.len() as u64;
             match EventCodec::get().decode(payload) {
                 Ok(env) => pending.events.push(env),
                 Err(e) => pending.dead.push(DeadLetter {
@@ -284,6 +300,19 @@ impl ConsumeLoop {
         Ok(())
     }
 
+    /// A replay is done once it owns every partition and has committed up
+    /// to the end offsets it was given.
+    fn replay_done(&self, ownership: &Arc<Mutex<Ownership>>) -> bool {
+        let Some(target) = &self.replay else {
+            return false;
+        };
+        let own = ownership.lock().expect("ownership lock");
+        target
+            .end
+            .iter()
+            .all(|(p, end)| own.next.get(p).is_some_and(|next| next >= end))
+    }
+
     fn flush(
         &self,
         batch: &Pending,
@@ -291,6 +320,7 @@ impl ConsumeLoop {
         dlq_topic: &str,
         dlq: &FutureProducer,
         ownership: &Arc<Mutex<Ownership>>,
+        limits: apply::Limits,
     ) -> Result<(), FlushError> {
         let started = Instant::now();
         let expected: BTreeMap<i32, i64> = {
@@ -337,14 +367,22 @@ impl ConsumeLoop {
                 tracing::warn!(partition = d.partition, offset = d.offset, reason = %d.reason,
                     "undecodable event sent to the dead-letter topic");
             }
-            let retry = |e: tokio_postgres::Error| FlushError::Retry(e.to_string());
+            // tokio-postgres prints only "db error"; the server's words say why.
+            let retry = |e: tokio_postgres::Error| {
+                FlushError::Retry(match e.as_db_error() {
+                    Some(db) => format!("{} ({})", db.message(), db.code().code()),
+                    None => e.to_string(),
+                })
+            };
             let mut client = self
                 .pool
                 .get()
                 .await
                 .map_err(|e| FlushError::Retry(e.to_string()))?;
             let tx = client.transaction().await.map_err(retry)?;
-            let applied = apply::apply(&tx, &batch.events).await.map_err(retry)?;
+            let applied = apply::apply(&tx, &batch.events, limits)
+                .await
+                .map_err(retry)?;
             let advance = tx
                 .prepare_cached(include_str!("sql/advance_offset.sql"))
                 .await
@@ -373,6 +411,9 @@ impl ConsumeLoop {
                     own.next.insert(*p, last + 1);
                 }
             }
+        }
+        if let Some(target) = &self.replay {
+            target.progress.add(batch.len() as u64, batch.bytes);
         }
         metrics::counter!("missive_projector_events_total").increment(batch.len() as u64);
         metrics::counter!("missive_projector_messages_total").increment(applied.messages as u64);

@@ -4,10 +4,16 @@
 
 pub mod apply;
 mod consumer;
+pub mod janitor;
 
+use std::collections::BTreeMap;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +28,8 @@ pub enum ProjectorError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error(transparent)]
     Db(#[from] missive_core::db::DbError),
+    #[error("retention sweep: {0}")]
+    Janitor(Box<dyn std::error::Error + Send + Sync>),
     #[error("the consume loop panicked")]
     Panicked,
 }
@@ -64,11 +72,17 @@ impl Projector {
                 .with_graceful_shutdown(shutdown.clone().cancelled_owned())
                 .into_future(),
         );
+        let janitor = tokio::spawn(janitor::run(
+            self.pool.clone(),
+            self.config.clone(),
+            shutdown.clone(),
+        ));
         let consume = consumer::ConsumeLoop {
             config: self.config,
             pool: self.pool,
             handle: tokio::runtime::Handle::current(),
             stop: shutdown.clone(),
+            replay: None,
         };
         // librdkafka's consumer is polled synchronously; it gets its own thread
         // so PostgreSQL work (driven through the runtime handle) never blocks
@@ -82,6 +96,7 @@ impl Projector {
             .map_err(|_| ProjectorError::Panicked)?;
         shutdown.cancel();
         let _ = server.await;
+        let _ = janitor.await;
         match result {
             Ok(r) => Ok(r?),
             Err(_) => Err(ProjectorError::Panicked),
@@ -91,4 +106,91 @@ impl Projector {
 
 pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> Result<(), ProjectorError> {
     Projector::bind(config).await?.run(shutdown).await
+}
+
+/// Counters a replay advances as it commits; read them from another task to
+/// show progress.
+#[derive(Debug, Default)]
+pub struct ReplayProgress {
+    events: AtomicU64,
+    bytes: AtomicU64,
+    /// Events in the log when the replay started.
+    pub total: AtomicU64,
+}
+
+impl ReplayProgress {
+    pub(crate) fn add(&self, events: u64, bytes: u64) {
+        self.events.fetch_add(events, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// (events, bytes) committed so far.
+    pub fn done(&self) -> (u64, u64) {
+        (
+            self.events.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The end offset of every partition of the events topic, now.
+fn end_offsets(config: &Config) -> Result<BTreeMap<i32, i64>, ProjectorError> {
+    let topic = config.events_topic();
+    let consumer: BaseConsumer = missive_core::kafka::base_config(config, "replay").create()?;
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer.fetch_metadata(Some(&topic), timeout)?;
+    let mut ends = BTreeMap::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            let (_, high) = consumer.fetch_watermarks(&topic, p.id(), timeout)?;
+            ends.insert(p.id(), high);
+        }
+    }
+    Ok(ends)
+}
+
+/// Rebuilds every view from offset 0: projects the events topic, as it is
+/// when called, into the (fresh, migrated) database of `config`, through the
+/// same code as the live projector, and returns when it has caught up with
+/// the end offsets. `config.projector.group_id` should be unused (offsets of
+/// the target database decide where each partition starts).
+pub async fn replay(
+    config: Arc<Config>,
+    progress: Arc<ReplayProgress>,
+    stop: CancellationToken,
+) -> Result<(), ProjectorError> {
+    let end = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || end_offsets(&config))
+            .await
+            .map_err(|_| ProjectorError::Panicked)??
+    };
+    progress.total.store(
+        end.values().map(|&o| o.max(0) as u64).sum(),
+        Ordering::Relaxed,
+    );
+    let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
+    let consume = consumer::ConsumeLoop {
+        config: config.clone(),
+        pool: pool.clone(),
+        handle: tokio::runtime::Handle::current(),
+        stop,
+        replay: Some(consumer::ReplayTarget { end, progress }),
+    };
+    let thread = std::thread::Builder::new()
+        .name("projector-replay".into())
+        .spawn(move || consume.run())
+        .expect("spawn the replay thread");
+    match tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .map_err(|_| ProjectorError::Panicked)?
+    {
+        Ok(r) => r?,
+        Err(_) => return Err(ProjectorError::Panicked),
+    }
+    // Retention as the live janitor applies it, so rebuilt = live.
+    janitor::sweep(&pool, &config, missive_core::time::now_millis())
+        .await
+        .map_err(ProjectorError::Janitor)?;
+    Ok(())
 }

@@ -20,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 use missive_core::usersig::UserSigVerifier;
 use missive_core::{time, Config};
 
+/// Row count and md5 per view table.
+pub type Digests = std::collections::BTreeMap<&'static str, missive_core::views::TableDigest>;
+
 pub const WAIT: Duration = Duration::from_secs(20);
 
 fn init_logs() {
@@ -268,6 +271,62 @@ impl TestApp {
     /// Number of records on the events topic (sum of high watermarks).
     pub fn events_on_log(&self) -> i64 {
         log_size(&self.config, &self.config.events_topic())
+    }
+
+    /// Waits until the projector has committed every event on the log.
+    pub async fn wait_projected(&self) {
+        let sql = format!(
+            "SELECT COALESCE(sum(next_offset), 0)::bigint FROM projector_offsets WHERE topic = '{}'",
+            self.config.events_topic()
+        );
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (done, log) = (self.scalar(&sql).await, self.events_on_log());
+            if done == log {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the projector stayed at {done} of {log} events"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Rebuilds every view from offset 0 of this test's log into a new
+    /// database (`missive replay`'s code) and returns the digests of the live
+    /// views and of the rebuilt ones.
+    pub async fn rebuild_digests(&self, batch_max: usize) -> (Digests, Digests) {
+        let base = Config::load().unwrap().database_url;
+        let name = format!("{}_rebuild", self.db);
+        missive_core::db::create_database(&base, &name)
+            .await
+            .unwrap();
+        let url = missive_core::db::with_database(&base, &name).unwrap();
+        missive_core::db::migrate(&url).await.unwrap();
+        let mut config = (*self.config).clone();
+        config.database_url = url.clone();
+        config.projector.batch_max = batch_max;
+        config.projector.group_id = unique_name("rebuild");
+        let progress = Arc::new(missive_projector::ReplayProgress::default());
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            missive_projector::replay(Arc::new(config), progress.clone(), CancellationToken::new()),
+        )
+        .await
+        .expect("the replay finishes")
+        .expect("the replay succeeds");
+        assert_eq!(
+            progress.done().0 as i64,
+            self.events_on_log(),
+            "replayed every event"
+        );
+        let rebuilt = missive_core::views::digest(&missive_core::db::connect(&url).await.unwrap())
+            .await
+            .unwrap();
+        let live = missive_core::views::digest(&self.pg).await.unwrap();
+        missive_core::db::drop_database(&base, &name).await.unwrap();
+        (live, rebuilt)
     }
 
     pub async fn stop(mut self) {

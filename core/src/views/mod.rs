@@ -6,6 +6,9 @@ use serde_json::Value;
 
 use missive_schemas::SenderProfile;
 
+mod digest;
+pub use digest::{digest, TableDigest};
+
 /// PostgreSQL channel the projector notifies, after each commit, with the ids
 /// of the users whose inbox grew; delivery listens on it to push.
 pub const INBOX_CHANNEL: &str = "missive_inbox";
@@ -241,18 +244,46 @@ pub async fn message_meta(
         .map(|r| (r.get(0), r.get(1), r.get(2))))
 }
 
+/// Tencent's offline caps: only this many of a user's most recently active
+/// conversations, and this many waiting messages in each, are offered at
+/// login and counted as unread. Past them, messages stay in history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OfflineCaps {
+    pub conversations: i64,
+    pub per_conversation: i64,
+}
+
+impl OfflineCaps {
+    pub fn from_config(views: &crate::config::ViewsConfig) -> Self {
+        Self {
+            conversations: views.offline_conversations_max.max(0),
+            per_conversation: views.offline_unread_max.max(0),
+        }
+    }
+}
+
 /// Messages from `peer` that `user` has not read.
 pub async fn unread_with(
     client: &impl GenericClient,
     user: &str,
     peer: &str,
+    caps: OfflineCaps,
 ) -> Result<i64, tokio_postgres::Error> {
     let stmt = client
         .prepare_cached(include_str!("sql/unread_with.sql"))
         .await?;
     let conversation = missive_schemas::conversation_id(user, peer);
     Ok(client
-        .query_one(&stmt, &[&user, &peer, &conversation])
+        .query_one(
+            &stmt,
+            &[
+                &user,
+                &peer,
+                &conversation,
+                &caps.per_conversation,
+                &caps.conversations,
+            ],
+        )
         .await?
         .get(0))
 }
@@ -261,11 +292,84 @@ pub async fn unread_with(
 pub async fn unread_total(
     client: &impl GenericClient,
     user: &str,
+    caps: OfflineCaps,
 ) -> Result<i64, tokio_postgres::Error> {
     let stmt = client
         .prepare_cached(include_str!("sql/unread_total.sql"))
         .await?;
-    Ok(client.query_one(&stmt, &[&user]).await?.get(0))
+    Ok(client
+        .query_one(&stmt, &[&user, &caps.per_conversation, &caps.conversations])
+        .await?
+        .get(0))
+}
+
+/// One conversation in a user's recent contacts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecentContact {
+    pub peer: String,
+    pub conversation_id: String,
+    /// Activity time (ms) the list is ordered by.
+    pub last_at_ms: i64,
+    pub last_seq: i64,
+    pub last_msg_key: String,
+    /// The last message, unless retention removed it from history.
+    pub last_message: Option<StoredMessage>,
+    /// Within the offline caps.
+    pub unread: i64,
+}
+
+/// `user`'s recent contacts, most recently active first: `limit` of them
+/// from position `start`.
+pub async fn recent_contacts(
+    client: &impl GenericClient,
+    user: &str,
+    start: i64,
+    limit: i64,
+    caps: OfflineCaps,
+) -> Result<Vec<RecentContact>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/recent_contacts.sql"))
+        .await?;
+    let rows = client
+        .query(&stmt, &[&user, &limit, &start, &caps.per_conversation])
+        .await?;
+    Ok(rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let last_seq: i64 = r.get(2);
+            let last_msg_key: String = r.get(3);
+            let last_message = r
+                .get::<_, Option<String>>(5)
+                .map(|from_account| StoredMessage {
+                    seq: last_seq,
+                    msg_key: last_msg_key.clone(),
+                    from_account,
+                    to_account: r.get(6),
+                    msg_random: r.get(7),
+                    msg_seq: r.get(8),
+                    sent_at_ms: r.get(9),
+                    body: r.get(10),
+                    cloud_custom_data: r.get(11),
+                    sender: SenderProfile {
+                        nickname: r.get(12),
+                        avatar_url: r.get(13),
+                    },
+                    recalled: r.get(14),
+                });
+            // Past the conversation cap nothing counts as unread.
+            let within_cap = start + (i as i64) < caps.conversations;
+            RecentContact {
+                peer: r.get(0),
+                conversation_id: r.get(1),
+                last_at_ms: r.get(4),
+                last_seq,
+                last_msg_key,
+                last_message,
+                unread: if within_cap { r.get(15) } else { 0 },
+            }
+        })
+        .collect())
 }
 
 /// A device counts as online while its heartbeat is younger than this.

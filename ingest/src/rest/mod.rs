@@ -5,6 +5,7 @@ mod accounts;
 mod fields;
 mod openim;
 mod profile;
+mod recentcontact;
 mod sns;
 
 use std::sync::Arc;
@@ -124,6 +125,7 @@ const APIS: &[&str] = &[
     "openim/query_online_status",
     "im_open_login_svc/account_import",
     "im_open_login_svc/multiaccount_import",
+    "recentcontact/get_list",
     "profile/portrait_set",
     "profile/portrait_get",
     "sns/friend_add",
@@ -187,6 +189,7 @@ async fn handle(
         ("im_open_login_svc", "multiaccount_import") => {
             accounts::multiaccount_import(state, &admin, &body).await
         }
+        ("recentcontact", "get_list") => recentcontact::get_list(state, &body).await,
         ("profile", "portrait_set") => profile::portrait_set(state, &admin, &body).await,
         ("profile", "portrait_get") => profile::portrait_get(state, &body).await,
         ("sns", "friend_add") => sns::friend_add(state, &admin, &body).await,

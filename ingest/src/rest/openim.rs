@@ -379,28 +379,27 @@ pub(super) async fn admin_getroammsg(
     );
     out.insert(
         "MsgList".into(),
-        Value::Array(
-            page.into_iter()
-                .map(|m| {
-                    json!({
-                        "From_Account": m.from_account,
-                        "To_Account": m.to_account,
-                        "MsgSeq": m.msg_seq,
-                        "MsgRandom": m.msg_random,
-                        "MsgTimeStamp": m.sent_at_ms / 1000,
-                        // Tencent: 8 marks a recalled message (kept as a tombstone).
-                        "MsgFlagBits": if m.recalled { 8 } else { 0 },
-                        "IsPeerRead": 0,
-                        "MsgKey": m.msg_key,
-                        "MsgBody": m.body,
-                        "CloudCustomData": m.cloud_custom_data,
-                        "ConversationSeq": m.seq,
-                    })
-                })
-                .collect(),
-        ),
+        Value::Array(page.into_iter().map(roam_message).collect()),
     );
     Ok(out)
+}
+
+/// A history message in Tencent's `MsgList` shape (plus missive's `ConversationSeq`).
+pub(super) fn roam_message(m: views::StoredMessage) -> Value {
+    json!({
+        "From_Account": m.from_account,
+        "To_Account": m.to_account,
+        "MsgSeq": m.msg_seq,
+        "MsgRandom": m.msg_random,
+        "MsgTimeStamp": m.sent_at_ms / 1000,
+        // Tencent: 8 marks a recalled message (kept as a tombstone).
+        "MsgFlagBits": if m.recalled { 8 } else { 0 },
+        "IsPeerRead": 0,
+        "MsgKey": m.msg_key,
+        "MsgBody": m.body,
+        "CloudCustomData": m.cloud_custom_data,
+        "ConversationSeq": m.seq,
+    })
 }
 
 /// The message `MsgKey` names in the conversation of `From_Account` and
@@ -567,10 +566,11 @@ pub(super) async fn get_c2c_unread_msg_num(
     let user = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
     check_user_id(user, "To_Account", ErrorCode::ToAccountInvalid)?;
     let client = state.pool.get().await.map_err(super::db_unavailable)?;
+    let caps = views::OfflineCaps::from_config(&state.config.views);
     let mut out = Map::new();
     match body.get("Peer_Account") {
         None => {
-            let total = views::unread_total(&client, user)
+            let total = views::unread_total(&client, user, caps)
                 .await
                 .map_err(super::db_unavailable)?;
             out.insert("AllC2CUnreadMsgNum".into(), total.into());
@@ -584,7 +584,7 @@ pub(super) async fn get_c2c_unread_msg_num(
                         if check_user_id(peer, "Peer_Account", ErrorCode::ToAccountInvalid)
                             .is_ok() =>
                     {
-                        let n = views::unread_with(&client, user, peer)
+                        let n = views::unread_with(&client, user, peer, caps)
                             .await
                             .map_err(super::db_unavailable)?;
                         list.push(json!({"Peer_Account": peer, "C2CUnreadMsgNum": n}));

@@ -1,0 +1,1 @@
+SELECT conversation_id, last_seq, last_sent_at_ms FROM conversations

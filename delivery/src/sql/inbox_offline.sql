@@ -1,0 +1,25 @@
+-- What waited for a device while it was offline: a user's inbox entries in
+-- ($2, $3] whose offline lifetime lasts past $4, within Tencent's caps: the
+-- $5 conversations with the newest entries, and in each the $6 newest
+-- messages (recalls and edits of those conversations always pass). The rest
+-- stays in history for the client to pull.
+WITH pending AS (
+    SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key,
+           row_number() OVER (PARTITION BY i.conversation_id, i.kind = 'message'
+                              ORDER BY i.cursor DESC) AS newest_first
+    FROM inbox i
+    WHERE i.user_id = $1 AND i.cursor > $2 AND i.cursor <= $3 AND i.expires_at_ms > $4
+), kept_conversations AS (
+    SELECT conversation_id FROM pending
+    GROUP BY conversation_id
+    ORDER BY max(cursor) DESC
+    LIMIT $5
+)
+SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key,
+       m.from_account, m.to_account, m.msg_random, m.msg_seq, m.sent_at_ms,
+       m.body, m.cloud_custom_data, m.sender_nickname, m.sender_avatar_url
+FROM pending i
+JOIN kept_conversations USING (conversation_id)
+JOIN messages m ON m.conversation_id = i.conversation_id AND m.seq = i.seq
+WHERE i.kind <> 'message' OR i.newest_first <= $6
+ORDER BY i.cursor

@@ -1,0 +1,105 @@
+//! `missive replay`: rebuilds every view from offset 0 of the log into a new
+//! database, with a progress display, and can compare the result with the
+//! live views table by table.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use missive_core::{db, views, Config};
+use missive_projector::ReplayProgress;
+
+pub struct ReplayArgs {
+    /// Name of the database to create and fill, on the configured server.
+    pub into: String,
+    pub batch: usize,
+    pub compare: bool,
+}
+
+pub async fn replay(
+    config: Arc<Config>,
+    args: ReplayArgs,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    db::create_database(&config.database_url, &args.into)
+        .await
+        .with_context(|| format!("create database {:?} (it must not exist yet)", args.into))?;
+    let target_url = db::with_database(&config.database_url, &args.into)?;
+    db::migrate(&target_url)
+        .await
+        .context("migrate the new database")?;
+    let mut target = (*config).clone();
+    target.database_url = target_url.clone();
+    target.projector.batch_max = args.batch.max(1);
+    // Offsets come from the new database (all zero), never from the live group.
+    target.projector.group_id = format!(
+        "{}.replay.{}",
+        config.projector.group_id,
+        uuid::Uuid::new_v4().simple()
+    );
+
+    let progress = Arc::new(ReplayProgress::default());
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} events  {msg}  ETA {eta}",
+        )
+        .expect("valid template"),
+    );
+    let started = Instant::now();
+    let ticker = {
+        let (bar, progress) = (bar.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                let (events, bytes) = progress.done();
+                bar.set_length(progress.total.load(Ordering::Relaxed));
+                bar.set_position(events);
+                let secs = started.elapsed().as_secs_f64().max(1e-3);
+                bar.set_message(format!(
+                    "{:.1} MB  {:.0} events/s",
+                    bytes as f64 / 1e6,
+                    events as f64 / secs
+                ));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let result = missive_projector::replay(Arc::new(target), progress.clone(), shutdown).await;
+    ticker.abort();
+    bar.finish_and_clear();
+    result.context("replay")?;
+    let (events, bytes) = progress.done();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "replayed {events} events ({:.1} MB) into {:?} in {secs:.1} s: {:.0} events/s",
+        bytes as f64 / 1e6,
+        args.into,
+        events as f64 / secs.max(1e-3)
+    );
+
+    if args.compare {
+        let live = views::digest(&db::connect(&config.database_url).await?).await?;
+        let rebuilt = views::digest(&db::connect(&target_url).await?).await?;
+        let mut differ = 0;
+        for (table, l) in &live {
+            let r = &rebuilt[table];
+            let same = l == r;
+            differ += usize::from(!same);
+            println!(
+                "{table:<18} live {:>10} rows  rebuilt {:>10} rows  {}",
+                l.rows,
+                r.rows,
+                if same { "same" } else { "DIFFERENT" }
+            );
+        }
+        anyhow::ensure!(
+            differ == 0,
+            "{differ} views differ (writes during the replay also make them differ)"
+        );
+    }
+    Ok(())
+}
