@@ -214,6 +214,17 @@ async fn the_caps_bound_contacts_offline_sync_and_unread_but_not_history() {
                     .unwrap()
                     .to_owned(),
             ),
+            Some("contacts") => {
+                let peers: Vec<&str> = f["contacts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["peer"].as_str().unwrap())
+                    .collect();
+                assert_eq!(peers, ["u4", "u3", "u2"], "{f}");
+                assert_eq!(f["contacts"][0]["unread"], 3);
+                assert_eq!(f["contacts"][2]["unread"], 0);
+            }
             Some("sync_done") => break,
             _ => panic!("unexpected frame {f}"),
         }

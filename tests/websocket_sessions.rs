@@ -72,6 +72,12 @@ async fn a_device_catches_up_from_its_cursor_then_gets_live_pushes() {
         assert_eq!(m["cursor"], i + 1);
         assert_eq!(m["body"][0]["MsgContent"]["Text"], format!("offline {i}"));
     }
+    // Then the recent contacts, with the last message and the unread count.
+    let contacts = fresh.next().await;
+    assert_eq!(contacts["type"], "contacts");
+    assert_eq!(contacts["contacts"][0]["peer"], "leo");
+    assert_eq!(contacts["contacts"][0]["unread"], 3);
+    assert_eq!(contacts["contacts"][0]["last_message"]["seq"], 3);
     assert_eq!(
         fresh.next().await,
         json!({"type": "sync_done", "cursor": 3})
@@ -81,6 +87,7 @@ async fn a_device_catches_up_from_its_cursor_then_gets_live_pushes() {
     let mut known = app.ws_with_cursor("mia", "phone", Some(2)).await;
     let m = known.next().await;
     assert_eq!(m["cursor"], 3);
+    assert_eq!(known.next().await["type"], "contacts");
     assert_eq!(known.next().await["type"], "sync_done");
 
     // Both get the next message live, exactly once.

@@ -68,8 +68,11 @@ pub struct ProjectorConfig {
 #[serde(default)]
 pub struct DeliveryConfig {
     pub listen: SocketAddr,
-    /// Frames a connection may have queued before it is dropped as too slow.
+    /// Frames queued per connection (memory bound per client).
     pub send_queue: usize,
+    /// A connection whose queue stays full this long is too slow and is
+    /// cut off (it resyncs from its cursor when it reconnects).
+    pub stall_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -182,6 +185,7 @@ impl Default for DeliveryConfig {
         Self {
             listen: "127.0.0.1:8081".parse().expect("addr"),
             send_queue: 1_024,
+            stall_timeout_ms: 5_000,
         }
     }
 }

@@ -4,7 +4,13 @@ use deadpool_postgres::GenericClient;
 
 use missive_core::views::OfflineCaps;
 
-use crate::protocol::{PushedMessage, Sender};
+use crate::protocol::{PushedMessage, ReadReceipt, Sender, ServerFrame};
+
+/// One inbox entry, ready to send.
+pub struct Pushed {
+    pub cursor: i64,
+    pub frame: ServerFrame,
+}
 
 pub const PAGE: i64 = 200;
 
@@ -14,7 +20,7 @@ pub async fn after(
     after_cursor: i64,
     now_ms: i64,
     online_since_cursor: i64,
-) -> Result<Vec<PushedMessage>, tokio_postgres::Error> {
+) -> Result<Vec<Pushed>, tokio_postgres::Error> {
     let stmt = client
         .prepare_cached(include_str!("sql/inbox_after.sql"))
         .await?;
@@ -35,7 +41,7 @@ pub async fn offline(
     login_cursor: i64,
     now_ms: i64,
     caps: OfflineCaps,
-) -> Result<Vec<PushedMessage>, tokio_postgres::Error> {
+) -> Result<Vec<Pushed>, tokio_postgres::Error> {
     let stmt = client
         .prepare_cached(include_str!("sql/inbox_offline.sql"))
         .await?;
@@ -56,7 +62,29 @@ pub async fn offline(
 }
 
 /// One row of `inbox_after.sql` / `inbox_offline.sql` as a frame.
-fn pushed(r: &tokio_postgres::Row, user: &str) -> PushedMessage {
+fn pushed(r: &tokio_postgres::Row, user: &str) -> Pushed {
+    let cursor: i64 = r.get(0);
+    let kind: String = r.get(1);
+    let conversation: String = r.get(2);
+    let seq: i64 = r.get(3);
+    if kind == "read" {
+        // The conversation id is the two user ids, sorted, joined by ':'.
+        let peer = conversation
+            .split(':')
+            .find(|u| *u != user)
+            .unwrap_or(user)
+            .to_owned();
+        return Pushed {
+            cursor,
+            frame: ServerFrame::Read(ReadReceipt {
+                cursor,
+                conversation,
+                peer,
+                reader: r.get::<_, Option<String>>(14).unwrap_or_default(),
+                read_seq: seq,
+            }),
+        };
+    }
     let from: String = r.get(5);
     let to: String = r.get(6);
     let peer = if from == user {
@@ -65,17 +93,16 @@ fn pushed(r: &tokio_postgres::Row, user: &str) -> PushedMessage {
         from.clone()
     };
     let sent_at_ms: i64 = r.get(9);
-    let kind: String = r.get(1);
-    PushedMessage {
-        cursor: r.get(0),
+    let message = PushedMessage {
+        cursor,
         event: if kind == "message" {
             "new".to_owned()
         } else {
             kind
         },
-        conversation: r.get(2),
+        conversation,
         peer,
-        seq: r.get(3),
+        seq,
         msg_key: r.get(4),
         from,
         to,
@@ -88,6 +115,10 @@ fn pushed(r: &tokio_postgres::Row, user: &str) -> PushedMessage {
             nickname: r.get(12),
             avatar_url: r.get(13),
         },
+    };
+    Pushed {
+        cursor,
+        frame: ServerFrame::Message(Box::new(message)),
     }
 }
 

@@ -4,6 +4,7 @@
 mod hub;
 mod inbox;
 pub mod protocol;
+mod requests;
 mod session;
 
 use std::future::IntoFuture;
@@ -21,6 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use missive_core::usersig::UserSigVerifier;
 use missive_core::Config;
+use missive_ingest::user_actions::UserActions;
 
 pub use session::{CLOSE_AUTH_FAILED, CLOSE_BAD_LOGIN, CLOSE_TOO_SLOW};
 
@@ -33,6 +35,8 @@ pub enum DeliveryError {
     Bind(#[from] missive_core::net::BindError),
     #[error(transparent)]
     Db(#[from] missive_core::db::DbError),
+    #[error("Kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
     #[error("server: {0}")]
     Serve(std::io::Error),
 }
@@ -42,27 +46,36 @@ pub(crate) struct DeliveryState {
     pub pool: Pool,
     pub hub: Arc<hub::Hub>,
     pub send_queue: usize,
+    /// How long a session's queue may stay full before the client is cut off.
+    pub stall: std::time::Duration,
     pub sessions: TaskTracker,
     pub shutdown: CancellationToken,
     /// Written in presence rows, so a session only removes its own.
     pub instance_id: String,
     pub offline_caps: missive_core::views::OfflineCaps,
+    pub views: missive_core::config::ViewsConfig,
+    /// Sends, recalls and read reports, as the REST API does them.
+    pub actions: UserActions,
 }
 
 pub struct Delivery {
     config: Arc<Config>,
     pool: Pool,
     listener: TcpListener,
+    actions: UserActions,
 }
 
 impl Delivery {
     pub async fn bind(config: Arc<Config>) -> Result<Self, DeliveryError> {
+        missive_core::kafka::ensure_topics(&config, &[config.events_topic()]).await?;
         let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
+        let actions = UserActions::new(config.clone(), pool.clone())?;
         let listener = missive_core::net::bind(config.delivery.listen).await?;
         Ok(Self {
             config,
             pool,
             listener,
+            actions,
         })
     }
 
@@ -87,10 +100,13 @@ impl Delivery {
             pool: self.pool.clone(),
             hub,
             send_queue: self.config.delivery.send_queue.max(1),
+            stall: std::time::Duration::from_millis(self.config.delivery.stall_timeout_ms),
             sessions: TaskTracker::new(),
             shutdown: shutdown.clone(),
             instance_id: self.config.instance_id.clone(),
             offline_caps: missive_core::views::OfflineCaps::from_config(&self.config.views),
+            views: self.config.views.clone(),
+            actions: self.actions.clone(),
         });
         let app = Router::new()
             .route("/v1/ws", get(upgrade))

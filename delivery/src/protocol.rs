@@ -1,9 +1,11 @@
 //! The WebSocket protocol's frames (JSON text frames; see docs/protocol.md).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-/// Frames a client sends.
+/// Frames a client sends. Requests after login may carry an `id`, echoed in
+/// the reply (`ok`, `sent`, `history`, `contacts` or `error`) so a client can
+/// pair them; replies may arrive out of order.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
@@ -23,6 +25,55 @@ pub enum ClientFrame {
         #[serde(default)]
         id: Option<Value>,
     },
+    /// Sends a message as the logged-in user. `msg` holds Tencent
+    /// `sendmsg` fields (`To_Account`, `MsgRandom`, `MsgSeq`, `MsgBody`,
+    /// `CloudCustomData`, `SyncOtherMachine`, `MsgLifeTime`,
+    /// `OfflinePushInfo`, `IsNeedReadReceipt`), validated and
+    /// permission-checked exactly as REST sends are.
+    Send {
+        #[serde(default)]
+        id: Option<Value>,
+        msg: Map<String, Value>,
+    },
+    /// History of the conversation with `peer` from the roaming store,
+    /// newest first, strictly before `before_seq` (absent = from the newest).
+    History {
+        #[serde(default)]
+        id: Option<Value>,
+        peer: String,
+        #[serde(default)]
+        before_seq: Option<i64>,
+        #[serde(default)]
+        count: Option<i64>,
+    },
+    /// A read report: every message from `peer` up to `seq` (absent = all
+    /// so far) is read.
+    Read {
+        #[serde(default)]
+        id: Option<Value>,
+        peer: String,
+        #[serde(default)]
+        seq: Option<i64>,
+    },
+    /// Recalls a message this user sent to `peer`.
+    Recall {
+        #[serde(default)]
+        id: Option<Value>,
+        peer: String,
+        msg_key: String,
+    },
+    /// Recent contacts, most recently active first, each with its last
+    /// message, unread count and up to `messages` latest messages.
+    Contacts {
+        #[serde(default)]
+        id: Option<Value>,
+        #[serde(default)]
+        start: Option<i64>,
+        #[serde(default)]
+        count: Option<i64>,
+        #[serde(default)]
+        messages: Option<i64>,
+    },
 }
 
 /// Frames the server sends.
@@ -35,17 +86,52 @@ pub enum ServerFrame {
         /// The user's newest inbox cursor at login.
         cursor: i64,
     },
-    /// A message for this user (received, or sent from another of their devices).
+    /// A message for this user (received, or sent from another of their
+    /// devices), or a recall or edit of one.
     Message(Box<PushedMessage>),
+    /// Someone read a conversation up to `read_seq`: this user on another
+    /// device (clear the unread count) or the peer (a read receipt).
+    Read(ReadReceipt),
+    /// The recent contacts: at login (before `sync_done`) and on request.
+    Contacts {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        contacts: Vec<Contact>,
+    },
     /// Everything that waited for this device has been sent; live push follows.
-    SyncDone {
-        cursor: i64,
+    SyncDone { cursor: i64 },
+    /// A send was appended to the log: it will be delivered.
+    Sent {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        msg_key: String,
+        /// Unix seconds (Tencent `MsgTime`).
+        msg_time: i64,
+        msg_seq: u32,
+        /// A retry of a message already sent: nothing new was appended.
+        duplicate: bool,
+    },
+    History {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        peer: String,
+        /// Newest first.
+        messages: Vec<HistoryMessage>,
+        /// Nothing older remains in the roaming store.
+        complete: bool,
+    },
+    /// A read or recall request was accepted.
+    Ok {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
     },
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<Value>,
     },
     Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
         code: u32,
         info: String,
     },
@@ -77,7 +163,70 @@ pub struct PushedMessage {
 }
 
 #[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct ReadReceipt {
+    pub cursor: i64,
+    pub conversation: String,
+    /// The other party of the conversation, from this user's side.
+    pub peer: String,
+    pub reader: String,
+    pub read_seq: i64,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq)]
 pub struct Sender {
     pub nickname: String,
     pub avatar_url: String,
+}
+
+/// A message from the roaming store.
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct HistoryMessage {
+    pub seq: i64,
+    pub msg_key: String,
+    pub from: String,
+    pub to: String,
+    pub time: i64,
+    pub msg_seq: i64,
+    pub msg_random: i64,
+    pub body: Value,
+    pub cloud_custom_data: String,
+    pub sender: Sender,
+    pub recalled: bool,
+}
+
+impl From<missive_core::views::StoredMessage> for HistoryMessage {
+    fn from(m: missive_core::views::StoredMessage) -> Self {
+        Self {
+            seq: m.seq,
+            msg_key: m.msg_key,
+            from: m.from_account,
+            to: m.to_account,
+            time: m.sent_at_ms / 1000,
+            msg_seq: m.msg_seq,
+            msg_random: m.msg_random,
+            body: m.body,
+            cloud_custom_data: m.cloud_custom_data,
+            sender: Sender {
+                nickname: m.sender.nickname,
+                avatar_url: m.sender.avatar_url,
+            },
+            recalled: m.recalled,
+        }
+    }
+}
+
+/// One conversation of the recent contacts.
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct Contact {
+    pub peer: String,
+    pub conversation: String,
+    /// Unix ms of the last activity.
+    pub last_at_ms: i64,
+    pub last_seq: i64,
+    pub unread: i64,
+    /// Absent once retention removed it from history.
+    pub last_message: Option<HistoryMessage>,
+    /// The latest messages, newest first (when asked for).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<HistoryMessage>,
 }

@@ -6,19 +6,22 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use missive_core::{time, ApiError, ErrorCode};
 
-use crate::inbox;
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::DeliveryState;
+use crate::{inbox, requests};
 
 /// How long a client has to send its login frame.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Re-read the inbox this often even without a wake-up (lost notifications).
 const RESYNC_EVERY: Duration = Duration::from_secs(15);
+/// Requests one session may have running at once.
+const MAX_REQUESTS_IN_FLIGHT: usize = 32;
 /// Close codes (4000-4999 are for applications).
 pub const CLOSE_AUTH_FAILED: u16 = 4001;
 pub const CLOSE_BAD_LOGIN: u16 = 4002;
@@ -37,16 +40,26 @@ fn close(code: u16, reason: &str) -> Message {
     }))
 }
 
-/// Sends `msg` through the bounded queue; false when the client is too slow
-/// (queue full) or gone.
-fn enqueue(tx: &mpsc::Sender<Message>, msg: Message) -> bool {
-    match tx.try_send(msg) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            metrics::counter!("missive_delivery_slow_disconnects_total").increment(1);
-            false
+/// The session's bounded queue to its writer task. A client whose queue
+/// stays full for `stall` is too slow and is cut off; until then a push
+/// waits, which holds up only this session's own task.
+#[derive(Clone)]
+struct Outbox {
+    tx: mpsc::Sender<Message>,
+    stall: Duration,
+}
+
+impl Outbox {
+    /// False when the client is too slow or gone.
+    async fn push(&self, msg: Message) -> bool {
+        match tokio::time::timeout(self.stall, self.tx.send(msg)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(_)) => false,
+            Err(_) => {
+                metrics::counter!("missive_delivery_slow_disconnects_total").increment(1);
+                false
+            }
         }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
     }
 }
 
@@ -109,6 +122,7 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
         let e = ApiError::from(e);
         let _ = sink
             .send(frame(&ServerFrame::Error {
+                id: None,
                 code: e.code.code(),
                 info: e.info.clone(),
             }))
@@ -120,6 +134,10 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
     // From here on every frame goes through a bounded queue drained by the
     // writer task, so one slow client only ever stalls itself.
     let (tx, mut rx) = mpsc::channel::<Message>(state.send_queue);
+    let outbox = Outbox {
+        tx,
+        stall: state.stall,
+    };
     let writer = tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
             let closing = matches!(m, Message::Close(_));
@@ -149,75 +167,114 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
     };
     let mut cursor = start_cursor.unwrap_or(0).max(0);
     tracing::debug!(%user, %device, cursor, "session started");
-    let mut alive = enqueue(
-        &tx,
-        frame(&ServerFrame::LoginOk {
+    let mut alive = outbox
+        .push(frame(&ServerFrame::LoginOk {
             user: user.clone(),
             device: device.clone(),
             cursor: login_cursor,
-        }),
-    );
-    // What waited offline (within the caps), with backpressure rather than
-    // the live path's drop-when-full: a long backlog is not a slow client.
-    match offline_sync(&state, &user, cursor, login_cursor, &tx).await {
+        }))
+        .await;
+    // What waited offline (within the caps).
+    match offline_sync(&state, &user, cursor, login_cursor, &outbox).await {
         Ok(true) => cursor = cursor.max(login_cursor),
         Ok(false) => alive = false,
         // The live drain below serves the same entries, uncapped, instead.
         Err(e) => tracing::warn!(error = %e, %user, "offline sync failed"),
     }
+    // Then the recent contacts with their last messages, before sync_done.
+    if alive {
+        match requests::contacts(&state, &user, None, None, None).await {
+            Ok(contacts) => {
+                alive = outbox
+                    .push(frame(&ServerFrame::Contacts { id: None, contacts }))
+                    .await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.info, %user, "recent contacts unavailable at login")
+            }
+        }
+    }
+    // Requests run concurrently (a send waits for the broker), a bounded
+    // number at a time; their replies go through the same queue.
+    let in_flight = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
+    let mut requests = JoinSet::new();
+    let too_slow = CancellationToken::new();
     let mut synced = false;
     let mut resync = tokio::time::interval(RESYNC_EVERY);
     resync.tick().await;
 
     while alive {
         // Push everything after the cursor.
-        match drain(&state, &user, &mut cursor, login_cursor, &tx).await {
+        match drain(&state, &user, &mut cursor, login_cursor, &outbox).await {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => tracing::warn!(error = %e, %user, "inbox read failed; will retry"),
         }
         if !synced {
             synced = true;
-            alive = enqueue(&tx, frame(&ServerFrame::SyncDone { cursor }));
+            alive = outbox.push(frame(&ServerFrame::SyncDone { cursor })).await;
         }
         tokio::select! {
             _ = registration.wake.notified() => {}
             _ = resync.tick() => presence.beat().await,
             incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    let reply = match serde_json::from_str::<ClientFrame>(&text) {
-                        Ok(ClientFrame::Ping { id }) => ServerFrame::Pong { id },
-                        Ok(ClientFrame::Login { .. }) => ServerFrame::Error {
-                            code: ErrorCode::InvalidRequest.code(),
-                            info: "already logged in".into(),
-                        },
-                        Err(e) => ServerFrame::Error {
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientFrame>(&text) {
+                    Ok(ClientFrame::Ping { id }) => {
+                        alive = outbox.push(frame(&ServerFrame::Pong { id })).await;
+                    }
+                    Ok(request) => match in_flight.clone().try_acquire_owned() {
+                        Ok(permit) => {
+                            let (state, user, outbox, too_slow) =
+                                (state.clone(), user.clone(), outbox.clone(), too_slow.clone());
+                            requests.spawn(async move {
+                                let reply = requests::handle(&state, &user, request).await;
+                                drop(permit);
+                                if !outbox.push(frame(&reply)).await {
+                                    too_slow.cancel();
+                                }
+                            });
+                        }
+                        Err(_) => {
+                            alive = outbox.push(frame(&ServerFrame::Error {
+                                id: None,
+                                code: ErrorCode::InvalidRequest.code(),
+                                info: format!("more than {MAX_REQUESTS_IN_FLIGHT} requests in flight; wait for replies"),
+                            })).await;
+                        }
+                    },
+                    Err(e) => {
+                        alive = outbox.push(frame(&ServerFrame::Error {
+                            id: None,
                             code: ErrorCode::InvalidRequest.code(),
                             info: format!("bad frame: {e}"),
-                        },
-                    };
-                    alive = enqueue(&tx, frame(&reply));
-                }
+                        })).await;
+                    }
+                },
                 Some(Ok(Message::Binary(_))) => {
-                    alive = enqueue(&tx, frame(&ServerFrame::Error {
+                    alive = outbox.push(frame(&ServerFrame::Error {
+                        id: None,
                         code: ErrorCode::InvalidRequest.code(),
                         info: "binary frames are not part of the protocol; send JSON text".into(),
-                    }));
+                    })).await;
                 }
+
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {} // ping/pong are answered by the library
             },
+            _ = too_slow.cancelled() => alive = false,
+            Some(_) = requests.join_next(), if !requests.is_empty() => {}
             _ = shutdown.cancelled() => {
-                let _ = tx.try_send(close(1001, "server shutting down"));
+                let _ = outbox.tx.try_send(close(1001, "server shutting down"));
                 break;
             }
         }
     }
+    requests.abort_all();
     if !alive {
         // Too slow: do not wait behind its queue.
         writer.abort();
     } else {
-        drop(tx);
+        drop(outbox);
         let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     }
     drop(registration);
@@ -280,9 +337,6 @@ impl Presence<'_> {
     }
 }
 
-/// How long an offline sync may wait for room in the client's queue.
-const SYNC_STALL: Duration = Duration::from_secs(30);
-
 /// Sends what waited while the device was offline; false when the client is
 /// gone or stalls.
 async fn offline_sync(
@@ -290,7 +344,7 @@ async fn offline_sync(
     user: &str,
     cursor: i64,
     login_cursor: i64,
-    tx: &mpsc::Sender<Message>,
+    outbox: &Outbox,
 ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
     if cursor >= login_cursor {
         return Ok(true);
@@ -306,12 +360,11 @@ async fn offline_sync(
     )
     .await?;
     drop(client);
-    for m in waiting {
-        let msg = frame(&ServerFrame::Message(Box::new(m)));
-        match tokio::time::timeout(SYNC_STALL, tx.send(msg)).await {
-            Ok(Ok(())) => metrics::counter!("missive_delivery_pushed_total").increment(1),
-            _ => return Ok(false),
+    for p in waiting {
+        if !outbox.push(frame(&p.frame)).await {
+            return Ok(false);
         }
+        metrics::counter!("missive_delivery_pushed_total").increment(1);
     }
     Ok(true)
 }
@@ -322,15 +375,15 @@ async fn drain(
     user: &str,
     cursor: &mut i64,
     login_cursor: i64,
-    tx: &mpsc::Sender<Message>,
+    outbox: &Outbox,
 ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
     let client = state.pool.get().await?;
     loop {
         let page = inbox::after(&client, user, *cursor, time::now_millis(), login_cursor).await?;
         let full = page.len() as i64 == inbox::PAGE;
-        for m in page {
-            let next = m.cursor;
-            if !enqueue(tx, frame(&ServerFrame::Message(Box::new(m)))) {
+        for p in page {
+            let next = p.cursor;
+            if !outbox.push(frame(&p.frame)).await {
                 return Ok(false);
             }
             metrics::counter!("missive_delivery_pushed_total").increment(1);

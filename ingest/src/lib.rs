@@ -8,6 +8,7 @@ pub mod changes;
 pub mod msg_key;
 pub mod rest;
 pub mod send;
+pub mod user_actions;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -174,89 +174,123 @@ async fn apply_segment<'a>(
     Ok(())
 }
 
-/// A recall or an edit: the history row changes in place, and both parties'
-/// inboxes get an entry so their devices update.
+/// A recall, an edit or a read. A recall or an edit changes the history row
+/// in place; a read moves the reader's read seq. Either way both parties'
+/// inboxes get an entry so their devices update (a read: the reader's other
+/// devices clear the unread count, the peer's show a read receipt).
 async fn apply_change_of_message(
     tx: &Transaction<'_>,
     env: &Envelope,
     applied: &mut Applied,
 ) -> Result<(), tokio_postgres::Error> {
-    let (kind, row) = match &env.event {
+    struct Entry<'a> {
+        kind: &'static str,
+        conversation: &'a str,
+        seq: i64,
+        key: &'a str,
+        reader: Option<&'a str>,
+        users: Vec<String>,
+    }
+    let entry = match &env.event {
         Event::ConversationRead(r) => {
             let stmt = tx.prepare_cached(include_str!("sql/mark_read.sql")).await?;
-            tx.execute(
-                &stmt,
-                &[&r.reader, &r.peer, &r.conversation_id, &r.read_time],
-            )
-            .await?;
-            return Ok(());
-        }
-        Event::MessageRecalled(r) => {
-            let stmt = tx
-                .prepare_cached(include_str!("sql/recall_message.sql"))
-                .await?;
-            (
-                "recall",
-                tx.query_opt(&stmt, &[&r.conversation_id, &r.msg_key])
-                    .await?,
-            )
-        }
-        Event::MessageModified(m) => {
-            let body = m.body.as_ref().map(|b| msgbody::render(b));
-            let stmt = tx
-                .prepare_cached(include_str!("sql/modify_message.sql"))
-                .await?;
-            (
-                "edit",
-                tx.query_opt(
+            let moved = tx
+                .query_opt(
                     &stmt,
-                    &[&m.conversation_id, &m.msg_key, &body, &m.cloud_custom_data],
+                    &[&r.reader, &r.peer, &r.conversation_id, &r.read_time],
                 )
-                .await?,
-            )
+                .await?;
+            // Not moved (an older read time), or nothing to read yet.
+            let Some(read_seq) = moved.map(|row| row.get::<_, i64>(0)).filter(|s| *s > 0) else {
+                return Ok(());
+            };
+            Entry {
+                kind: "read",
+                conversation: &r.conversation_id,
+                seq: read_seq,
+                key: "",
+                reader: Some(&r.reader),
+                users: vec![r.reader.clone(), r.peer.clone()],
+            }
+        }
+        Event::MessageRecalled(_) | Event::MessageModified(_) => {
+            let (kind, row, conversation, key) = match &env.event {
+                Event::MessageRecalled(r) => {
+                    let stmt = tx
+                        .prepare_cached(include_str!("sql/recall_message.sql"))
+                        .await?;
+                    let row = tx
+                        .query_opt(&stmt, &[&r.conversation_id, &r.msg_key])
+                        .await?;
+                    ("recall", row, &r.conversation_id, &r.msg_key)
+                }
+                Event::MessageModified(m) => {
+                    let body = m.body.as_ref().map(|b| msgbody::render(b));
+                    let stmt = tx
+                        .prepare_cached(include_str!("sql/modify_message.sql"))
+                        .await?;
+                    let row = tx
+                        .query_opt(
+                            &stmt,
+                            &[&m.conversation_id, &m.msg_key, &body, &m.cloud_custom_data],
+                        )
+                        .await?;
+                    ("edit", row, &m.conversation_id, &m.msg_key)
+                }
+                _ => unreachable!("matched above"),
+            };
+            // Already recalled, or never stored: nothing to tell anyone.
+            let Some(row) = row else { return Ok(()) };
+            let (seq, from, to, hidden_from_recipient): (i64, String, String, bool) =
+                (row.get(0), row.get(1), row.get(2), row.get(3));
+            let mut users = vec![from.clone()];
+            if !hidden_from_recipient {
+                users.push(to);
+            }
+            Entry {
+                kind,
+                conversation,
+                seq,
+                key,
+                reader: None,
+                users,
+            }
         }
         _ => return Ok(()),
     };
-    // Already recalled, or never stored: nothing to tell anyone.
-    let Some(row) = row else { return Ok(()) };
-    let (seq, from, to, hidden_from_recipient): (i64, String, String, bool) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
-    let (conversation, key) = match &env.event {
-        Event::MessageRecalled(r) => (&r.conversation_id, &r.msg_key),
-        Event::MessageModified(m) => (&m.conversation_id, &m.msg_key),
-        _ => unreachable!("only recalls and edits reach here"),
-    };
-    let mut users = vec![from.as_str()];
-    if !hidden_from_recipient && to != from {
-        users.push(to.as_str());
-    }
+    let mut users = entry.users;
     users.sort_unstable();
+    users.dedup();
     let counts = vec![1i64; users.len()];
     let reserve = tx
         .prepare_cached(include_str!("sql/reserve_cursors.sql"))
         .await?;
+    let mut cursors = Vec::with_capacity(users.len());
+    let mut owners = Vec::with_capacity(users.len());
+    for row in tx.query(&reserve, &[&users, &counts]).await? {
+        owners.push(row.get::<_, String>(0));
+        cursors.push(row.get::<_, i64>(1));
+    }
+    let n = owners.len();
+    let expires = env.occurred_at + i64::from(missive_core::msgbody::MAX_OFFLINE_SECONDS) * 1000;
     let insert = tx
         .prepare_cached(include_str!("sql/insert_inbox.sql"))
         .await?;
-    let expires = env.occurred_at + i64::from(missive_core::msgbody::MAX_OFFLINE_SECONDS) * 1000;
-    for row in tx.query(&reserve, &[&users, &counts]).await? {
-        let user: String = row.get(0);
-        let cursor: i64 = row.get(1);
-        tx.execute(
-            &insert,
-            &[
-                &vec![user.as_str()],
-                &vec![cursor],
-                &vec![kind],
-                &vec![conversation.as_str()],
-                &vec![seq],
-                &vec![key.as_str()],
-                &vec![expires],
-            ],
-        )
-        .await?;
-        applied.users.insert(user);
-    }
+    tx.execute(
+        &insert,
+        &[
+            &owners,
+            &cursors,
+            &vec![entry.kind; n],
+            &vec![entry.conversation; n],
+            &vec![entry.seq; n],
+            &vec![entry.key; n],
+            &vec![expires; n],
+            &vec![entry.reader; n],
+        ],
+    )
+    .await?;
+    applied.users.extend(owners);
     Ok(())
 }
 
@@ -371,6 +405,7 @@ async fn apply_messages(
     let mut i_seq = Vec::new();
     let mut i_key = Vec::new();
     let mut i_expires = Vec::new();
+    let mut i_reader: Vec<Option<&str>> = Vec::new();
     for (c, seq) in candidates.iter().zip(&seqs) {
         let m = c.m;
         m_conv.push(m.conversation_id.as_str());
@@ -403,6 +438,7 @@ async fn apply_messages(
             i_seq.push(*seq);
             i_key.push(m.msg_key.as_str());
             i_expires.push(m.sent_at + i64::from(m.lifetime_seconds) * 1000);
+            i_reader.push(None);
             applied.users.insert(u.to_owned());
         }
     }
@@ -439,7 +475,7 @@ async fn apply_messages(
         tx.execute(
             &stmt,
             &[
-                &i_user, &i_cursor, &i_kind, &i_conv, &i_seq, &i_key, &i_expires,
+                &i_user, &i_cursor, &i_kind, &i_conv, &i_seq, &i_key, &i_expires, &i_reader,
             ],
         )
         .await?;

@@ -257,7 +257,29 @@ impl TestApp {
 
     pub async fn ws_with_cursor(&self, user: &str, device: &str, cursor: Option<i64>) -> WsClient {
         let addr = self.delivery.as_ref().expect("delivery running").addr;
-        let mut ws = WsClient::connect(addr).await;
+        self.ws_at(addr, user, device, cursor).await
+    }
+
+    /// A session on the delivery instance at `addr`, logged in.
+    pub async fn ws_at(
+        &self,
+        addr: SocketAddr,
+        user: &str,
+        device: &str,
+        cursor: Option<i64>,
+    ) -> WsClient {
+        let ws = WsClient::connect(addr).await;
+        self.login(ws, user, device, cursor).await
+    }
+
+    /// Logs `ws` in as `user` on `device`; returns after `login_ok`.
+    pub async fn login(
+        &self,
+        mut ws: WsClient,
+        user: &str,
+        device: &str,
+        cursor: Option<i64>,
+    ) -> WsClient {
         let mut login = json!({"type": "login", "user": user, "usersig": self.sig(user), "device": device, "platform": "Web"});
         if let Some(c) = cursor {
             login["cursor"] = c.into();
@@ -454,6 +476,21 @@ impl WsClient {
         let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws"))
             .await
             .expect("WebSocket connects");
+        Self { stream }
+    }
+
+    /// A client with a tiny socket receive buffer (so a client that stops
+    /// reading backs up into the server quickly, as a slow phone would).
+    pub async fn connect_slow(addr: SocketAddr) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(addr).await.expect("TCP connects");
+        let (stream, _) = tokio_tungstenite::client_async(
+            format!("ws://{addr}/v1/ws"),
+            tokio_tungstenite::MaybeTlsStream::Plain(tcp),
+        )
+        .await
+        .expect("WebSocket connects");
         Self { stream }
     }
 

@@ -3,11 +3,13 @@
 -- lifetime lasts; later ones were pushed live and are always served.
 SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key,
        m.from_account, m.to_account, m.msg_random, m.msg_seq, m.sent_at_ms,
-       m.body, m.cloud_custom_data, m.sender_nickname, m.sender_avatar_url
+       m.body, m.cloud_custom_data, m.sender_nickname, m.sender_avatar_url, i.reader
 FROM inbox i
-JOIN messages m ON m.conversation_id = i.conversation_id AND m.seq = i.seq
+LEFT JOIN messages m ON m.conversation_id = i.conversation_id AND m.seq = i.seq
 WHERE i.user_id = $1
   AND i.cursor > $2
   AND (i.expires_at_ms > $3 OR i.cursor > $4)
+  -- Entries about messages retention has removed are skipped.
+  AND (m.seq IS NOT NULL OR i.kind = 'read')
 ORDER BY i.cursor
 LIMIT $5

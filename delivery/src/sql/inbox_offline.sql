@@ -4,7 +4,7 @@
 -- messages (recalls and edits of those conversations always pass). The rest
 -- stays in history for the client to pull.
 WITH pending AS (
-    SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key,
+    SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key, i.reader,
            row_number() OVER (PARTITION BY i.conversation_id, i.kind = 'message'
                               ORDER BY i.cursor DESC) AS newest_first
     FROM inbox i
@@ -17,9 +17,10 @@ WITH pending AS (
 )
 SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key,
        m.from_account, m.to_account, m.msg_random, m.msg_seq, m.sent_at_ms,
-       m.body, m.cloud_custom_data, m.sender_nickname, m.sender_avatar_url
+       m.body, m.cloud_custom_data, m.sender_nickname, m.sender_avatar_url, i.reader
 FROM pending i
 JOIN kept_conversations USING (conversation_id)
-JOIN messages m ON m.conversation_id = i.conversation_id AND m.seq = i.seq
-WHERE i.kind <> 'message' OR i.newest_first <= $6
+LEFT JOIN messages m ON m.conversation_id = i.conversation_id AND m.seq = i.seq
+WHERE (i.kind <> 'message' OR i.newest_first <= $6)
+  AND (m.seq IS NOT NULL OR i.kind = 'read')
 ORDER BY i.cursor

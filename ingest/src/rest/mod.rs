@@ -2,8 +2,8 @@
 //! admin identity in the query string and a JSON body.
 
 mod accounts;
-mod fields;
-mod openim;
+pub(crate) mod fields;
+pub(crate) mod openim;
 mod profile;
 mod recentcontact;
 mod sns;
@@ -43,7 +43,7 @@ fn admin_actor(admin: &Admin) -> Actor {
     }
 }
 
-fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
+pub fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
     tracing::warn!(error = %e, "PostgreSQL unavailable");
     ApiError::new(
         ErrorCode::ServiceUnavailable,
@@ -141,6 +141,33 @@ fn known_api(api: &str) -> &'static str {
     APIS.iter().find(|a| **a == api).copied().unwrap_or("other")
 }
 
+/// A body over the limit is still read, and dropped, up to this many bytes:
+/// the client is still writing it, and closing on unread data would reset
+/// the connection before it reads the error reply.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+/// The body if it is at most `limit` bytes.
+async fn read_body(body: HttpBody, limit: usize) -> Result<axum::body::Bytes, ()> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ())?;
+        total += chunk.len();
+        if total <= limit {
+            kept.extend_from_slice(&chunk);
+        } else if total > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if total > limit {
+        Err(())
+    } else {
+        Ok(kept.into())
+    }
+}
+
 async fn handle(
     state: &RestState,
     service: &str,
@@ -150,7 +177,7 @@ async fn handle(
 ) -> Result<Map<String, Value>, ApiError> {
     let admin = authenticate_admin(state, query)?;
     let is_msg_api = service == "openim";
-    let bytes = axum::body::to_bytes(body, state.config.ingest.max_request_bytes)
+    let bytes = read_body(body, state.config.ingest.max_request_bytes)
         .await
         .map_err(|_| {
             ApiError::new(

@@ -34,7 +34,7 @@ pub(super) async fn sendmsg(
 fn parse_send(admin: &Admin, body: &Body<'_>) -> Result<SendRequest, ApiError> {
     let from = sender(admin, body)?;
     let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
-    parse_message(from, to.to_owned(), body)
+    parse_message(from, to.to_owned(), body, Sender::Admin)
 }
 
 /// `From_Account`, or the administrator itself when absent.
@@ -49,8 +49,14 @@ fn sender(admin: &Admin, body: &Body<'_>) -> Result<String, ApiError> {
     }
 }
 
-/// The fields sendmsg, batchsendmsg and importmsg share.
-fn parse_message(from: String, to: String, body: &Body<'_>) -> Result<SendRequest, ApiError> {
+/// The fields sendmsg, batchsendmsg, importmsg and WebSocket sends share.
+/// `sender` says who may use which element types (system notices: admins).
+pub(crate) fn parse_message(
+    from: String,
+    to: String,
+    body: &Body<'_>,
+    sender: Sender,
+) -> Result<SendRequest, ApiError> {
     let sync_other_machine =
         match body.opt_i64("SyncOtherMachine", ErrorCode::SyncOtherMachineInvalid)? {
             None | Some(1) => SyncOtherMachine::Sync,
@@ -81,7 +87,7 @@ fn parse_message(from: String, to: String, body: &Body<'_>) -> Result<SendReques
         .unwrap_or_default()
         .to_owned();
     check_body_size(raw_body, &cloud_custom_data)?;
-    let elements = msgbody::parse(raw_body, Sender::Admin)?;
+    let elements = msgbody::parse(raw_body, sender)?;
     let offline_push = match body.get("OfflinePushInfo") {
         None => None,
         Some(v) => Some(parse_offline_push(v)?),
@@ -145,7 +151,7 @@ pub(super) async fn batchsendmsg(
         ));
     }
     // Every field but the recipient is checked once; `to` is set per copy.
-    let mut template = parse_message(sender(admin, body)?, String::new(), body)?;
+    let mut template = parse_message(sender(admin, body)?, String::new(), body, Sender::Admin)?;
     template.batch = true;
     let actor = admin_actor(admin);
     let mut errors = Vec::new();
@@ -230,7 +236,7 @@ pub(super) async fn importmsg(
             format!("MsgTimeStamp is {time}; it must be a past unix time in seconds"),
         ));
     }
-    let mut req = parse_message(from.to_owned(), to.to_owned(), body)?;
+    let mut req = parse_message(from.to_owned(), to.to_owned(), body, Sender::Admin)?;
     req.import_mode = import_mode;
     req.sent_at = Some(time * 1000);
     let actor = admin_actor(admin);
@@ -410,9 +416,20 @@ async fn existing_message(
 ) -> Result<(String, String, String, String), ApiError> {
     let from = body.string(&["From_Account"], ErrorCode::FromAccountInvalid)?;
     let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
+    let key = body.string(&["MsgKey"], ErrorCode::MsgKeyInvalid)?;
+    own_message(&state.pool, from, to, key).await
+}
+
+/// `(conversation, key, from, to)` of the message `key` that `from` sent to
+/// `to`, unless it was recalled: what a recall or an edit acts on.
+pub(crate) async fn own_message(
+    pool: &deadpool_postgres::Pool,
+    from: &str,
+    to: &str,
+    key: &str,
+) -> Result<(String, String, String, String), ApiError> {
     check_user_id(from, "From_Account", ErrorCode::FromAccountInvalid)?;
     check_user_id(to, "To_Account", ErrorCode::ToAccountInvalid)?;
-    let key = body.string(&["MsgKey"], ErrorCode::MsgKeyInvalid)?;
     if key.is_empty() || key.len() > 64 {
         return Err(ApiError::new(
             ErrorCode::MsgKeyInvalid,
@@ -420,7 +437,7 @@ async fn existing_message(
         ));
     }
     let conversation = conversation_id(from, to);
-    let client = state.pool.get().await.map_err(super::db_unavailable)?;
+    let client = pool.get().await.map_err(super::db_unavailable)?;
     let meta = views::message_meta(&client, &conversation, key)
         .await
         .map_err(super::db_unavailable)?;
