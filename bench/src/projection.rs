@@ -1,0 +1,186 @@
+//! Events/s projected from a backlog and events/s rebuilt, through the
+//! projector's own code, plus the broker's raw consume rate beside them.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use rdkafka::producer::FutureRecord;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use missive_core::{db, Config};
+use missive_schemas::{
+    conversation_id, Channel, Decision, Element, Envelope, Event, EventCodec, ImportMode,
+    MessageSent, Origin, SenderProfile, SyncOtherMachine, TextElem,
+};
+
+/// A message as ingest would record it, between two of `users` users.
+fn message(i: u64, users: u64, text: &str) -> Envelope {
+    // A cheap deterministic spread over pairs (no RNG needed for a load).
+    let a = i.wrapping_mul(2_654_435_761) % users;
+    let b = (a + 1 + i.wrapping_mul(40_503) % (users - 1)) % users;
+    let (from, to) = (format!("user{a}"), format!("user{b}"));
+    let now = missive_core::time::now_millis();
+    Envelope {
+        event_id: uuid::Uuid::now_v7(),
+        occurred_at: now,
+        origin: Origin {
+            channel: Channel::Rest,
+            actor: "administrator".into(),
+            admin: true,
+            instance: "bench".into(),
+        },
+        event: Event::MessageSent(Box::new(MessageSent {
+            msg_key: format!("{i}_{}_bench", i as u32),
+            conversation_id: conversation_id(&from, &to),
+            from_account: from,
+            to_account: to,
+            msg_random: i as i64 & 0xffff_ffff,
+            msg_seq: i as i64 & 0xffff_ffff,
+            sent_at: now,
+            body: vec![Element::Text(TextElem { text: text.into() })],
+            cloud_custom_data: String::new(),
+            sender_profile: SenderProfile::default(),
+            sync_other_machine: SyncOtherMachine::Sync,
+            lifetime_seconds: 604_800,
+            offline_push: None,
+            need_read_receipt: false,
+            import_mode: ImportMode::None,
+            decision: Decision::Deliver,
+        })),
+    }
+}
+
+pub async fn projection(
+    base: Config,
+    events: u64,
+    users: u64,
+    text_bytes: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(users >= 2, "--users must be at least 2");
+    let run = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let mut config = base.clone();
+    config.kafka.topic_prefix = run.clone();
+    let config = Arc::new(config);
+    missive_core::kafka::ensure_topics(&config, &[config.events_topic()]).await?;
+
+    // Fill the log through missive's producer settings.
+    let producer = missive_core::kafka::producer(&config)?;
+    let topic = config.events_topic();
+    let text = "x".repeat(text_bytes);
+    let started = Instant::now();
+    let mut in_flight = FuturesUnordered::new();
+    let mut bytes = 0u64;
+    for i in 0..events {
+        let env = message(i, users, &text);
+        let payload = EventCodec::get().encode(&env);
+        bytes += payload.len() as u64;
+        let key = env.event.key();
+        let producer = &producer;
+        let topic = &topic;
+        in_flight.push(async move {
+            producer
+                .send(
+                    FutureRecord::to(topic).key(&key).payload(&payload),
+                    Duration::from_secs(30),
+                )
+                .await
+                .map_err(|(e, _)| e)
+        });
+        if in_flight.len() >= 20_000 {
+            in_flight.next().await.expect("in flight")?;
+        }
+    }
+    while let Some(r) = in_flight.next().await {
+        r?;
+    }
+    let fill_secs = started.elapsed().as_secs_f64();
+
+    let projected = project_into_fresh_db(&config, &run, "live", 1_000).await?;
+    let rebuilt = project_into_fresh_db(&config, &run, "replay", 5_000).await?;
+
+    let report = json!({
+        "scenario": "projection",
+        "events": events,
+        "users": users,
+        "payload_bytes_avg": bytes / events.max(1),
+        "partitions": config.kafka.partitions,
+        "produce_events_per_s": events as f64 / fill_secs,
+        "projected_events_per_s": projected,
+        "rebuilt_events_per_s": rebuilt,
+    });
+    println!("topic:        {topic}");
+    println!(
+        "log filled:   {events} events in {fill_secs:.1} s ({:.0} events/s produced, acks=all)",
+        events as f64 / fill_secs
+    );
+    println!("projected:    {projected:.0} events/s (batch 1000, the live projector's)");
+    println!("rebuilt:      {rebuilt:.0} events/s (batch 5000, missive replay's)");
+    println!("{report}");
+    Ok(())
+}
+
+/// Projects the whole log into a new database; returns events/s.
+async fn project_into_fresh_db(
+    config: &Arc<Config>,
+    run: &str,
+    label: &str,
+    batch: usize,
+) -> anyhow::Result<f64> {
+    let name = format!("{run}_{label}");
+    db::create_database(&config.database_url, &name).await?;
+    let url = db::with_database(&config.database_url, &name)?;
+    db::migrate(&url).await?;
+    let mut c = (**config).clone();
+    c.database_url = url;
+    c.projector.batch_max = batch;
+    c.projector.group_id = format!("{name}.group");
+    let progress = Arc::new(missive_projector::ReplayProgress::default());
+    let started = Instant::now();
+    missive_projector::replay(Arc::new(c), progress.clone(), CancellationToken::new()).await?;
+    let secs = started.elapsed().as_secs_f64();
+    let (done, _) = progress.done();
+    anyhow::ensure!(
+        done == progress.total.load(Ordering::Relaxed),
+        "projected {done} events"
+    );
+    db::drop_database(&config.database_url, &name).await?;
+    Ok(done as f64 / secs)
+}
+
+/// Reads a whole topic from the start with a plain `BaseConsumer`; returns
+/// (records, bytes, seconds).
+pub fn raw_consume(config: &Config, topic: &str) -> anyhow::Result<(u64, u64, f64)> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = missive_core::kafka::base_config(config, "bench")
+        .set(
+            "group.id",
+            format!("bench-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    let mut tpl = TopicPartitionList::new();
+    let mut total = 0i64;
+    for p in metadata.topics()[0].partitions() {
+        let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout)?;
+        total += high - low;
+        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    let started = Instant::now();
+    let (mut n, mut bytes) = (0u64, 0u64);
+    while (n as i64) < total {
+        if let Some(m) = consumer.poll(timeout) {
+            let m = m?;
+            n += 1;
+            bytes += m.payload().map_or(0, |p| p.len() as u64);
+        }
+    }
+    Ok((n, bytes, started.elapsed().as_secs_f64()))
+}
