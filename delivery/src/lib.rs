@@ -4,6 +4,7 @@
 mod hub;
 mod inbox;
 pub mod protocol;
+pub mod push;
 mod session;
 
 use std::future::IntoFuture;
@@ -35,6 +36,8 @@ pub enum DeliveryError {
     Db(#[from] missive_core::db::DbError),
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("push worker: {0}")]
+    Push(#[from] push::PushWorkerError),
 }
 
 pub(crate) struct DeliveryState {
@@ -74,6 +77,10 @@ impl Delivery {
     /// Serves until `shutdown`; then closes every session (close code 1001)
     /// and waits for them to finish.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), DeliveryError> {
+        // Offline push runs beside the sessions when a vendor is configured.
+        let push_task = push::PushWorker::new(self.config.clone(), self.pool.clone())
+            .await?
+            .map(|w| tokio::spawn(w.run(shutdown.clone())));
         let hub = Arc::new(hub::Hub::default());
         let listener_task = tokio::spawn(hub::listen(
             hub.clone(),
@@ -110,6 +117,9 @@ impl Delivery {
         state.sessions.close();
         state.sessions.wait().await;
         let _ = listener_task.await;
+        if let Some(t) = push_task {
+            let _ = t.await;
+        }
         tracing::info!("delivery stopped");
         served.map_err(DeliveryError::Serve)
     }
