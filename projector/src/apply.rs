@@ -53,6 +53,8 @@ async fn apply_relationship(
         | Event::MessageRecalled(_)
         | Event::MessageModified(_)
         | Event::ConversationRead(_) => {}
+        // Device tokens for offline push: their view is built by the push work, not here yet.
+        Event::PushTokenRegistered(_) | Event::PushTokenRemoved(_) => {}
         Event::AccountImported(a) => {
             let stmt = tx
                 .prepare_cached(include_str!("sql/import_account.sql"))
