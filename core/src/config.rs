@@ -265,11 +265,15 @@ impl PushConfig {
 /// APNs with token-based (JWT) authentication.
 #[derive(Clone, Debug, Deserialize)]
 pub struct ApnsConfig {
+    #[serde(deserialize_with = "lenient_string")]
     pub team_id: String,
+    #[serde(deserialize_with = "lenient_string")]
     pub key_id: String,
     /// The app's bundle id (`apns-topic`).
+    #[serde(deserialize_with = "lenient_string")]
     pub bundle_id: String,
     /// The `.p8` signing key (PKCS#8 PEM); `\n` escapes are accepted.
+    #[serde(deserialize_with = "lenient_secret")]
     pub private_key: SecretString,
     /// `https://api.sandbox.push.apple.com` for development builds.
     #[serde(default = "default_apns_url")]
@@ -279,9 +283,12 @@ pub struct ApnsConfig {
 /// FCM HTTP v1 with a service account (the fields of its JSON key file).
 #[derive(Clone, Debug, Deserialize)]
 pub struct FcmConfig {
+    #[serde(deserialize_with = "lenient_string")]
     pub project_id: String,
+    #[serde(deserialize_with = "lenient_string")]
     pub client_email: String,
     /// PKCS#8 PEM; `\n` escapes are accepted.
+    #[serde(deserialize_with = "lenient_secret")]
     pub private_key: SecretString,
     #[serde(default = "default_fcm_token_uri")]
     pub token_uri: String,
@@ -292,10 +299,12 @@ pub struct FcmConfig {
 /// Huawei Push Kit (OAuth 2.0 client credentials).
 #[derive(Clone, Debug, Deserialize)]
 pub struct HuaweiConfig {
+    #[serde(deserialize_with = "lenient_string")]
     pub app_id: String,
     /// Defaults to `app_id`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub client_id: String,
+    #[serde(deserialize_with = "lenient_secret")]
     pub client_secret: SecretString,
     #[serde(default = "default_huawei_token_url")]
     pub token_url: String,
@@ -306,7 +315,9 @@ pub struct HuaweiConfig {
 #[derive(Clone, Debug, Deserialize)]
 pub struct XiaomiConfig {
     /// `restricted_package_name`.
+    #[serde(deserialize_with = "lenient_string")]
     pub package_name: String,
+    #[serde(deserialize_with = "lenient_secret")]
     pub app_secret: SecretString,
     #[serde(default = "default_xiaomi_url")]
     pub base_url: String,
@@ -314,7 +325,9 @@ pub struct XiaomiConfig {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct OppoConfig {
+    #[serde(deserialize_with = "lenient_string")]
     pub app_key: String,
+    #[serde(deserialize_with = "lenient_secret")]
     pub master_secret: SecretString,
     #[serde(default = "default_oppo_url")]
     pub base_url: String,
@@ -322,8 +335,11 @@ pub struct OppoConfig {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct VivoConfig {
+    #[serde(deserialize_with = "lenient_string")]
     pub app_id: String,
+    #[serde(deserialize_with = "lenient_string")]
     pub app_key: String,
+    #[serde(deserialize_with = "lenient_secret")]
     pub app_secret: SecretString,
     #[serde(default = "default_vivo_url")]
     pub base_url: String,
@@ -331,10 +347,42 @@ pub struct VivoConfig {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct MeizuConfig {
+    #[serde(deserialize_with = "lenient_string")]
     pub app_id: String,
+    #[serde(deserialize_with = "lenient_secret")]
     pub app_secret: SecretString,
     #[serde(default = "default_meizu_url")]
     pub base_url: String,
+}
+
+/// Ids such as `MISSIVE_PUSH__VIVO__APP_ID=10001` arrive as numbers from the
+/// environment; vendor ids and secrets are strings whatever they look like.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Lenient {
+    Text(String),
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+}
+
+impl Lenient {
+    fn into_string(self) -> String {
+        match self {
+            Lenient::Text(s) => s,
+            Lenient::Int(i) => i.to_string(),
+            Lenient::Uint(u) => u.to_string(),
+            Lenient::Float(f) => f.to_string(),
+        }
+    }
+}
+
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Lenient::deserialize(d).map(Lenient::into_string)
+}
+
+fn lenient_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    lenient_string(d).map(SecretString::from)
 }
 
 fn default_apns_url() -> String {
@@ -429,10 +477,11 @@ mod tests {
             jail.set_env("MISSIVE_PUSH__OPPO__APP_KEY", "ok");
             jail.set_env("MISSIVE_PUSH__OPPO__MASTER_SECRET", "oppo-s3cr3t");
             jail.set_env("MISSIVE_PUSH__VIVO__APP_ID", "1");
-            jail.set_env("MISSIVE_PUSH__VIVO__APP_KEY", "vk");
             jail.set_env("MISSIVE_PUSH__VIVO__APP_SECRET", "vivo-s3cr3t");
             jail.set_env("MISSIVE_PUSH__MEIZU__APP_ID", "2");
             jail.set_env("MISSIVE_PUSH__MEIZU__APP_SECRET", "meizu-s3cr3t");
+            // Numeric-looking values stay strings.
+            jail.set_env("MISSIVE_PUSH__VIVO__APP_KEY", "20240101");
             jail.set_env("MISSIVE_PUSH__MAX_ATTEMPTS", "3");
             let c = Config::load().expect("config loads");
             assert!(c.push.active());
@@ -441,6 +490,8 @@ mod tests {
             assert_eq!(apns.private_key.expose_secret(), "apns-pem-s3cr3t");
             assert_eq!(apns.base_url, "https://api.push.apple.com");
             assert_eq!(c.push_group_id(), "missive.push");
+            assert_eq!(c.push.huawei.as_ref().unwrap().app_id, "1001");
+            assert_eq!(c.push.vivo.as_ref().unwrap().app_key, "20240101");
             let debug = format!("{c:?}");
             for secret in [
                 "apns-pem-s3cr3t",

@@ -175,7 +175,7 @@ impl FakeVendors {
 
     /// Waits until `token` got `n` notification requests.
     pub async fn wait_for_sends(&self, token: &str, n: usize) -> Vec<Recorded> {
-        let deadline = tokio::time::Instant::now() + super::WAIT;
+        let deadline = tokio::time::Instant::now() + crate::support::WAIT;
         loop {
             let got = self.sends_to(token);
             if got.len() >= n {
@@ -250,7 +250,9 @@ impl FakeVendors {
 
 async fn handle(State(server): State<Arc<Server>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let mut r = Recorded {
         vendor: server.vendor,
         method: parts.method.to_string(),
@@ -292,12 +294,12 @@ use axum::Json;
 /// The auth endpoints' answers.
 fn auth_reply(vendor: &str, path: &str) -> Option<Value> {
     match (vendor, path) {
-        ("fcm", "/token") => Some(
-            json!({"access_token": FCM_ACCESS, "expires_in": 3599, "token_type": "Bearer"}),
-        ),
-        ("huawei", "/oauth2/v3/token") => Some(
-            json!({"access_token": HUAWEI_ACCESS, "expires_in": 3600, "token_type": "Bearer"}),
-        ),
+        ("fcm", "/token") => {
+            Some(json!({"access_token": FCM_ACCESS, "expires_in": 3599, "token_type": "Bearer"}))
+        }
+        ("huawei", "/oauth2/v3/token") => {
+            Some(json!({"access_token": HUAWEI_ACCESS, "expires_in": 3600, "token_type": "Bearer"}))
+        }
         ("oppo", "/server/v1/auth") => Some(
             json!({"code": 0, "message": "Success", "data": {"auth_token": OPPO_AUTH, "create_time": 1}}),
         ),
@@ -353,14 +355,23 @@ fn answer<'a>(
 fn success(vendor: &str) -> Response {
     match vendor {
         "apns" => (StatusCode::OK, Body::empty()).into_response(),
-        "fcm" => Json(json!({"name": format!("projects/{FCM_PROJECT}/messages/0:1")})).into_response(),
-        "huawei" => Json(json!({"code": "80000000", "msg": "Success", "requestId": "1"})).into_response(),
-        "xiaomi" => Json(json!({"result": "ok", "code": 0, "data": {"id": "scm01"}, "description": "成功"}))
+        "fcm" => {
+            Json(json!({"name": format!("projects/{FCM_PROJECT}/messages/0:1")})).into_response()
+        }
+        "huawei" => {
+            Json(json!({"code": "80000000", "msg": "Success", "requestId": "1"})).into_response()
+        }
+        "xiaomi" => {
+            Json(json!({"result": "ok", "code": 0, "data": {"id": "scm01"}, "description": "成功"}))
+                .into_response()
+        }
+        "oppo" => Json(json!({"code": 0, "message": "Success", "data": {"messageId": "m1"}}))
             .into_response(),
-        "oppo" => Json(json!({"code": 0, "message": "Success", "data": {"messageId": "m1"}})).into_response(),
         "vivo" => Json(json!({"result": 0, "desc": "请求成功", "taskId": "t1"})).into_response(),
-        "meizu" => Json(json!({"code": "200", "message": "", "value": {}, "redirect": "", "msgId": "z1"}))
-            .into_response(),
+        "meizu" => {
+            Json(json!({"code": "200", "message": "", "value": {}, "redirect": "", "msgId": "z1"}))
+                .into_response()
+        }
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -374,21 +385,27 @@ fn invalid(vendor: &str, token: &str) -> Response {
             .into_response(),
         "fcm" => (
             StatusCode::NOT_FOUND,
-            Json(json!({"error": {"code": 404, "message": "Requested entity was not found.",
+            Json(
+                json!({"error": {"code": 404, "message": "Requested entity was not found.",
                 "status": "NOT_FOUND", "details": [{
                     "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
-                    "errorCode": "UNREGISTERED"}]}})),
+                    "errorCode": "UNREGISTERED"}]}}),
+            ),
         )
             .into_response(),
-        "huawei" => Json(json!({"code": "80300007", "msg": "All the tokens are invalid", "requestId": "2"}))
-            .into_response(),
+        "huawei" => {
+            Json(json!({"code": "80300007", "msg": "All the tokens are invalid", "requestId": "2"}))
+                .into_response()
+        }
         "xiaomi" => Json(json!({"result": "ok", "code": 0,
             "data": {"id": "scm02", "bad_regids": token}, "description": "成功"}))
         .into_response(),
         "oppo" => Json(json!({"code": 10000, "message": "Invalid RegistrationId"})).into_response(),
         "vivo" => Json(json!({"result": 10302, "desc": "regId不合法"})).into_response(),
-        "meizu" => Json(json!({"code": "200", "message": "", "value": {"110003": [token]},
-            "redirect": "", "msgId": "z2"}))
+        "meizu" => Json(
+            json!({"code": "200", "message": "", "value": {"110003": [token]},
+            "redirect": "", "msgId": "z2"}),
+        )
         .into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }

@@ -24,6 +24,7 @@ use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 
 use missive_core::config::PushConfig;
+use missive_schemas::PushPlatform;
 
 pub use notification::{eligible, Notification, Skip};
 pub use worker::{PushWorker, PushWorkerError};
@@ -65,6 +66,32 @@ impl Platform {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The event contract's name of this platform.
+    pub fn to_schema(self) -> PushPlatform {
+        match self {
+            Platform::Apns => PushPlatform::Apns,
+            Platform::Fcm => PushPlatform::Fcm,
+            Platform::Huawei => PushPlatform::Huawei,
+            Platform::Xiaomi => PushPlatform::Xiaomi,
+            Platform::Oppo => PushPlatform::Oppo,
+            Platform::Vivo => PushPlatform::Vivo,
+            Platform::Meizu => PushPlatform::Meizu,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names_match_the_event_contract() {
+        for p in Platform::ALL {
+            assert_eq!(p.to_schema().symbol().to_ascii_lowercase(), p.as_str());
+            assert_eq!(Platform::parse(p.as_str()), Some(p));
+        }
     }
 }
 

@@ -31,7 +31,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use missive_core::{time, views, Config};
-use missive_schemas::{Event, EventCodec, MessageSent};
+use missive_schemas::{
+    Channel, Envelope, Event, EventCodec, MessageSent, Origin, PushTokenRemovalReason,
+    PushTokenRemoved,
+};
 
 use super::{eligible, Notification, Platform, PushError, Vendors};
 
@@ -467,8 +470,33 @@ impl Shared {
         platform: Platform,
         token: &str,
     ) -> Result<(), StepError> {
-        // TODO(schema v2): append PushTokenRemoved{reason: INVALID_TOKEN}.
-        let _ = (user, platform, token, &self.producer);
+        let envelope = Envelope {
+            event_id: uuid::Uuid::now_v7(),
+            occurred_at: time::now_millis(),
+            origin: Origin {
+                channel: Channel::System,
+                actor: "missive.push".into(),
+                admin: false,
+                instance: self.config.instance_id.clone(),
+            },
+            event: Event::PushTokenRemoved(PushTokenRemoved {
+                user_id: user.to_owned(),
+                platform: platform.to_schema(),
+                token: token.to_owned(),
+                reason: PushTokenRemovalReason::InvalidToken,
+            }),
+        };
+        let payload = EventCodec::get().encode(&envelope);
+        let key = envelope.event.key();
+        self.producer
+            .send(
+                FutureRecord::to(&self.events_topic)
+                    .key(&key)
+                    .payload(&payload),
+                Timeout::After(Duration::from_secs(10)),
+            )
+            .await
+            .map_err(|(e, _)| StepError::Kafka(e.to_string()))?;
         Ok(())
     }
 }
