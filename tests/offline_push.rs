@@ -347,8 +347,11 @@ async fn an_invalid_token_is_removed_through_the_log_and_not_used_again() {
     }
     send(&app, "frank", "erin", 1, json!({})).await;
     // Every vendor's "invalid token" answer removes its token from the view.
-    app.wait_for_count("SELECT count(*) FROM push_tokens WHERE user_id = 'erin'", 0)
-        .await;
+    app.wait_for_count(
+        "SELECT count(*) FROM live_push_tokens WHERE user_id = 'erin'",
+        0,
+    )
+    .await;
     let removed: Vec<(PushPlatform, String)> =
         support::read_topic(&app.config, &app.config.events_topic())
             .iter()
@@ -449,7 +452,7 @@ async fn transient_failures_are_retried_and_persistent_ones_are_dead_lettered() 
     assert_eq!(fakes.sends_to(&token("xiaomi")).len(), 1);
     // A failed notification is not a reason to drop the token.
     assert_eq!(
-        app.scalar("SELECT count(*) FROM push_tokens WHERE user_id = 'gina'")
+        app.scalar("SELECT count(*) FROM live_push_tokens WHERE user_id = 'gina'")
             .await,
         7
     );
@@ -483,10 +486,12 @@ async fn restarting_the_push_worker_sends_nothing_twice() {
     fakes.wait_for_sends(&token, 4).await;
     settle().await;
     let sends = fakes.sends_to(&token);
-    let bodies: Vec<String> = sends
+    // Events are handled concurrently: the vendor may see them in any order.
+    let mut bodies: Vec<String> = sends
         .iter()
         .map(|r| r.form()["description"].clone())
         .collect();
+    bodies.sort();
     assert_eq!(
         bodies,
         vec!["message 1", "message 2", "message 3", "message 4"],
@@ -554,14 +559,17 @@ async fn token_registration_api_validates_and_moves_tokens() {
         .await;
     assert_eq!(reply["ErrorCode"], 60010, "admin only: {reply}");
     assert_eq!(app.events_on_log(), before, "bad input appended nothing");
-    assert_eq!(app.scalar("SELECT count(*) FROM push_tokens").await, 0);
+    assert_eq!(app.scalar("SELECT count(*) FROM live_push_tokens").await, 0);
 
     // Register: acknowledged once the view has it.
     let reply = app.rest("missive_push/set_token", ok.clone()).await;
     assert_eq!(reply["ErrorCode"], 0, "{reply}");
     let row = app
         .pg
-        .query_one("SELECT user_id, device_id, platform FROM push_tokens", &[])
+        .query_one(
+            "SELECT user_id, device_id, platform FROM live_push_tokens",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -578,11 +586,11 @@ async fn token_registration_api_validates_and_moves_tokens() {
         .await;
     assert_eq!(reply["ErrorCode"], 0);
     assert_eq!(
-        app.scalar("SELECT count(*) FROM push_tokens WHERE user_id = 'lou'")
+        app.scalar("SELECT count(*) FROM live_push_tokens WHERE user_id = 'lou'")
             .await,
         1
     );
-    assert_eq!(app.scalar("SELECT count(*) FROM push_tokens").await, 1);
+    assert_eq!(app.scalar("SELECT count(*) FROM live_push_tokens").await, 1);
     // A device's new token replaces its old one on that platform.
     let newer = "b2".repeat(32);
     let reply = app
@@ -594,7 +602,7 @@ async fn token_registration_api_validates_and_moves_tokens() {
     assert_eq!(reply["ErrorCode"], 0);
     let tokens: Vec<String> = app
         .pg
-        .query("SELECT token FROM push_tokens", &[])
+        .query("SELECT token FROM live_push_tokens", &[])
         .await
         .unwrap()
         .iter()
@@ -613,7 +621,7 @@ async fn token_registration_api_validates_and_moves_tokens() {
         .rest("missive_push/delete_token", del("lou", &newer))
         .await;
     assert_eq!(reply["ErrorCode"], 0, "{reply}");
-    assert_eq!(app.scalar("SELECT count(*) FROM push_tokens").await, 0);
+    assert_eq!(app.scalar("SELECT count(*) FROM live_push_tokens").await, 0);
     let reply = app
         .rest("missive_push/delete_token", del("lou", &newer))
         .await;
@@ -623,5 +631,65 @@ async fn token_registration_api_validates_and_moves_tokens() {
     send(&app, "max", "lou", 1, json!({})).await;
     settle().await;
     assert!(fakes.sends_to(&newer).is_empty());
+
+    // The view is rebuilt from the log alone: a fresh database and projector
+    // replaying the same topic end with the same rows (one kept token too).
+    let kept = "c3".repeat(32);
+    let reply = app
+        .rest(
+            "missive_push/set_token",
+            json!({"From_Account": "kim", "DeviceId": "tablet", "Platform": "apns", "Token": kept}),
+        )
+        .await;
+    assert_eq!(reply["ErrorCode"], 0);
+    // Every row, removed registrations included, must come back the same.
+    let rows = "SELECT concat_ws('/', platform, token, user_id, device_id, \
+                registered_at_ms, removed_at_ms) FROM push_tokens ORDER BY 1";
+    let live: Vec<String> = app
+        .pg
+        .query(rows, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(live.len(), 4, "{live:?}");
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM live_push_tokens").await,
+        1,
+        "only kim's tablet token is live: a1 moved to lou and lou replaced it"
+    );
+    let (mut replay, replay_db) = support::test_config().await;
+    replay.kafka.topic_prefix = app.config.kafka.topic_prefix.clone();
+    replay.projector.group_id = format!("{replay_db}.projector");
+    let replay = Arc::new(replay);
+    let projector = support::start_projector(&replay).await;
+    let pg = missive_core::db::connect(&replay.database_url)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let rebuilt: Vec<String> = pg
+            .query(rows, &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if rebuilt == live {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rebuilt {rebuilt:?}, live {live:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    projector.shutdown().await;
+    drop(pg);
+    let admin_url = missive_core::Config::load().unwrap().database_url;
+    missive_core::db::drop_database(&admin_url, &replay_db)
+        .await
+        .unwrap();
     app.stop().await;
 }

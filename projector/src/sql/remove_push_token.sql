@@ -1,5 +1,5 @@
--- Removes the token only while it is still this user's registration from
--- before the removal (a token re-registered since, or moved to another user,
--- stays).
-DELETE FROM push_tokens
-WHERE platform = $1 AND token = $2 AND user_id = $3 AND registered_at_ms <= $4
+-- Ends this user's registration of the token (a later registration, by them
+-- or anyone, is untouched).
+UPDATE push_tokens SET removed_at_ms = $4
+WHERE platform = $1 AND token = $2 AND user_id = $3
+  AND removed_at_ms IS NULL AND registered_at_ms <= $4
