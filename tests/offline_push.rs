@@ -693,3 +693,80 @@ async fn token_registration_api_validates_and_moves_tokens() {
         .unwrap();
     app.stop().await;
 }
+
+/// Send → vendor latency at a stated load; run with
+/// `cargo test -p missive --test offline_push -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement, not a check"]
+async fn send_to_push_latency() {
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (recipients, per_recipient) = (env("LATENCY_SENDERS", 20), env("LATENCY_MESSAGES", 25));
+    let fakes = FakeVendors::start().await;
+    let app = Arc::new(spawn(&fakes).await);
+    for i in 0..recipients {
+        let token = format!("{:0>64}", hex::encode(format!("lat{i}")));
+        let reply = set_token(&app, &format!("r{i}"), "phone", "apns", &token).await;
+        assert_eq!(reply["ErrorCode"], 0);
+    }
+    // One sender task per recipient, sending back to back.
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..recipients {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sent = Vec::new();
+            for j in 0..per_recipient {
+                let at = std::time::Instant::now();
+                let reply = send(&app, "sender", &format!("r{i}"), j as u32 + 1, json!({})).await;
+                sent.push((reply["MsgKey"].as_str().unwrap().to_owned(), at));
+            }
+            sent
+        }));
+    }
+    let mut sent = std::collections::HashMap::new();
+    for t in tasks {
+        sent.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    let total = recipients * per_recipient;
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    let pushes = loop {
+        let pushes: Vec<_> = fakes
+            .requests()
+            .into_iter()
+            .filter(|r| r.vendor == "apns")
+            .collect();
+        if pushes.len() >= total {
+            break pushes;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {total} pushed",
+            pushes.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut ms: Vec<f64> = pushes
+        .iter()
+        .map(|r| {
+            let at = sent[r.header("apns-collapse-id")];
+            r.received_at.duration_since(at).as_secs_f64() * 1000.0
+        })
+        .collect();
+    ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| ms[((ms.len() as f64 * p).ceil() as usize).saturating_sub(1)];
+    println!(
+        "send→push latency over {total} messages ({:.0} msg/s offered by {recipients} senders): \
+         p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        total as f64 / elapsed.as_secs_f64(),
+        pct(0.50),
+        pct(0.99),
+        ms[ms.len() - 1]
+    );
+    Arc::try_unwrap(app).ok().expect("sole owner").stop().await;
+}

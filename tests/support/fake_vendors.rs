@@ -67,6 +67,7 @@ pub struct Recorded {
     pub body: String,
     /// The device token the request was for; empty for auth requests.
     pub token: String,
+    pub received_at: std::time::Instant,
 }
 
 impl Recorded {
@@ -270,6 +271,7 @@ async fn handle(State(server): State<Arc<Server>>, req: Request) -> Response {
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
         token: String::new(),
+        received_at: std::time::Instant::now(),
     };
     if let Some(auth) = auth_reply(server.vendor, &r.path) {
         server.shared.requests.lock().unwrap().push(r);

@@ -124,6 +124,10 @@ impl PushWorker {
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
+            // Notifications are latency-bound: do not let the broker hold a
+            // fetch for long (brokers that answer a fetch only at its
+            // deadline would otherwise add up to 500 ms to every push).
+            .set("fetch.wait.max.ms", "25")
             // A new group starts at the beginning; `max_age_seconds` keeps old
             // messages from being pushed.
             .set("auto.offset.reset", "earliest")
