@@ -157,9 +157,11 @@ impl PushWorker {
         // that are fully handled.
         let mut inflight = futures::stream::FuturesOrdered::new();
         let mut stopping = false;
+        let mut prune = tokio::time::interval(PRUNE_EVERY);
         loop {
             tokio::select! {
                 biased;
+                _ = prune.tick(), if !stopping => self.shared.prune().await,
                 Some(done) = inflight.next(), if !inflight.is_empty() => {
                     let Ok(Some((partition, offset))) = done else {
                         // Interrupted by shutdown (or a panic): not stored, so re-read later.
@@ -196,7 +198,32 @@ impl PushWorker {
     }
 }
 
+/// How often old dedupe records are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
 impl Shared {
+    /// Deletes dedupe records a day older than the oldest pushable event.
+    async fn prune(&self) {
+        let keep_ms = i64::try_from(self.config.push.max_age_seconds)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_add(86_400)
+            .saturating_mul(1000);
+        let before = time::now_millis().saturating_sub(keep_ms);
+        let result = async {
+            let client = self.pool.get().await?;
+            let stmt = client
+                .prepare_cached(include_str!("sql/prune_sends.sql"))
+                .await?;
+            Ok::<_, StepError>(client.execute(&stmt, &[&before]).await?)
+        }
+        .await;
+        match result {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "old push dedupe records pruned"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot prune push dedupe records"),
+        }
+    }
+
     /// Handles one event, retrying while PostgreSQL or the broker is down;
     /// false when shutdown interrupted it (the event is re-read later).
     async fn handle_until_done(&self, m: &OwnedMessage, stop: &CancellationToken) -> bool {
