@@ -76,7 +76,8 @@ async fn main() -> anyhow::Result<()> {
         } => latency::latency(config, rate, seconds, users).await,
         Scenario::RawConsume { topic } => {
             let (n, bytes, secs) =
-                tokio::task::spawn_blocking(move || projection::raw_consume(&config, &topic)).await??;
+                tokio::task::spawn_blocking(move || projection::raw_consume(&config, &topic))
+                    .await??;
             println!(
                 "consumed {n} records ({:.1} MB) in {secs:.2} s: {:.0} records/s",
                 bytes as f64 / 1e6,
@@ -86,4 +87,3 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 }
-

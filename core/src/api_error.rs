@@ -98,6 +98,14 @@ pub enum ErrorCode {
     MsgLifeTimeType = 90044,
     /// `MsgKey` missing or malformed (recall, edit).
     MsgKeyInvalid = 90054,
+    /// Push token API: `From_Account` or `DeviceId` missing or malformed.
+    PushInvalidParameters = 96001,
+    /// Push token API: `Platform` is not one of apns, fcm, huawei, xiaomi, oppo, vivo, meizu.
+    PushPlatformInvalid = 96002,
+    /// Push token API: `Token` missing, empty, too long or malformed for its platform.
+    PushTokenInvalid = 96003,
+    /// Push token API: the token is not registered to `From_Account` (delete).
+    PushTokenNotRegistered = 96004,
     /// Message service unavailable (broker or PostgreSQL); retry with the same MsgRandom/MsgSeq.
     ServiceUnavailable = 91000,
     /// The message body is larger than allowed.
@@ -153,6 +161,10 @@ impl ErrorCode {
         ErrorCode::OfflinePushInfoFormat,
         ErrorCode::MsgLifeTimeType,
         ErrorCode::MsgKeyInvalid,
+        ErrorCode::PushInvalidParameters,
+        ErrorCode::PushPlatformInvalid,
+        ErrorCode::PushTokenInvalid,
+        ErrorCode::PushTokenNotRegistered,
         ErrorCode::ServiceUnavailable,
         ErrorCode::BodyTooLarge,
     ];

@@ -29,6 +29,8 @@ pub struct Config {
     pub views: ViewsConfig,
     /// Names this process in events and logs; defaults to host + pid.
     pub instance_id: String,
+    /// Offline push to the vendors (APNs, FCM, Huawei, Xiaomi, OPPO, vivo, Meizu).
+    pub push: PushConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -90,6 +92,7 @@ impl Default for Config {
             permissions: PermissionsConfig::default(),
             views: ViewsConfig::default(),
             instance_id: default_instance_id(),
+            push: PushConfig::default(),
         }
     }
 }
@@ -215,6 +218,238 @@ impl Config {
     pub fn events_dlq_topic(&self) -> String {
         format!("{}.events.dlq", self.kafka.topic_prefix)
     }
+
+    /// Where notifications that still fail after their retries go.
+    pub fn push_dlq_topic(&self) -> String {
+        format!("{}.push.dlq", self.kafka.topic_prefix)
+    }
+
+    /// The push worker's consumer group: `push.group_id`, else `<prefix>.push`.
+    pub fn push_group_id(&self) -> String {
+        if self.push.group_id.is_empty() {
+            format!("{}.push", self.kafka.topic_prefix)
+        } else {
+            self.push.group_id.clone()
+        }
+    }
+}
+
+/// Offline push. The worker runs only when `enabled` and at least one vendor
+/// section is present, so a deployment (or a test) without vendor credentials
+/// pays nothing for it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct PushConfig {
+    pub enabled: bool,
+    /// Consumer group of the push worker; empty means `<topic_prefix>.push`.
+    pub group_id: String,
+    /// Attempts per notification before it goes to `<prefix>.push.dlq`.
+    pub max_attempts: u32,
+    /// First retry delay; doubled on each attempt, capped at `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// Timeout of one vendor request.
+    pub request_timeout_ms: u64,
+    /// A message older than this when the worker reads it is not pushed: a
+    /// new consumer group or a long outage must not flood phones with stale
+    /// notifications (the app syncs them anyway).
+    pub max_age_seconds: u64,
+    /// Messages handled concurrently (offsets are still stored in order).
+    pub concurrency: usize,
+    pub apns: Option<ApnsConfig>,
+    pub fcm: Option<FcmConfig>,
+    pub huawei: Option<HuaweiConfig>,
+    pub xiaomi: Option<XiaomiConfig>,
+    pub oppo: Option<OppoConfig>,
+    pub vivo: Option<VivoConfig>,
+    pub meizu: Option<MeizuConfig>,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            group_id: String::new(),
+            max_attempts: 5,
+            retry_base_ms: 500,
+            retry_max_ms: 30_000,
+            request_timeout_ms: 10_000,
+            max_age_seconds: 3_600,
+            concurrency: 32,
+            apns: None,
+            fcm: None,
+            huawei: None,
+            xiaomi: None,
+            oppo: None,
+            vivo: None,
+            meizu: None,
+        }
+    }
+}
+
+impl PushConfig {
+    /// Whether the push worker has anything to do.
+    pub fn active(&self) -> bool {
+        self.enabled
+            && (self.apns.is_some()
+                || self.fcm.is_some()
+                || self.huawei.is_some()
+                || self.xiaomi.is_some()
+                || self.oppo.is_some()
+                || self.vivo.is_some()
+                || self.meizu.is_some())
+    }
+}
+
+/// APNs with token-based (JWT) authentication.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ApnsConfig {
+    #[serde(deserialize_with = "lenient_string")]
+    pub team_id: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub key_id: String,
+    /// The app's bundle id (`apns-topic`).
+    #[serde(deserialize_with = "lenient_string")]
+    pub bundle_id: String,
+    /// The `.p8` signing key (PKCS#8 PEM); `\n` escapes are accepted.
+    #[serde(deserialize_with = "lenient_secret")]
+    pub private_key: SecretString,
+    /// `https://api.sandbox.push.apple.com` for development builds.
+    #[serde(default = "default_apns_url")]
+    pub base_url: String,
+}
+
+/// FCM HTTP v1 with a service account (the fields of its JSON key file).
+#[derive(Clone, Debug, Deserialize)]
+pub struct FcmConfig {
+    #[serde(deserialize_with = "lenient_string")]
+    pub project_id: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub client_email: String,
+    /// PKCS#8 PEM; `\n` escapes are accepted.
+    #[serde(deserialize_with = "lenient_secret")]
+    pub private_key: SecretString,
+    #[serde(default = "default_fcm_token_uri")]
+    pub token_uri: String,
+    #[serde(default = "default_fcm_url")]
+    pub base_url: String,
+}
+
+/// Huawei Push Kit (OAuth 2.0 client credentials).
+#[derive(Clone, Debug, Deserialize)]
+pub struct HuaweiConfig {
+    #[serde(deserialize_with = "lenient_string")]
+    pub app_id: String,
+    /// Defaults to `app_id`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub client_id: String,
+    #[serde(deserialize_with = "lenient_secret")]
+    pub client_secret: SecretString,
+    #[serde(default = "default_huawei_token_url")]
+    pub token_url: String,
+    #[serde(default = "default_huawei_url")]
+    pub base_url: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct XiaomiConfig {
+    /// `restricted_package_name`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub package_name: String,
+    #[serde(deserialize_with = "lenient_secret")]
+    pub app_secret: SecretString,
+    #[serde(default = "default_xiaomi_url")]
+    pub base_url: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct OppoConfig {
+    #[serde(deserialize_with = "lenient_string")]
+    pub app_key: String,
+    #[serde(deserialize_with = "lenient_secret")]
+    pub master_secret: SecretString,
+    #[serde(default = "default_oppo_url")]
+    pub base_url: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct VivoConfig {
+    #[serde(deserialize_with = "lenient_string")]
+    pub app_id: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub app_key: String,
+    #[serde(deserialize_with = "lenient_secret")]
+    pub app_secret: SecretString,
+    #[serde(default = "default_vivo_url")]
+    pub base_url: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct MeizuConfig {
+    #[serde(deserialize_with = "lenient_string")]
+    pub app_id: String,
+    #[serde(deserialize_with = "lenient_secret")]
+    pub app_secret: SecretString,
+    #[serde(default = "default_meizu_url")]
+    pub base_url: String,
+}
+
+/// Ids such as `MISSIVE_PUSH__VIVO__APP_ID=10001` arrive as numbers from the
+/// environment; vendor ids and secrets are strings whatever they look like.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Lenient {
+    Text(String),
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+}
+
+impl Lenient {
+    fn into_string(self) -> String {
+        match self {
+            Lenient::Text(s) => s,
+            Lenient::Int(i) => i.to_string(),
+            Lenient::Uint(u) => u.to_string(),
+            Lenient::Float(f) => f.to_string(),
+        }
+    }
+}
+
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Lenient::deserialize(d).map(Lenient::into_string)
+}
+
+fn lenient_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    lenient_string(d).map(SecretString::from)
+}
+
+fn default_apns_url() -> String {
+    "https://api.push.apple.com".into()
+}
+fn default_fcm_token_uri() -> String {
+    "https://oauth2.googleapis.com/token".into()
+}
+fn default_fcm_url() -> String {
+    "https://fcm.googleapis.com".into()
+}
+fn default_huawei_token_url() -> String {
+    "https://oauth-login.cloud.huawei.com/oauth2/v3/token".into()
+}
+fn default_huawei_url() -> String {
+    "https://push-api.cloud.huawei.com".into()
+}
+fn default_xiaomi_url() -> String {
+    "https://api.xmpush.xiaomi.com".into()
+}
+fn default_oppo_url() -> String {
+    "https://api.push.oppomobile.com".into()
+}
+fn default_vivo_url() -> String {
+    "https://api-push.vivo.com.cn".into()
+}
+fn default_meizu_url() -> String {
+    "https://server-api-push.meizu.com".into()
 }
 
 fn default_instance_id() -> String {
@@ -262,6 +497,62 @@ mod tests {
             assert!(!debug.contains("missive@127.0.0.1"), "database url leaked");
             Ok(())
         });
+    }
+
+    #[test]
+    fn push_credentials_load_from_env_and_never_show_in_debug() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MISSIVE_PUSH__APNS__TEAM_ID", "TEAM123456");
+            jail.set_env("MISSIVE_PUSH__APNS__KEY_ID", "KEY1234567");
+            jail.set_env("MISSIVE_PUSH__APNS__BUNDLE_ID", "com.example.chat");
+            jail.set_env("MISSIVE_PUSH__APNS__PRIVATE_KEY", "apns-pem-s3cr3t");
+            jail.set_env("MISSIVE_PUSH__FCM__PROJECT_ID", "proj");
+            jail.set_env("MISSIVE_PUSH__FCM__CLIENT_EMAIL", "sa@proj.example");
+            jail.set_env("MISSIVE_PUSH__FCM__PRIVATE_KEY", "fcm-pem-s3cr3t");
+            jail.set_env("MISSIVE_PUSH__HUAWEI__APP_ID", "1001");
+            jail.set_env("MISSIVE_PUSH__HUAWEI__CLIENT_SECRET", "huawei-s3cr3t");
+            jail.set_env("MISSIVE_PUSH__XIAOMI__PACKAGE_NAME", "com.example.chat");
+            jail.set_env("MISSIVE_PUSH__XIAOMI__APP_SECRET", "xiaomi-s3cr3t");
+            jail.set_env("MISSIVE_PUSH__OPPO__APP_KEY", "ok");
+            jail.set_env("MISSIVE_PUSH__OPPO__MASTER_SECRET", "oppo-s3cr3t");
+            jail.set_env("MISSIVE_PUSH__VIVO__APP_ID", "1");
+            jail.set_env("MISSIVE_PUSH__VIVO__APP_SECRET", "vivo-s3cr3t");
+            jail.set_env("MISSIVE_PUSH__MEIZU__APP_ID", "2");
+            jail.set_env("MISSIVE_PUSH__MEIZU__APP_SECRET", "meizu-s3cr3t");
+            // Numeric-looking values stay strings.
+            jail.set_env("MISSIVE_PUSH__VIVO__APP_KEY", "20240101");
+            jail.set_env("MISSIVE_PUSH__MAX_ATTEMPTS", "3");
+            let c = Config::load().expect("config loads");
+            assert!(c.push.active());
+            assert_eq!(c.push.max_attempts, 3);
+            let apns = c.push.apns.as_ref().unwrap();
+            assert_eq!(apns.private_key.expose_secret(), "apns-pem-s3cr3t");
+            assert_eq!(apns.base_url, "https://api.push.apple.com");
+            assert_eq!(c.push_group_id(), "missive.push");
+            assert_eq!(c.push.huawei.as_ref().unwrap().app_id, "1001");
+            assert_eq!(c.push.vivo.as_ref().unwrap().app_key, "20240101");
+            let debug = format!("{c:?}");
+            for secret in [
+                "apns-pem-s3cr3t",
+                "fcm-pem-s3cr3t",
+                "huawei-s3cr3t",
+                "xiaomi-s3cr3t",
+                "oppo-s3cr3t",
+                "vivo-s3cr3t",
+                "meizu-s3cr3t",
+            ] {
+                assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+            }
+            assert!(debug.contains("TEAM123456"), "non-secrets stay visible");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn push_is_inactive_without_a_vendor() {
+        let c = Config::default();
+        assert!(c.push.enabled);
+        assert!(!c.push.active());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod hub;
 mod inbox;
 pub mod protocol;
+pub mod push;
 mod requests;
 mod session;
 
@@ -39,6 +40,8 @@ pub enum DeliveryError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("push worker: {0}")]
+    Push(#[from] push::PushWorkerError),
 }
 
 pub(crate) struct DeliveryState {
@@ -88,6 +91,10 @@ impl Delivery {
     /// Serves until `shutdown`; then closes every session (close code 1001)
     /// and waits for them to finish.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), DeliveryError> {
+        // Offline push runs beside the sessions when a vendor is configured.
+        let push_task = push::PushWorker::new(self.config.clone(), self.pool.clone())
+            .await?
+            .map(|w| tokio::spawn(w.run(shutdown.clone())));
         let hub = Arc::new(hub::Hub::default());
         let listener_task = tokio::spawn(hub::listen(
             hub.clone(),
@@ -128,6 +135,9 @@ impl Delivery {
         state.sessions.close();
         state.sessions.wait().await;
         let _ = listener_task.await;
+        if let Some(t) = push_task {
+            let _ = t.await;
+        }
         tracing::info!("delivery stopped");
         served.map_err(DeliveryError::Serve)
     }

@@ -6,6 +6,7 @@
 pub mod appender;
 pub mod changes;
 pub mod msg_key;
+pub mod push_tokens;
 pub mod rest;
 pub mod send;
 pub mod user_actions;

@@ -53,6 +53,30 @@ async fn apply_relationship(
         | Event::MessageRecalled(_)
         | Event::MessageModified(_)
         | Event::ConversationRead(_) => {}
+        Event::PushTokenRegistered(t) => {
+            let platform = t.platform.symbol().to_ascii_lowercase();
+            let replace = tx
+                .prepare_cached(include_str!("sql/replace_device_push_token.sql"))
+                .await?;
+            tx.execute(
+                &replace,
+                &[&t.user_id, &t.device_id, &platform, &t.token, &at],
+            )
+            .await?;
+            let stmt = tx
+                .prepare_cached(include_str!("sql/register_push_token.sql"))
+                .await?;
+            tx.execute(&stmt, &[&platform, &t.token, &t.user_id, &t.device_id, &at])
+                .await?;
+        }
+        Event::PushTokenRemoved(t) => {
+            let platform = t.platform.symbol().to_ascii_lowercase();
+            let stmt = tx
+                .prepare_cached(include_str!("sql/remove_push_token.sql"))
+                .await?;
+            tx.execute(&stmt, &[&platform, &t.token, &t.user_id, &at])
+                .await?;
+        }
         Event::AccountImported(a) => {
             let stmt = tx
                 .prepare_cached(include_str!("sql/import_account.sql"))

@@ -2,8 +2,8 @@
 //! little-endian CRC-64-AVRO (Rabin) fingerprint, then the binary body.
 //!
 //! A reader holding only the `.avsc` files can decode any record: the
-//! fingerprint names the writer's schema, and Avro schema resolution maps it
-//! onto the reader's.
+//! fingerprint names the writer's schema (one of the released versions under
+//! `avro/released/`), and Avro schema resolution maps it onto the reader's.
 
 use std::sync::OnceLock;
 
@@ -11,10 +11,23 @@ use apache_avro::rabin::Rabin;
 use apache_avro::{from_avro_datum, to_avro_datum, Schema};
 
 use crate::events::Envelope;
+use crate::resolve::Resolver;
 use crate::DecodeError;
 
 /// The current event schema, as published in `schemas/avro/events.avsc`.
 pub const EVENTS_SCHEMA_JSON: &str = include_str!("../avro/events.avsc");
+
+/// The version number of the current schema; `avro/released/events.v{N}.avsc`
+/// is a copy of it (a test checks they are the same).
+pub const CURRENT_VERSION: u32 = 2;
+
+/// Every released version of the event schema, oldest first. Records written
+/// with any of them decode; once a version is here it never changes or leaves
+/// (see docs/schemas.md, "Releasing a version").
+pub const RELEASED_SCHEMAS: &[(u32, &str)] = &[
+    (1, include_str!("../avro/released/events.v1.avsc")),
+    (2, include_str!("../avro/released/events.v2.avsc")),
+];
 
 /// The two marker bytes that open every single-object encoded record.
 pub const SINGLE_OBJECT_MAGIC: [u8; 2] = [0xC3, 0x01];
@@ -25,8 +38,33 @@ const MAX_ALLOCATION_BYTES: usize = 8 * 1024 * 1024;
 
 /// Encodes and decodes event envelopes.
 pub struct EventCodec {
-    schema: Schema,
+    schema: &'static Schema,
     fingerprint: [u8; 8],
+    /// The released versions other than the current one, each with its
+    /// resolver onto the current schema, built once.
+    older: Vec<(&'static ReleasedSchema, Resolver<'static>)>,
+}
+
+/// A released version of the event schema.
+pub struct ReleasedSchema {
+    pub version: u32,
+    pub fingerprint: [u8; 8],
+    pub schema: Schema,
+}
+
+/// Every released version, parsed, oldest first.
+pub fn released_schemas() -> Vec<ReleasedSchema> {
+    RELEASED_SCHEMAS
+        .iter()
+        .map(|(version, json)| {
+            let schema = Schema::parse_str(json).expect("a released schema is valid Avro");
+            ReleasedSchema {
+                version: *version,
+                fingerprint: fingerprint_of(&schema),
+                schema,
+            }
+        })
+        .collect()
 }
 
 impl EventCodec {
@@ -36,18 +74,31 @@ impl EventCodec {
         CODEC.get_or_init(|| {
             // Bounds allocations driven by length prefixes in hostile input.
             apache_avro::util::max_allocation_bytes(MAX_ALLOCATION_BYTES);
-            let schema =
-                Schema::parse_str(EVENTS_SCHEMA_JSON).expect("events.avsc is a valid Avro schema");
-            let fingerprint = fingerprint_of(&schema);
+            // Leaked once per process: the resolvers borrow the schemas for the codec's lifetime.
+            let schema: &'static Schema = Box::leak(Box::new(
+                Schema::parse_str(EVENTS_SCHEMA_JSON).expect("events.avsc is a valid Avro schema"),
+            ));
+            let fingerprint = fingerprint_of(schema);
+            let older = released_schemas()
+                .into_iter()
+                .filter(|r| r.fingerprint != fingerprint)
+                .map(|r| {
+                    let r: &'static ReleasedSchema = Box::leak(Box::new(r));
+                    let resolver = Resolver::new(&r.schema, schema)
+                        .expect("released schemas resolve their named types");
+                    (r, resolver)
+                })
+                .collect();
             EventCodec {
                 schema,
                 fingerprint,
+                older,
             }
         })
     }
 
-    pub fn schema(&self) -> &Schema {
-        &self.schema
+    pub fn schema(&self) -> &'static Schema {
+        self.schema
     }
 
     /// The Rabin fingerprint of the current schema, as it appears in record headers.
@@ -55,8 +106,19 @@ impl EventCodec {
         self.fingerprint
     }
 
+    /// The writer schema a fingerprint names: the current one or an older released one.
+    pub fn writer_schema(&self, fingerprint: &[u8; 8]) -> Option<&Schema> {
+        if *fingerprint == self.fingerprint {
+            return Some(self.schema);
+        }
+        self.older
+            .iter()
+            .find(|(r, _)| r.fingerprint == *fingerprint)
+            .map(|(r, _)| &r.schema)
+    }
+
     pub fn encode(&self, envelope: &Envelope) -> Vec<u8> {
-        let body = to_avro_datum(&self.schema, envelope.to_value())
+        let body = to_avro_datum(self.schema, envelope.to_value())
             .expect("an Envelope always matches the schema it was written for");
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
         out.extend_from_slice(&SINGLE_OBJECT_MAGIC);
@@ -79,16 +141,48 @@ impl EventCodec {
             )));
         }
         let fingerprint: [u8; 8] = bytes[2..HEADER_LEN].try_into().expect("8 bytes");
-        if fingerprint != self.fingerprint {
-            return Err(DecodeError::UnknownSchema(hex_lower(&fingerprint)));
-        }
-        let mut body = &bytes[HEADER_LEN..];
-        let value = from_avro_datum(&self.schema, &mut body, None)
-            .map_err(|e| DecodeError::Avro(e.to_string()))?;
-        if !body.is_empty() {
-            return Err(DecodeError::TrailingBytes(body.len()));
+        self.decode_body(&fingerprint, &bytes[HEADER_LEN..])
+    }
+
+    /// Decodes an Avro binary body written with the schema `fingerprint` names,
+    /// resolving an older released schema onto the current one.
+    pub fn decode_body(&self, fingerprint: &[u8; 8], body: &[u8]) -> Result<Envelope, DecodeError> {
+        let mut rest = body;
+        let value = if *fingerprint == self.fingerprint {
+            from_avro_datum(self.schema, &mut rest, None)
+                .map_err(|e| DecodeError::Avro(e.to_string()))?
+        } else {
+            let (writer, resolver) = self
+                .older
+                .iter()
+                .find(|(r, _)| r.fingerprint == *fingerprint)
+                .ok_or_else(|| self.unknown(fingerprint))?;
+            let value = from_avro_datum(&writer.schema, &mut rest, None)
+                .map_err(|e| DecodeError::Avro(e.to_string()))?;
+            resolver.resolve(value).map_err(|e| {
+                DecodeError::Resolution(format!("from schema v{}: {e}", writer.version))
+            })?
+        };
+        if !rest.is_empty() {
+            return Err(DecodeError::TrailingBytes(rest.len()));
         }
         Envelope::from_value(value)
+    }
+
+    fn unknown(&self, fingerprint: &[u8; 8]) -> DecodeError {
+        let mut known: Vec<String> = self
+            .older
+            .iter()
+            .map(|(r, _)| format!("v{} {}", r.version, hex_lower(&r.fingerprint)))
+            .collect();
+        known.push(format!(
+            "v{CURRENT_VERSION} {}",
+            hex_lower(&self.fingerprint)
+        ));
+        DecodeError::UnknownSchema {
+            fingerprint: hex_lower(fingerprint),
+            known: known.join(", "),
+        }
     }
 }
 
@@ -101,6 +195,6 @@ pub fn fingerprint_of(schema: &Schema) -> [u8; 8] {
         .expect("a Rabin fingerprint is 8 bytes")
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

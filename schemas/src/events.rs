@@ -70,6 +70,10 @@ pub enum Event {
     MessageRecalled(MessageRecalled),
     MessageModified(MessageModified),
     ConversationRead(ConversationRead),
+    /// Added in v2.
+    PushTokenRegistered(PushTokenRegistered),
+    /// Added in v2.
+    PushTokenRemoved(PushTokenRemoved),
 }
 
 impl Event {
@@ -86,6 +90,8 @@ impl Event {
             Event::MessageRecalled(_) => "MessageRecalled",
             Event::MessageModified(_) => "MessageModified",
             Event::ConversationRead(_) => "ConversationRead",
+            Event::PushTokenRegistered(_) => "PushTokenRegistered",
+            Event::PushTokenRemoved(_) => "PushTokenRemoved",
         }
     }
 
@@ -106,6 +112,8 @@ impl Event {
             Event::MessageRecalled(r) => r.conversation_id.clone(),
             Event::MessageModified(m) => m.conversation_id.clone(),
             Event::ConversationRead(r) => r.conversation_id.clone(),
+            Event::PushTokenRegistered(t) => t.user_id.clone(),
+            Event::PushTokenRemoved(t) => t.user_id.clone(),
         }
     }
 }
@@ -151,6 +159,46 @@ pub struct ConversationRead {
     pub peer: String,
     /// Milliseconds since the Unix epoch: messages sent up to then are read.
     pub read_time: i64,
+}
+
+/// A device's token for offline push through a vendor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushTokenRegistered {
+    pub user_id: String,
+    pub device_id: String,
+    pub platform: PushPlatform,
+    pub token: String,
+}
+
+/// A push token that is no longer used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushTokenRemoved {
+    pub user_id: String,
+    pub platform: PushPlatform,
+    pub token: String,
+    pub reason: PushTokenRemovalReason,
+}
+
+/// The offline-push vendors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PushPlatform {
+    Apns,
+    Fcm,
+    Huawei,
+    Xiaomi,
+    Oppo,
+    Vivo,
+    Meizu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PushTokenRemovalReason {
+    /// The client or the operator removed it.
+    Unregistered,
+    /// The vendor reported the token invalid.
+    InvalidToken,
 }
 
 /// `FriendAdded` / `FriendDeleted`.
@@ -372,6 +420,19 @@ avro_enum!(SystemSource { Builtin => "BUILTIN", Operator => "OPERATOR" });
 avro_enum!(SyncOtherMachine { Sync => "SYNC", NoSync => "NO_SYNC" });
 avro_enum!(ImportMode { None => "NONE", Realtime => "REALTIME", History => "HISTORY" });
 avro_enum!(Decision { Deliver => "DELIVER", DropBlocked => "DROP_BLOCKED" });
+avro_enum!(PushPlatform {
+    Apns => "APNS",
+    Fcm => "FCM",
+    Huawei => "HUAWEI",
+    Xiaomi => "XIAOMI",
+    Oppo => "OPPO",
+    Vivo => "VIVO",
+    Meizu => "MEIZU",
+});
+avro_enum!(PushTokenRemovalReason {
+    Unregistered => "UNREGISTERED",
+    InvalidToken => "INVALID_TOKEN",
+});
 
 impl Envelope {
     pub fn to_value(&self) -> Value {
@@ -483,6 +544,24 @@ impl Event {
                     .field("read_time", Value::TimestampMillis(r.read_time))
                     .build(),
             ),
+            Event::PushTokenRegistered(t) => (
+                10,
+                RecordBuilder::with_capacity(4)
+                    .field("user_id", t.user_id.as_str())
+                    .field("device_id", t.device_id.as_str())
+                    .field("platform", t.platform.to_value())
+                    .field("token", t.token.as_str())
+                    .build(),
+            ),
+            Event::PushTokenRemoved(t) => (
+                11,
+                RecordBuilder::with_capacity(4)
+                    .field("user_id", t.user_id.as_str())
+                    .field("platform", t.platform.to_value())
+                    .field("token", t.token.as_str())
+                    .field("reason", t.reason.to_value())
+                    .build(),
+            ),
         };
         Value::Union(index, Box::new(value))
     }
@@ -551,6 +630,24 @@ impl Event {
                     reader: r.string("reader")?,
                     peer: r.string("peer")?,
                     read_time: r.timestamp_millis("read_time")?,
+                })
+            }
+            10 => {
+                let mut r = RecordReader::new("PushTokenRegistered", value)?;
+                Event::PushTokenRegistered(PushTokenRegistered {
+                    user_id: r.string("user_id")?,
+                    device_id: r.string("device_id")?,
+                    platform: PushPlatform::from_symbol(&r.symbol("platform")?)?,
+                    token: r.string("token")?,
+                })
+            }
+            11 => {
+                let mut r = RecordReader::new("PushTokenRemoved", value)?;
+                Event::PushTokenRemoved(PushTokenRemoved {
+                    user_id: r.string("user_id")?,
+                    platform: PushPlatform::from_symbol(&r.symbol("platform")?)?,
+                    token: r.string("token")?,
+                    reason: PushTokenRemovalReason::from_symbol(&r.symbol("reason")?)?,
                 })
             }
             other => return Err(DecodeError::Shape(format!("unknown event kind #{other}"))),

@@ -6,10 +6,12 @@
 
 mod avro_value;
 pub mod codec;
+pub mod compat;
 pub mod events;
+pub mod resolve;
 pub mod samples;
 
-pub use codec::EventCodec;
+pub use codec::{EventCodec, CURRENT_VERSION, RELEASED_SCHEMAS};
 pub use events::*;
 
 /// Why a record could not be decoded. Consumers send such records to a
@@ -18,10 +20,12 @@ pub use events::*;
 pub enum DecodeError {
     #[error("bad single-object header: {0}")]
     Header(String),
-    #[error("record written with an unknown schema (fingerprint {0})")]
-    UnknownSchema(String),
+    #[error("record written with an unknown schema: fingerprint {fingerprint} is none of the released versions ({known})")]
+    UnknownSchema { fingerprint: String, known: String },
     #[error("Avro body does not decode: {0}")]
     Avro(String),
+    #[error("record does not resolve onto the current schema: {0}")]
+    Resolution(String),
     #[error("{0} bytes left over after the record")]
     TrailingBytes(usize),
     #[error("record does not match the event model: {0}")]

@@ -273,12 +273,56 @@ pub fn relationship_events() -> Vec<(&'static str, Envelope)> {
     ]
 }
 
-/// The named samples that have golden vectors under `schemas/golden/`.
+/// One envelope of each offline-push token kind (added in schema v2), from a device.
+pub fn push_token_events() -> Vec<(&'static str, Envelope)> {
+    let make = |n: u8, event: Event| Envelope {
+        event_id: Uuid::from_u128(0x01890a5d_ac96_774b_bcce_b302099a8200 + u128::from(n)),
+        occurred_at: 1_700_000_002_000 + i64::from(n),
+        origin: Origin {
+            channel: Channel::Websocket,
+            actor: "alice".into(),
+            admin: false,
+            instance: "ingest-2".into(),
+        },
+        event,
+    };
+    vec![
+        (
+            "push_token_registered",
+            make(
+                1,
+                Event::PushTokenRegistered(PushTokenRegistered {
+                    user_id: "alice".into(),
+                    device_id: "iphone-15-a1b2".into(),
+                    platform: PushPlatform::Apns,
+                    token: "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad"
+                        .into(),
+                }),
+            ),
+        ),
+        (
+            "push_token_removed",
+            make(
+                2,
+                Event::PushTokenRemoved(PushTokenRemoved {
+                    user_id: "alice".into(),
+                    platform: PushPlatform::Huawei,
+                    token: "0864872030485923300004578400CN01".into(),
+                    reason: PushTokenRemovalReason::InvalidToken,
+                }),
+            ),
+        ),
+    ]
+}
+
+/// Every named sample. Each has a golden vector under `schemas/golden/vN/`,
+/// where N is the schema version that introduced its kind.
 pub fn golden() -> Vec<(&'static str, Envelope)> {
     let mut all = vec![
         ("message_sent_text", text_message()),
         ("message_sent_every_element", every_element()),
     ];
     all.extend(relationship_events());
+    all.extend(push_token_events());
     all
 }

@@ -27,6 +27,7 @@ const TABLES: &[(&str, &str)] = &[
     ("profiles", include_str!("sql/digest/profiles.sql")),
     ("friends", include_str!("sql/digest/friends.sql")),
     ("blocks", include_str!("sql/digest/blocks.sql")),
+    ("push_tokens", include_str!("sql/digest/push_tokens.sql")),
     (
         "projector_offsets",
         include_str!("sql/digest/projector_offsets.sql"),

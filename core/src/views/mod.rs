@@ -391,3 +391,18 @@ pub async fn presence_of(
         .map(|r| (r.get(0), r.get(1)))
         .collect())
 }
+
+/// The user `token` of `platform` (lower-case, as stored) is registered to.
+pub async fn push_token_owner(
+    client: &impl GenericClient,
+    platform: &str,
+    token: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/push_token_owner.sql"))
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&platform, &token])
+        .await?
+        .map(|r| r.get(0)))
+}

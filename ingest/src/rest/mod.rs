@@ -5,6 +5,7 @@ mod accounts;
 pub(crate) mod fields;
 pub(crate) mod openim;
 mod profile;
+mod push;
 mod recentcontact;
 mod sns;
 
@@ -134,6 +135,8 @@ const APIS: &[&str] = &[
     "sns/black_list_add",
     "sns/black_list_delete",
     "sns/black_list_get",
+    "missive_push/set_token",
+    "missive_push/delete_token",
 ];
 
 /// Metric label for the API: only known names, so hostile paths cannot blow up cardinality.
@@ -225,6 +228,8 @@ async fn handle(
         ("sns", "black_list_add") => sns::black_list_add(state, &admin, &body).await,
         ("sns", "black_list_delete") => sns::black_list_delete(state, &admin, &body).await,
         ("sns", "black_list_get") => sns::black_list_get(state, &body).await,
+        ("missive_push", "set_token") => push::set_token(state, &admin, &map).await,
+        ("missive_push", "delete_token") => push::delete_token(state, &admin, &map).await,
         _ => Err(ApiError::new(
             ErrorCode::NoSuchApi,
             format!("no such API: /v4/{service}/{command}"),

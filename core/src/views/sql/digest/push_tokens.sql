@@ -1,0 +1,1 @@
+SELECT * FROM push_tokens

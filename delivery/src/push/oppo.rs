@@ -1,0 +1,155 @@
+//! OPPO Push (HeyTap) server API.
+//!
+//! Auth: `POST {base}/server/v1/auth`, form `app_key`, `timestamp` (ms) and
+//! `sign` = hex SHA-256 of `app_key + timestamp + master_secret`; the answer's
+//! `data.auth_token` is valid for 24 hours.
+//! Send: `POST {base}/server/v1/message/notification/unicast` with header
+//! `auth_token` and form field `message` = JSON `{"target_type": 2,
+//! "target_value": <registration id>, "notification": {...}}`. `code` 0 is
+//! success, 11 a refused auth token, 10000 an invalid registration id, -1/-2
+//! busy or flow-controlled
+//! (https://open.oppomobile.com/new/developmentDoc/info?id=11238).
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use missive_core::config::OppoConfig;
+
+use super::{
+    by_status, retry_after, truncate, ttl_seconds, CachedToken, Notification, Platform, PushError,
+    Vendor,
+};
+
+pub struct Oppo {
+    http: reqwest::Client,
+    base_url: String,
+    app_key: String,
+    master_secret: SecretString,
+    token: CachedToken,
+}
+
+impl Oppo {
+    pub fn new(c: &OppoConfig, http: reqwest::Client) -> Self {
+        Self {
+            http,
+            base_url: c.base_url.trim_end_matches('/').to_owned(),
+            app_key: c.app_key.clone(),
+            master_secret: c.master_secret.clone(),
+            token: CachedToken::default(),
+        }
+    }
+
+    pub fn sign(app_key: &str, timestamp: &str, master_secret: &str) -> String {
+        hex::encode(Sha256::digest(
+            format!("{app_key}{timestamp}{master_secret}").as_bytes(),
+        ))
+    }
+
+    async fn fetch_token(&self) -> Result<(String, Duration), PushError> {
+        let timestamp = missive_core::time::now_millis().to_string();
+        let sign = Self::sign(
+            &self.app_key,
+            &timestamp,
+            self.master_secret.expose_secret(),
+        );
+        let resp = self
+            .http
+            .post(format!("{}/server/v1/auth", self.base_url))
+            .form(&[
+                ("app_key", self.app_key.as_str()),
+                ("timestamp", timestamp.as_str()),
+                ("sign", sign.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(PushError::transport)?;
+        let status = resp.status();
+        let retry = retry_after(&resp);
+        let text = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(by_status(status, retry, &format!("auth: {text}")));
+        }
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| PushError::retry(format!("auth answered non-JSON: {e}")))?;
+        match (v["code"].as_i64(), v["data"]["auth_token"].as_str()) {
+            (Some(0), Some(t)) => Ok((t.to_owned(), Duration::from_secs(24 * 3600))),
+            _ => Err(PushError::Rejected(format!(
+                "auth: {}",
+                truncate(&text, 200)
+            ))),
+        }
+    }
+
+    pub fn message(n: &Notification, token: &str) -> Value {
+        json!({
+            "target_type": 2,
+            "target_value": token,
+            "notification": {
+                "title": n.title,
+                "content": n.body,
+                // 0: open the app's home page on tap.
+                "click_action_type": 0,
+                "action_parameters": Value::Object(n.data()).to_string(),
+                "off_line": true,
+                "off_line_ttl": ttl_seconds(n).min(10 * 86_400),
+            }
+        })
+    }
+
+    async fn send_one(&self, n: &Notification, token: &str) -> Result<(), PushError> {
+        let auth = self.token.get(|| self.fetch_token()).await?;
+        let message = Self::message(n, token).to_string();
+        let resp = self
+            .http
+            .post(format!(
+                "{}/server/v1/message/notification/unicast",
+                self.base_url
+            ))
+            .header("auth_token", &*auth)
+            .form(&[("message", message.as_str())])
+            .send()
+            .await
+            .map_err(PushError::transport)?;
+        let status = resp.status();
+        let retry = retry_after(&resp);
+        let text = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(by_status(status, retry, &text));
+        }
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| PushError::retry(format!("answered non-JSON: {e}")))?;
+        let code = v["code"].as_i64().unwrap_or(i64::MIN);
+        let info = v["message"].as_str().unwrap_or_default();
+        match code {
+            0 => Ok(()),
+            10000 => Err(PushError::InvalidToken(format!("code {code}: {info}"))),
+            11 => {
+                self.token.invalidate(&auth).await;
+                Err(PushError::retry(format!("code {code}: auth token refused")))
+            }
+            -1 | -2 => Err(PushError::Retryable {
+                reason: format!("code {code}: {info}"),
+                retry_after: retry,
+            }),
+            _ => Err(PushError::Rejected(format!("code {code}: {info}"))),
+        }
+    }
+}
+
+impl Vendor for Oppo {
+    fn platform(&self) -> Platform {
+        Platform::Oppo
+    }
+
+    fn send<'a>(
+        &'a self,
+        n: &'a Notification,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<(), PushError>> {
+        Box::pin(self.send_one(n, token))
+    }
+}

@@ -1,0 +1,534 @@
+//! The push worker: consumes `<prefix>.events` in its own consumer group and
+//! notifies offline recipients through their vendors.
+//!
+//! Delivery guarantees:
+//! - **At most one notification per message per token.** Before a vendor is
+//!   called, the (message, token) pair is claimed in `push_sends` with
+//!   `INSERT .. ON CONFLICT DO NOTHING`; an event read again (restart,
+//!   rebalance, a second instance) finds the claim and sends nothing. A crash
+//!   after the claim and before the vendor's answer leaves the claim in
+//!   `claimed` and the notification is not retried: a duplicate notification
+//!   is visible to the user, a missed one is not (the app syncs the message
+//!   when opened), so the window errs on the side of silence.
+//! - **Every event is handled before its offset is stored** (librdkafka's
+//!   at-least-once pattern: `enable.auto.offset.store=false`, offsets stored
+//!   in log order after each event is fully handled, committed by the
+//!   auto-commit timer and on shutdown).
+//! - Transient vendor failures are retried with exponential backoff; an
+//!   invalid token is removed through the log (`PushTokenRemoved`); what
+//!   still fails goes to `<prefix>.push.dlq` with the reason in headers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use futures::StreamExt;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use missive_core::{time, views, Config};
+use missive_schemas::{
+    Channel, Envelope, Event, EventCodec, MessageSent, Origin, PushTokenRemovalReason,
+    PushTokenRemoved,
+};
+
+use super::{eligible, Notification, Platform, PushError, Vendors};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushWorkerError {
+    #[error("Kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Setup(#[from] super::VendorSetupError),
+}
+
+/// How one (message, token) notification ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Sent,
+    InvalidToken,
+    Failed,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::InvalidToken => "invalid_token",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// A handling step that could not complete (PostgreSQL or the broker
+/// unavailable): the event is tried again, its offset not stored.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error("PostgreSQL: {0}")]
+    Db(String),
+    #[error("Kafka: {0}")]
+    Kafka(String),
+}
+
+impl From<tokio_postgres::Error> for StepError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        StepError::Db(e.to_string())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StepError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        StepError::Db(e.to_string())
+    }
+}
+
+struct Shared {
+    config: Arc<Config>,
+    pool: Pool,
+    vendors: Vendors,
+    producer: FutureProducer,
+    dlq_topic: String,
+    events_topic: String,
+}
+
+pub struct PushWorker {
+    shared: Arc<Shared>,
+    consumer: StreamConsumer,
+}
+
+impl PushWorker {
+    /// The worker, or `None` when push is disabled or no vendor is configured.
+    pub async fn new(config: Arc<Config>, pool: Pool) -> Result<Option<Self>, PushWorkerError> {
+        if !config.push.active() {
+            return Ok(None);
+        }
+        let vendors = Vendors::from_config(&config.push)?;
+        Self::with_vendors(config, pool, vendors).await.map(Some)
+    }
+
+    pub async fn with_vendors(
+        config: Arc<Config>,
+        pool: Pool,
+        vendors: Vendors,
+    ) -> Result<Self, PushWorkerError> {
+        let events_topic = config.events_topic();
+        let dlq_topic = config.push_dlq_topic();
+        missive_core::kafka::ensure_topics(&config, &[events_topic.clone(), dlq_topic.clone()])
+            .await?;
+        let consumer: StreamConsumer = missive_core::kafka::base_config(&config, "push")
+            .set("group.id", config.push_group_id())
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            // Notifications are latency-bound: do not let the broker hold a
+            // fetch for long (brokers that answer a fetch only at its
+            // deadline would otherwise add up to 500 ms to every push).
+            .set("fetch.wait.max.ms", "25")
+            // A new group starts at the beginning; `max_age_seconds` keeps old
+            // messages from being pushed.
+            .set("auto.offset.reset", "earliest")
+            .create()?;
+        consumer.subscribe(&[&events_topic])?;
+        let producer = missive_core::kafka::producer(&config)?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                pool,
+                vendors,
+                producer,
+                dlq_topic,
+                events_topic,
+            }),
+            consumer,
+        })
+    }
+
+    /// Runs until `shutdown`; events in flight are finished and their
+    /// offsets committed before it returns.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let concurrency = self.shared.config.push.concurrency.max(1);
+        tracing::info!(group = %self.shared.config.push_group_id(), "push worker consuming");
+        // Up to `concurrency` events are handled at once, but completions are
+        // taken in log order, so an offset is only ever stored past events
+        // that are fully handled.
+        let mut inflight = futures::stream::FuturesOrdered::new();
+        let mut stopping = false;
+        let mut prune = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                biased;
+                _ = prune.tick(), if !stopping => self.shared.prune().await,
+                Some(done) = inflight.next(), if !inflight.is_empty() => {
+                    let Ok(Some((partition, offset))) = done else {
+                        // Interrupted by shutdown (or a panic): not stored, so re-read later.
+                        continue;
+                    };
+                    // Fails only for a partition revoked meanwhile: its new
+                    // owner re-reads the event and finds the claims.
+                    if let Err(e) = self.consumer.store_offset(&self.shared.events_topic, partition, offset) {
+                        tracing::debug!(error = %e, partition, offset, "offset not stored");
+                    }
+                }
+                m = self.consumer.recv(), if !stopping && inflight.len() < concurrency => match m {
+                    Ok(m) => {
+                        let m = m.detach();
+                        let shared = self.shared.clone();
+                        let stop = shutdown.clone();
+                        inflight.push_back(tokio::spawn(async move {
+                            shared
+                                .handle_until_done(&m, &stop)
+                                .await
+                                .then(|| (m.partition(), m.offset()))
+                        }));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "push worker: consume error"),
+                },
+                _ = shutdown.cancelled(), if !stopping => stopping = true,
+                else => break,
+            }
+        }
+        if let Err(e) = self.consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::debug!(error = %e, "final offset commit");
+        }
+        tracing::info!("push worker stopped");
+    }
+}
+
+/// How often old dedupe records are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+impl Shared {
+    /// Deletes dedupe records a day older than the oldest pushable event.
+    async fn prune(&self) {
+        let keep_ms = i64::try_from(self.config.push.max_age_seconds)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_add(86_400)
+            .saturating_mul(1000);
+        let before = time::now_millis().saturating_sub(keep_ms);
+        let result = async {
+            let client = self.pool.get().await?;
+            let stmt = client
+                .prepare_cached(include_str!("sql/prune_sends.sql"))
+                .await?;
+            Ok::<_, StepError>(client.execute(&stmt, &[&before]).await?)
+        }
+        .await;
+        match result {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "old push dedupe records pruned"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot prune push dedupe records"),
+        }
+    }
+
+    /// Handles one event, retrying while PostgreSQL or the broker is down;
+    /// false when shutdown interrupted it (the event is re-read later).
+    async fn handle_until_done(&self, m: &OwnedMessage, stop: &CancellationToken) -> bool {
+        let mut pause = Duration::from_millis(200);
+        loop {
+            match self.handle(m).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::warn!(error = %e, partition = m.partition(), offset = m.offset(),
+                        "push worker: event not handled; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = stop.cancelled() => return false,
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, record: &OwnedMessage) -> Result<(), StepError> {
+        // Undecodable records are the projector's to dead-letter; here they are skipped.
+        let Ok(env) = EventCodec::get().decode(record.payload().unwrap_or_default()) else {
+            return Ok(());
+        };
+        let Event::MessageSent(m) = &env.event else {
+            return Ok(());
+        };
+        let now = time::now_millis();
+        let max_age = i64::try_from(self.config.push.max_age_seconds)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000);
+        if let Err(skip) = eligible(m, now, max_age) {
+            metrics::counter!("missive_push_skipped_total", "reason" => skip.label()).increment(1);
+            return Ok(());
+        }
+        let client = self.pool.get().await?;
+        if !views::presence_of(&client, &[m.to_account.as_str()], now)
+            .await?
+            .is_empty()
+        {
+            metrics::counter!("missive_push_skipped_total", "reason" => "online").increment(1);
+            return Ok(());
+        }
+        let stmt = client
+            .prepare_cached(include_str!("sql/tokens_of.sql"))
+            .await?;
+        let tokens: Vec<(Platform, String)> = client
+            .query(&stmt, &[&m.to_account])
+            .await?
+            .iter()
+            .filter_map(|r| {
+                let platform = Platform::parse(r.get(0))?;
+                self.vendors
+                    .get(platform)
+                    .is_some()
+                    .then(|| (platform, r.get(1)))
+            })
+            .collect();
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let mut n = Notification::from_message(m);
+        if Notification::counts_badge(m)
+            && tokens
+                .iter()
+                .any(|(p, _)| matches!(p, Platform::Apns | Platform::Fcm))
+        {
+            n.badge = Some(self.badge(&client, m).await?);
+        }
+        drop(client);
+        let sends = tokens
+            .iter()
+            .map(|(platform, token)| self.notify(&n, m, *platform, token));
+        futures::future::try_join_all(sends).await?;
+        Ok(())
+    }
+
+    /// The recipient's unread count, including this message even when the
+    /// projector has not stored it yet.
+    async fn badge(
+        &self,
+        client: &deadpool_postgres::Client,
+        m: &MessageSent,
+    ) -> Result<i64, StepError> {
+        let caps = views::OfflineCaps::from_config(&self.config.views);
+        let unread = views::unread_total(client, &m.to_account, caps).await?;
+        let stored = views::message_by_key(client, &m.conversation_id, &m.msg_key)
+            .await?
+            .is_some();
+        Ok(if stored { unread } else { unread + 1 })
+    }
+
+    /// Claims, sends with retries, and records the outcome of one notification.
+    async fn notify(
+        &self,
+        n: &Notification,
+        m: &MessageSent,
+        platform: Platform,
+        token: &str,
+    ) -> Result<(), StepError> {
+        let client = self.pool.get().await?;
+        let claim = client
+            .prepare_cached(include_str!("sql/claim_send.sql"))
+            .await?;
+        let claimed = client
+            .query_opt(
+                &claim,
+                &[
+                    &m.conversation_id,
+                    &m.msg_key,
+                    &platform.as_str(),
+                    &token,
+                    &time::now_millis(),
+                ],
+            )
+            .await?
+            .is_some();
+        drop(client);
+        if !claimed {
+            metrics::counter!("missive_push_duplicates_total", "vendor" => platform.as_str())
+                .increment(1);
+            return Ok(());
+        }
+        let (outcome, attempts, last_error) = self.send_with_retries(n, platform, token).await;
+        match outcome {
+            Outcome::Sent => {}
+            Outcome::InvalidToken => {
+                self.remove_token(&m.to_account, platform, token).await?;
+            }
+            Outcome::Failed => {
+                self.dead_letter(n, platform, token, attempts, &last_error)
+                    .await?;
+            }
+        }
+        metrics::counter!("missive_push_notifications_total",
+            "vendor" => platform.as_str(), "outcome" => outcome.label())
+        .increment(1);
+        let client = self.pool.get().await?;
+        let finish = client
+            .prepare_cached(include_str!("sql/finish_send.sql"))
+            .await?;
+        client
+            .execute(
+                &finish,
+                &[
+                    &m.conversation_id,
+                    &m.msg_key,
+                    &platform.as_str(),
+                    &token,
+                    &outcome.label(),
+                    &(attempts as i32),
+                    &time::now_millis(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Calls the vendor until it accepts, refuses for good, or attempts run out.
+    async fn send_with_retries(
+        &self,
+        n: &Notification,
+        platform: Platform,
+        token: &str,
+    ) -> (Outcome, u32, String) {
+        let vendor = self.vendors.get(platform).expect("only configured vendors");
+        let push = &self.config.push;
+        let max_attempts = push.max_attempts.max(1);
+        let mut delay = Duration::from_millis(push.retry_base_ms);
+        let max_delay = Duration::from_millis(push.retry_max_ms.max(push.retry_base_ms));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let started = std::time::Instant::now();
+            let result = vendor.send(n, token).await;
+            metrics::histogram!("missive_push_request_seconds", "vendor" => platform.as_str())
+                .record(started.elapsed().as_secs_f64());
+            match result {
+                Ok(()) => {
+                    metrics::counter!("missive_push_sent_total", "vendor" => platform.as_str())
+                        .increment(1);
+                    return (Outcome::Sent, attempt, String::new());
+                }
+                Err(PushError::InvalidToken(reason)) => {
+                    tracing::info!(vendor = %platform, %reason, "push token invalid; removing it");
+                    metrics::counter!("missive_push_invalid_tokens_total", "vendor" => platform.as_str())
+                        .increment(1);
+                    return (Outcome::InvalidToken, attempt, reason);
+                }
+                Err(PushError::Rejected(reason)) => {
+                    tracing::warn!(vendor = %platform, %reason, "push refused");
+                    metrics::counter!("missive_push_failed_total", "vendor" => platform.as_str())
+                        .increment(1);
+                    return (Outcome::Failed, attempt, reason);
+                }
+                Err(PushError::Retryable {
+                    reason,
+                    retry_after,
+                }) => {
+                    if attempt >= max_attempts {
+                        tracing::warn!(vendor = %platform, %reason, attempts = attempt,
+                            "push still failing after its retries");
+                        metrics::counter!("missive_push_failed_total", "vendor" => platform.as_str())
+                            .increment(1);
+                        return (
+                            Outcome::Failed,
+                            attempt,
+                            format!("{reason} (after {attempt} attempts)"),
+                        );
+                    }
+                    metrics::counter!("missive_push_retried_total", "vendor" => platform.as_str())
+                        .increment(1);
+                    // The vendor's Retry-After wins over our schedule, within the cap.
+                    let wait = retry_after.unwrap_or(delay).min(max_delay);
+                    tracing::debug!(vendor = %platform, %reason, ?wait, "push retry");
+                    tokio::time::sleep(wait).await;
+                    delay = (delay * 2).min(max_delay);
+                }
+            }
+        }
+    }
+
+    /// A notification that could not be delivered, with the reason.
+    async fn dead_letter(
+        &self,
+        n: &Notification,
+        platform: Platform,
+        token: &str,
+        attempts: u32,
+        reason: &str,
+    ) -> Result<(), StepError> {
+        let payload = json!({
+            "conversation_id": n.conversation_id, "msg_key": n.msg_key,
+            "to_account": n.to, "platform": platform.as_str(), "token": token,
+            "title": n.title, "body": n.body, "ext": n.ext,
+            "sent_at_ms": n.sent_at_ms, "expires_at_ms": n.expires_at_ms,
+            "attempts": attempts, "reason": reason,
+        })
+        .to_string();
+        let attempts = attempts.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "missive.dlq.reason",
+                value: Some(reason.as_bytes()),
+            })
+            .insert(Header {
+                key: "missive.dlq.topic",
+                value: Some(self.events_topic.as_bytes()),
+            })
+            .insert(Header {
+                key: "missive.push.platform",
+                value: Some(platform.as_str().as_bytes()),
+            })
+            .insert(Header {
+                key: "missive.push.attempts",
+                value: Some(attempts.as_bytes()),
+            });
+        let record = FutureRecord::to(&self.dlq_topic)
+            .key(&n.msg_key)
+            .payload(&payload)
+            .headers(headers);
+        self.producer
+            .send(record, Timeout::After(Duration::from_secs(10)))
+            .await
+            .map_err(|(e, _)| StepError::Kafka(e.to_string()))?;
+        metrics::counter!("missive_push_dead_letters_total", "vendor" => platform.as_str())
+            .increment(1);
+        Ok(())
+    }
+
+    /// Removes an invalid token through the log, so the view drops it.
+    async fn remove_token(
+        &self,
+        user: &str,
+        platform: Platform,
+        token: &str,
+    ) -> Result<(), StepError> {
+        let envelope = Envelope {
+            event_id: uuid::Uuid::now_v7(),
+            occurred_at: time::now_millis(),
+            origin: Origin {
+                channel: Channel::System,
+                actor: "missive.push".into(),
+                admin: false,
+                instance: self.config.instance_id.clone(),
+            },
+            event: Event::PushTokenRemoved(PushTokenRemoved {
+                user_id: user.to_owned(),
+                platform: platform.to_schema(),
+                token: token.to_owned(),
+                reason: PushTokenRemovalReason::InvalidToken,
+            }),
+        };
+        let payload = EventCodec::get().encode(&envelope);
+        let key = envelope.event.key();
+        self.producer
+            .send(
+                FutureRecord::to(&self.events_topic)
+                    .key(&key)
+                    .payload(&payload),
+                Timeout::After(Duration::from_secs(10)),
+            )
+            .await
+            .map_err(|(e, _)| StepError::Kafka(e.to_string()))?;
+        Ok(())
+    }
+}
