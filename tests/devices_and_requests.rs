@@ -464,3 +464,51 @@ async fn two_delivery_instances_share_users_and_presence() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_device_registers_and_removes_its_push_token() {
+    let app = TestApp::spawn().await;
+    let mut ws = online(&app, "pia", "phone").await;
+    let token = "ab".repeat(32);
+    let ok = request(
+        &mut ws,
+        1,
+        json!({"type": "push_token", "platform": "apns", "token": token}),
+    )
+    .await;
+    assert_eq!(ok, json!({"type": "ok", "id": 1}));
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM live_push_tokens WHERE user_id = 'pia' AND device_id = 'phone' AND platform = 'apns'")
+            .await,
+        1
+    );
+    for (id, frame, code) in [
+        (
+            2,
+            json!({"type": "push_token", "platform": "pager", "token": "x"}),
+            96002,
+        ),
+        (
+            3,
+            json!({"type": "push_token", "platform": "apns", "token": "not hex"}),
+            96003,
+        ),
+        (
+            4,
+            json!({"type": "push_token", "platform": "fcm", "token": "never-set", "remove": true}),
+            96004,
+        ),
+    ] {
+        let r = request(&mut ws, id, frame.clone()).await;
+        assert_eq!(r["code"], code, "{frame}: {r}");
+    }
+    let ok = request(
+        &mut ws,
+        5,
+        json!({"type": "push_token", "platform": "apns", "token": token, "remove": true}),
+    )
+    .await;
+    assert_eq!(ok["type"], "ok", "{ok}");
+    assert_eq!(app.scalar("SELECT count(*) FROM live_push_tokens").await, 0);
+    app.stop().await;
+}

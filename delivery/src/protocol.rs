@@ -62,6 +62,16 @@ pub enum ClientFrame {
         peer: String,
         msg_key: String,
     },
+    /// Registers this device's token for offline push (`remove`: removes it).
+    /// `platform`: apns, fcm, huawei, xiaomi, oppo, vivo or meizu.
+    PushToken {
+        #[serde(default)]
+        id: Option<Value>,
+        platform: String,
+        token: String,
+        #[serde(default)]
+        remove: bool,
+    },
     /// Recent contacts, most recently active first, each with its last
     /// message, unread count and up to `messages` latest messages.
     Contacts {

@@ -22,7 +22,12 @@ fn error(id: Option<Value>, e: ApiError) -> ServerFrame {
     }
 }
 
-pub async fn handle(state: &DeliveryState, user: &str, request: ClientFrame) -> ServerFrame {
+pub async fn handle(
+    state: &DeliveryState,
+    user: &str,
+    device: &str,
+    request: ClientFrame,
+) -> ServerFrame {
     match request {
         ClientFrame::Send { id, msg } => match state.actions.send(user, &msg).await {
             Ok(r) => ServerFrame::Sent {
@@ -44,6 +49,19 @@ pub async fn handle(state: &DeliveryState, user: &str, request: ClientFrame) -> 
                 Err(e) => error(id, e),
             }
         }
+        ClientFrame::PushToken {
+            id,
+            platform,
+            token,
+            remove,
+        } => match state
+            .actions
+            .push_token(user, device, &platform, &token, remove)
+            .await
+        {
+            Ok(()) => ServerFrame::Ok { id },
+            Err(e) => error(id, e),
+        },
         ClientFrame::History {
             id,
             peer,

@@ -224,10 +224,15 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                     }
                     Ok(request) => match in_flight.clone().try_acquire_owned() {
                         Ok(permit) => {
-                            let (state, user, outbox, too_slow) =
-                                (state.clone(), user.clone(), outbox.clone(), too_slow.clone());
+                            let (state, user, device, outbox, too_slow) = (
+                                state.clone(),
+                                user.clone(),
+                                device.clone(),
+                                outbox.clone(),
+                                too_slow.clone(),
+                            );
                             requests.spawn(async move {
-                                let reply = requests::handle(&state, &user, request).await;
+                                let reply = requests::handle(&state, &user, &device, request).await;
                                 drop(permit);
                                 if !outbox.push(frame(&reply)).await {
                                     too_slow.cancel();

@@ -14,6 +14,7 @@ use missive_schemas::{conversation_id, Channel, ConversationRead, Event, Message
 
 use crate::appender::EventAppender;
 use crate::changes::ChangePipeline;
+use crate::push_tokens::{self, TokenRequest};
 use crate::rest::db_unavailable;
 use crate::rest::fields::Body;
 use crate::rest::openim::{own_message, parse_message};
@@ -77,6 +78,28 @@ impl UserActions {
             to_account,
         });
         self.changes.apply(&actor(user), vec![event]).await
+    }
+
+    /// Registers (or, with `remove`, removes) this device's push token.
+    pub async fn push_token(
+        &self,
+        user: &str,
+        device: &str,
+        platform: &str,
+        token: &str,
+        remove: bool,
+    ) -> Result<(), ApiError> {
+        let mut body = Map::new();
+        body.insert("From_Account".into(), user.into());
+        body.insert("DeviceId".into(), device.into());
+        body.insert("Platform".into(), platform.into());
+        body.insert("Token".into(), token.into());
+        let req = TokenRequest::parse(&body, !remove)?;
+        if remove {
+            push_tokens::unregister(&self.changes, &self.pool, &actor(user), req).await
+        } else {
+            push_tokens::register(&self.changes, &actor(user), req).await
+        }
     }
 
     /// `user` has read every message from `peer` up to `seq` (all so far
