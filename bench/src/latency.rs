@@ -141,12 +141,22 @@ pub async fn latency(base: Config, rate: u64, seconds: u64, users: usize) -> any
             let body = json!({"From_Account": "bench", "To_Account": to, "MsgRandom": i as u32,
                               "MsgLifeTime": 0,
                               "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": t0.to_string()}}]});
-            let ok = match http.post(&url).body(body.to_string()).send().await {
-                Ok(r) => r
-                    .json::<Value>()
-                    .await
-                    .is_ok_and(|v| v["ErrorCode"] == 0),
-                Err(_) => false,
+            let outcome = match http.post(&url).body(body.to_string()).send().await {
+                Ok(r) => match r.json::<Value>().await {
+                    Ok(v) if v["ErrorCode"] == 0 => Ok(()),
+                    Ok(v) => Err(format!("{} {}", v["ErrorCode"], v["ErrorInfo"])),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            let ok = match outcome {
+                Ok(()) => true,
+                Err(e) => {
+                    if errors.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+                        eprintln!("first error: {e}");
+                    }
+                    false
+                }
             };
             if ok {
                 let now = started.elapsed().as_micros() as u64;

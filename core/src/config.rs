@@ -41,6 +41,11 @@ pub struct KafkaConfig {
     pub topic_prefix: String,
     pub partitions: i32,
     pub replication_factor: i32,
+    /// How long a consumer's fetch waits at the broker for new records
+    /// (librdkafka `fetch.wait.max.ms`). It bounds how late an event is
+    /// seen when the broker does not answer a waiting fetch as soon as
+    /// data arrives; lower means lower latency and more idle fetches.
+    pub fetch_wait_max_ms: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -157,6 +162,7 @@ impl Default for KafkaConfig {
             topic_prefix: "missive".into(),
             partitions: 4,
             replication_factor: 1,
+            fetch_wait_max_ms: 10,
         }
     }
 }

@@ -22,6 +22,16 @@ pub fn base_config(config: &Config, role: &str) -> ClientConfig {
     c
 }
 
+/// A consumer's settings: `base_config` plus the fetch wait.
+pub fn consumer_config(config: &Config, role: &str) -> ClientConfig {
+    let mut c = base_config(config, role);
+    c.set(
+        "fetch.wait.max.ms",
+        config.kafka.fetch_wait_max_ms.to_string(),
+    );
+    c
+}
+
 /// The events producer: idempotent and `acks=all`, so a send is answered only
 /// once the broker has it durably, and librdkafka's retries never duplicate
 /// or reorder a partition. Keys are hashed with murmur2 like the Java client,

@@ -194,7 +194,7 @@ impl ConsumeLoop {
             stop: self.stop.clone(),
         };
         let consumer: BaseConsumer<OffsetsContext> =
-            missive_core::kafka::base_config(&self.config, "projector")
+            missive_core::kafka::consumer_config(&self.config, "projector")
                 .set("group.id", &self.config.projector.group_id)
                 .set("enable.auto.commit", "false")
                 .set("enable.auto.offset.store", "false")

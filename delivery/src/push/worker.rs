@@ -119,15 +119,11 @@ impl PushWorker {
         let dlq_topic = config.push_dlq_topic();
         missive_core::kafka::ensure_topics(&config, &[events_topic.clone(), dlq_topic.clone()])
             .await?;
-        let consumer: StreamConsumer = missive_core::kafka::base_config(&config, "push")
+        let consumer: StreamConsumer = missive_core::kafka::consumer_config(&config, "push")
             .set("group.id", config.push_group_id())
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
-            // Notifications are latency-bound: do not let the broker hold a
-            // fetch for long (brokers that answer a fetch only at its
-            // deadline would otherwise add up to 500 ms to every push).
-            .set("fetch.wait.max.ms", "25")
             // A new group starts at the beginning; `max_age_seconds` keeps old
             // messages from being pushed.
             .set("auto.offset.reset", "earliest")
