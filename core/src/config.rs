@@ -50,6 +50,11 @@ pub struct IngestConfig {
     pub produce_timeout_ms: u64,
     /// How long a relationship change waits for the views to include it.
     pub projection_timeout_ms: u64,
+    /// Consumer group of the commands-topic consumers (one per ingest
+    /// instance); unset: `<prefix>.ingest.commands`.
+    pub commands_group_id: Option<String>,
+    /// Consume `<prefix>.commands` (operators' backends writing to Kafka).
+    pub commands_enabled: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -127,6 +132,8 @@ impl Default for IngestConfig {
             max_request_bytes: 64 * 1024,
             produce_timeout_ms: 5_000,
             projection_timeout_ms: 10_000,
+            commands_group_id: None,
+            commands_enabled: true,
         }
     }
 }
@@ -175,6 +182,24 @@ impl Config {
 
     pub fn events_dlq_topic(&self) -> String {
         format!("{}.events.dlq", self.kafka.topic_prefix)
+    }
+
+    /// Where operators' backends write commands (`schemas/avro/commands.avsc`).
+    pub fn commands_topic(&self) -> String {
+        format!("{}.commands", self.kafka.topic_prefix)
+    }
+
+    /// The consumer group that reads the commands topic.
+    pub fn commands_group(&self) -> String {
+        self.ingest
+            .commands_group_id
+            .clone()
+            .unwrap_or_else(|| format!("{}.ingest.commands", self.kafka.topic_prefix))
+    }
+
+    /// Refused and undecodable commands, byte for byte, with the reason in headers.
+    pub fn commands_dlq_topic(&self) -> String {
+        format!("{}.commands.dlq", self.kafka.topic_prefix)
     }
 }
 

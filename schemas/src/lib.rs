@@ -6,6 +6,7 @@
 
 mod avro_value;
 pub mod codec;
+pub mod commands;
 pub mod compat;
 pub mod events;
 pub mod resolve;

@@ -17,7 +17,7 @@ use crate::send::{check_user_id, SendRequest, MAX_BODY_BYTES};
 /// Tencent's `sendmsg`: the administrator sends as `From_Account` (or as
 /// itself). As in Tencent IM, REST sends skip relationship checks and are
 /// recorded as admin sends.
-pub(super) async fn sendmsg(
+pub(crate) async fn sendmsg(
     state: &RestState,
     admin: &Admin,
     body: &Body<'_>,
@@ -34,7 +34,7 @@ pub(super) async fn sendmsg(
 fn parse_send(admin: &Admin, body: &Body<'_>) -> Result<SendRequest, ApiError> {
     let from = sender(admin, body)?;
     let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
-    parse_message(from, to.to_owned(), body)
+    parse_message(from, to.to_owned(), body, Sender::Admin)
 }
 
 /// `From_Account`, or the administrator itself when absent.
@@ -49,8 +49,14 @@ fn sender(admin: &Admin, body: &Body<'_>) -> Result<String, ApiError> {
     }
 }
 
-/// The fields sendmsg, batchsendmsg and importmsg share.
-fn parse_message(from: String, to: String, body: &Body<'_>) -> Result<SendRequest, ApiError> {
+/// The fields sendmsg, batchsendmsg and importmsg share (and the commands
+/// topic's sends, which are checked as a client send when `sender` is a user).
+pub(crate) fn parse_message(
+    from: String,
+    to: String,
+    body: &Body<'_>,
+    sender: Sender,
+) -> Result<SendRequest, ApiError> {
     let sync_other_machine =
         match body.opt_i64("SyncOtherMachine", ErrorCode::SyncOtherMachineInvalid)? {
             None | Some(1) => SyncOtherMachine::Sync,
@@ -81,7 +87,7 @@ fn parse_message(from: String, to: String, body: &Body<'_>) -> Result<SendReques
         .unwrap_or_default()
         .to_owned();
     check_body_size(raw_body, &cloud_custom_data)?;
-    let elements = msgbody::parse(raw_body, Sender::Admin)?;
+    let elements = msgbody::parse(raw_body, sender)?;
     let offline_push = match body.get("OfflinePushInfo") {
         None => None,
         Some(v) => Some(parse_offline_push(v)?),
@@ -115,7 +121,7 @@ const BATCH_CONCURRENCY: usize = 64;
 /// Tencent's `batchsendmsg`: one message to up to 500 users, with no
 /// relationship checks. Every recipient's copy shares one MsgKey; a failure
 /// for one recipient is listed in `ErrorList` and does not stop the others.
-pub(super) async fn batchsendmsg(
+pub(crate) async fn batchsendmsg(
     state: &RestState,
     admin: &Admin,
     body: &Body<'_>,
@@ -145,7 +151,7 @@ pub(super) async fn batchsendmsg(
         ));
     }
     // Every field but the recipient is checked once; `to` is set per copy.
-    let mut template = parse_message(sender(admin, body)?, String::new(), body)?;
+    let mut template = parse_message(sender(admin, body)?, String::new(), body, Sender::Admin)?;
     template.batch = true;
     let actor = admin_actor(admin);
     let mut errors = Vec::new();
@@ -230,7 +236,7 @@ pub(super) async fn importmsg(
             format!("MsgTimeStamp is {time}; it must be a past unix time in seconds"),
         ));
     }
-    let mut req = parse_message(from.to_owned(), to.to_owned(), body)?;
+    let mut req = parse_message(from.to_owned(), to.to_owned(), body, Sender::Admin)?;
     req.import_mode = import_mode;
     req.sent_at = Some(time * 1000);
     let actor = admin_actor(admin);
