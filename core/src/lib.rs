@@ -7,6 +7,7 @@ pub mod db;
 pub mod kafka;
 pub mod msgbody;
 pub mod net;
+pub mod progress;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;
