@@ -122,6 +122,8 @@ async fn export(config: Arc<Config>, args: ExportArgs) -> anyhow::Result<()> {
             conversations: args.conversations.into_iter().collect(),
         },
         part_events: args.part_events,
+        // Confluent-framed records need the registry's ids (none without a registry).
+        schema_ids: missive_core::registry::events_framing(&config).await?.1,
     };
     let report = tokio::task::spawn_blocking(move || missive_tools::export::export(&config, &opts))
         .await??;

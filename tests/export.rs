@@ -84,6 +84,7 @@ fn options(out: &Path, format: Format) -> ExportOptions {
         out: out.to_owned(),
         filter: Filter::default(),
         part_events: 4,
+        schema_ids: Default::default(),
     }
 }
 
@@ -353,4 +354,44 @@ async fn an_interrupted_export_resumes_from_its_checkpoint() {
         .unwrap_err();
     assert!(refused.to_string().contains("format"), "{refused}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The log is the source of truth: its topic is created to be kept forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_topic_is_created_to_keep_the_log_forever() {
+    use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+    use rdkafka::client::DefaultClientContext;
+    let c = config().await;
+    let admin: AdminClient<DefaultClientContext> = missive_core::kafka::base_config(&c, "test")
+        .create()
+        .unwrap();
+    let topic = c.events_topic();
+    let described = admin
+        .describe_configs(
+            &[ResourceSpecifier::Topic(&topic)],
+            &AdminOptions::new().request_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .unwrap();
+    let resource = described[0].as_ref().expect("topic described");
+    let retention = resource
+        .get("retention.ms")
+        .and_then(|e| e.value.clone())
+        .expect("retention.ms is set");
+    assert_eq!(retention, "-1");
+    // Only the events topic: the others keep the broker's default.
+    let dlq = c.events_dlq_topic();
+    missive_core::kafka::ensure_topics(&c, std::slice::from_ref(&dlq))
+        .await
+        .unwrap();
+    let described = admin
+        .describe_configs(&[ResourceSpecifier::Topic(&dlq)], &AdminOptions::new())
+        .await
+        .unwrap();
+    let other = described[0]
+        .as_ref()
+        .unwrap()
+        .get("retention.ms")
+        .and_then(|e| e.value.clone());
+    assert_ne!(other.as_deref(), Some("-1"), "{other:?}");
 }

@@ -38,6 +38,28 @@ pub struct KafkaConfig {
     pub topic_prefix: String,
     pub partitions: i32,
     pub replication_factor: i32,
+    /// `retention.ms` given to `<prefix>.events` when missive creates it:
+    /// -1 (the default) keeps the log forever, so every view can always be
+    /// rebuilt from it (see docs/retention.md).
+    pub events_retention_ms: i64,
+    /// How records are framed on the topics (see docs/schemas.md):
+    /// `single_object` (the default) or `confluent`.
+    pub encoding: Encoding,
+    /// The Confluent Schema Registry (`http://host:8081`). Needed for the
+    /// `confluent` encoding; when set with `single_object`, missive still
+    /// reads Confluent-framed records of the schemas registered there.
+    pub schema_registry_url: Option<String>,
+}
+
+/// The framing of records missive writes; readers accept both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// Avro single-object encoding: `C3 01` + the schema's Rabin fingerprint.
+    #[default]
+    SingleObject,
+    /// Confluent wire format: `00` + the Schema Registry id of the schema.
+    Confluent,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -121,6 +143,9 @@ impl Default for KafkaConfig {
             topic_prefix: "missive".into(),
             partitions: 4,
             replication_factor: 1,
+            events_retention_ms: -1,
+            encoding: Encoding::SingleObject,
+            schema_registry_url: None,
         }
     }
 }
@@ -222,6 +247,7 @@ fn env_key(key: &str) -> String {
         "projector_listen" => "projector.listen".into(),
         "friends_only" => "permissions.friends_only".into(),
         "block_mode" => "permissions.block_mode".into(),
+        "schema_registry_url" => "kafka.schema_registry_url".into(),
         _ => key,
     }
 }

@@ -8,6 +8,7 @@ pub mod kafka;
 pub mod msgbody;
 pub mod net;
 pub mod progress;
+pub mod registry;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;

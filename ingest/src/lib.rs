@@ -33,6 +33,8 @@ pub enum IngestError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error(transparent)]
     Db(#[from] missive_core::db::DbError),
+    #[error(transparent)]
+    Registry(#[from] missive_core::registry::RegistryError),
     #[error("server: {0}")]
     Serve(std::io::Error),
 }
@@ -53,7 +55,8 @@ impl Ingest {
         }
         missive_core::kafka::ensure_topics(&config, &topics).await?;
         let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
-        let appender = EventAppender::new(&config)?;
+        let (framing, _) = missive_core::registry::events_framing(&config).await?;
+        let appender = EventAppender::new(&config)?.with_framing(framing);
         let verifier = UserSigVerifier::new(config.sdkappid, config.secret_key.clone());
         let state = Arc::new(RestState {
             pipeline: SendPipeline::new(config.clone(), pool.clone(), appender.clone()),
@@ -63,7 +66,11 @@ impl Ingest {
             pool,
         });
         let commands = if config.ingest.commands_enabled {
-            Some(commands::consumer::CommandsConsumer::new(state.clone())?)
+            let ids = missive_core::registry::commands_ids(&config).await?;
+            Some(commands::consumer::CommandsConsumer::new(
+                state.clone(),
+                ids,
+            )?)
         } else {
             None
         };

@@ -167,6 +167,8 @@ pub(crate) struct ConsumeLoop {
     pub pool: Pool,
     pub handle: Handle,
     pub stop: CancellationToken,
+    /// Registry ids of the schemas this build reads (Confluent framing).
+    pub schema_ids: missive_schemas::framing::SchemaIds,
 }
 
 impl ConsumeLoop {
@@ -268,7 +270,7 @@ impl ConsumeLoop {
                 .and_modify(|r| r.1 = offset)
                 .or_insert((offset, offset));
             let payload = msg.payload().unwrap_or_default();
-            match EventCodec::get().decode(payload) {
+            match EventCodec::get().decode_framed(payload, &self.schema_ids) {
                 Ok(env) => pending.events.push(env),
                 Err(e) => pending.dead.push(DeadLetter {
                     partition,

@@ -22,6 +22,8 @@ pub enum ProjectorError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error(transparent)]
     Db(#[from] missive_core::db::DbError),
+    #[error(transparent)]
+    Registry(#[from] missive_core::registry::RegistryError),
     #[error("the consume loop panicked")]
     Panicked,
 }
@@ -30,6 +32,7 @@ pub struct Projector {
     config: Arc<Config>,
     pool: deadpool_postgres::Pool,
     listener: TcpListener,
+    schema_ids: missive_schemas::framing::SchemaIds,
 }
 
 impl Projector {
@@ -40,11 +43,14 @@ impl Projector {
         )
         .await?;
         let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
+        // Registry ids of the released schemas, to read Confluent-framed records.
+        let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
         let listener = missive_core::net::bind(config.projector.listen).await?;
         Ok(Self {
             config,
             pool,
             listener,
+            schema_ids,
         })
     }
 
@@ -69,6 +75,7 @@ impl Projector {
             pool: self.pool,
             handle: tokio::runtime::Handle::current(),
             stop: shutdown.clone(),
+            schema_ids: self.schema_ids,
         };
         // librdkafka's consumer is polled synchronously; it gets its own thread
         // so PostgreSQL work (driven through the runtime handle) never blocks

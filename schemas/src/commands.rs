@@ -8,6 +8,7 @@ use apache_avro::{from_avro_datum, to_avro_datum, Schema};
 
 use crate::avro_value::{RecordBuilder, RecordReader};
 use crate::codec::{fingerprint_of, hex_lower, SINGLE_OBJECT_MAGIC};
+use crate::framing::{confluent_header, split, SchemaIds};
 use crate::DecodeError;
 
 /// The commands schema, as published in `schemas/avro/commands.avsc`.
@@ -331,6 +332,23 @@ impl CommandCodec {
         out.extend_from_slice(&SINGLE_OBJECT_MAGIC);
         out.extend_from_slice(&self.fingerprint);
         out.extend_from_slice(&body);
+        out
+    }
+
+    /// Decodes a command in either framing (single-object, or Confluent
+    /// with an id among `ids`).
+    pub fn decode_framed(&self, bytes: &[u8], ids: &SchemaIds) -> Result<Command, DecodeError> {
+        let (fingerprint, body) = split(bytes, ids)?;
+        self.decode_body(&fingerprint, body)
+    }
+
+    /// Encodes a command in the Confluent wire format.
+    pub fn encode_confluent(&self, command: &Command, schema_id: u32) -> Vec<u8> {
+        let mut out = confluent_header(schema_id).to_vec();
+        out.extend_from_slice(
+            &to_avro_datum(&self.schema, command.to_value())
+                .expect("a Command always matches its schema"),
+        );
         out
     }
 

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use missive_core::progress::{Progress, Summary};
 use missive_core::Config;
+use missive_schemas::framing::SchemaIds;
 use missive_schemas::{Envelope, Event, EventCodec};
 
 pub const CHECKPOINT_FILE: &str = "checkpoint.json";
@@ -243,6 +244,8 @@ pub struct ExportOptions {
     pub filter: Filter,
     /// Scanned records per part file (and between checkpoints).
     pub part_events: u64,
+    /// Registry ids of the released schemas, to read Confluent-framed records.
+    pub schema_ids: SchemaIds,
 }
 
 /// What an export run did.
@@ -473,7 +476,7 @@ pub fn export(config: &Config, opts: &ExportOptions) -> Result<ExportReport, Exp
                 next = msg.offset() + 1;
                 let payload = msg.payload().unwrap_or_default();
                 progress.advance(1, payload.len() as u64);
-                let env = match codec.decode(payload) {
+                let env = match codec.decode_framed(payload, &opts.schema_ids) {
                     Ok(env) => env,
                     Err(e) => {
                         undecodable += 1;

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use missive_core::{ApiError, ErrorCode};
 use missive_schemas::commands::{Command, CommandCodec};
+use missive_schemas::framing::SchemaIds;
 
 use super::{execute, Handled};
 use crate::rest::RestState;
@@ -48,10 +49,12 @@ pub struct CommandsConsumer {
     state: Arc<RestState>,
     topic: String,
     dlq_topic: String,
+    /// Registry ids of the commands schema (Confluent-framed commands).
+    schema_ids: SchemaIds,
 }
 
 impl CommandsConsumer {
-    pub fn new(state: Arc<RestState>) -> Result<Self, KafkaError> {
+    pub fn new(state: Arc<RestState>, schema_ids: SchemaIds) -> Result<Self, KafkaError> {
         let config = &state.config;
         let consumer: StreamConsumer = missive_core::kafka::base_config(config, "commands")
             .set("group.id", config.commands_group())
@@ -69,6 +72,7 @@ impl CommandsConsumer {
             dlq_topic: config.commands_dlq_topic(),
             topic,
             state,
+            schema_ids,
         })
     }
 
@@ -104,7 +108,7 @@ impl CommandsConsumer {
     /// Handles one record to the end; `false` only when shutdown interrupted it.
     async fn handle(&self, msg: &BorrowedMessage<'_>, shutdown: &CancellationToken) -> bool {
         let payload = msg.payload().unwrap_or_default();
-        let command = match CommandCodec::get().decode(payload) {
+        let command = match CommandCodec::get().decode_framed(payload, &self.schema_ids) {
             Ok(c) => c,
             Err(e) => {
                 let refusal = ApiError::new(
