@@ -305,6 +305,28 @@ start_tansu() {
 
 # ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# Test tools
+# ---------------------------------------------------------------------------
+
+# The export test reads exports back with Python's fastavro, a reader that is
+# not ours. Debian 12 has no python3-fastavro, so it comes from PyPI, pinned,
+# into a venv under .data/ (the system Python is left alone). The test finds
+# it there (or wherever MISSIVE_TEST_PYTHON points) and fails without it.
+FASTAVRO_VERSION=1.12.2
+PYENV_DIR="$DATA_DIR/pyenv"
+ensure_test_tools() {
+    if "$PYENV_DIR/bin/python3" -c 'import fastavro' 2>/dev/null; then
+        return 0
+    fi
+    if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+        apt_install python3-venv
+    fi
+    log "installing fastavro $FASTAVRO_VERSION into ${PYENV_DIR#"$REPO_ROOT"/}"
+    python3 -m venv "$PYENV_DIR"
+    "$PYENV_DIR/bin/pip" install -q --disable-pip-version-check "fastavro==$FASTAVRO_VERSION"
+}
+
 main() {
     case "${1:-}" in
         "") ;;
@@ -322,6 +344,7 @@ main() {
 
     mkdir -p "$LOG_DIR"
     ensure_build_deps
+    ensure_test_tools
     ensure_postgres_installed
     start_postgres
     ensure_database

@@ -173,6 +173,11 @@ impl ErrorCode {
         self as u32
     }
 
+    /// The code with this number, if missive has it.
+    pub fn from_code(code: u32) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.code() == code)
+    }
+
     /// The HTTP status that goes with this code.
     pub fn http_status(self) -> u16 {
         match self {

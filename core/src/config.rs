@@ -46,6 +46,28 @@ pub struct KafkaConfig {
     /// seen when the broker does not answer a waiting fetch as soon as
     /// data arrives; lower means lower latency and more idle fetches.
     pub fetch_wait_max_ms: u32,
+    /// `retention.ms` given to `<prefix>.events` when missive creates it:
+    /// -1 (the default) keeps the log forever, so every view can always be
+    /// rebuilt from it (see docs/retention.md).
+    pub events_retention_ms: i64,
+    /// How records are framed on the topics (see docs/schemas.md):
+    /// `single_object` (the default) or `confluent`.
+    pub encoding: Encoding,
+    /// The Confluent Schema Registry (`http://host:8081`). Needed for the
+    /// `confluent` encoding; when set with `single_object`, missive still
+    /// reads Confluent-framed records of the schemas registered there.
+    pub schema_registry_url: Option<String>,
+}
+
+/// The framing of records missive writes; readers accept both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// Avro single-object encoding: `C3 01` + the schema's Rabin fingerprint.
+    #[default]
+    SingleObject,
+    /// Confluent wire format: `00` + the Schema Registry id of the schema.
+    Confluent,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -58,6 +80,11 @@ pub struct IngestConfig {
     pub produce_timeout_ms: u64,
     /// How long a relationship change waits for the views to include it.
     pub projection_timeout_ms: u64,
+    /// Consumer group of the commands-topic consumers (one per ingest
+    /// instance); unset: `<prefix>.ingest.commands`.
+    pub commands_group_id: Option<String>,
+    /// Consume `<prefix>.commands` (operators' backends writing to Kafka).
+    pub commands_enabled: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -163,6 +190,9 @@ impl Default for KafkaConfig {
             partitions: 4,
             replication_factor: 1,
             fetch_wait_max_ms: 10,
+            events_retention_ms: -1,
+            encoding: Encoding::SingleObject,
+            schema_registry_url: None,
         }
     }
 }
@@ -174,6 +204,8 @@ impl Default for IngestConfig {
             max_request_bytes: 64 * 1024,
             produce_timeout_ms: 5_000,
             projection_timeout_ms: 10_000,
+            commands_group_id: None,
+            commands_enabled: true,
         }
     }
 }
@@ -225,6 +257,23 @@ impl Config {
         format!("{}.events.dlq", self.kafka.topic_prefix)
     }
 
+    /// Where operators' backends write commands (`schemas/avro/commands.avsc`).
+    pub fn commands_topic(&self) -> String {
+        format!("{}.commands", self.kafka.topic_prefix)
+    }
+
+    /// The consumer group that reads the commands topic.
+    pub fn commands_group(&self) -> String {
+        self.ingest
+            .commands_group_id
+            .clone()
+            .unwrap_or_else(|| format!("{}.ingest.commands", self.kafka.topic_prefix))
+    }
+
+    /// Refused and undecodable commands, byte for byte, with the reason in headers.
+    pub fn commands_dlq_topic(&self) -> String {
+        format!("{}.commands.dlq", self.kafka.topic_prefix)
+    }
     /// Where notifications that still fail after their retries go.
     pub fn push_dlq_topic(&self) -> String {
         format!("{}.push.dlq", self.kafka.topic_prefix)
@@ -477,6 +526,7 @@ fn env_key(key: &str) -> String {
         "projector_listen" => "projector.listen".into(),
         "friends_only" => "permissions.friends_only".into(),
         "block_mode" => "permissions.block_mode".into(),
+        "schema_registry_url" => "kafka.schema_registry_url".into(),
         _ => key,
     }
 }

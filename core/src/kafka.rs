@@ -50,17 +50,27 @@ pub fn producer(config: &Config) -> Result<FutureProducer, KafkaError> {
         .create()
 }
 
-/// Creates the topics that are missing; existing ones are left as they are.
+/// Creates the topics that are missing; existing ones are left as they are
+/// (a retention changed later is the operator's `kafka-configs --alter`).
+/// The events topic gets `retention.ms` from the configuration: the log is
+/// the source of truth and is kept forever by default.
 pub async fn ensure_topics(config: &Config, topics: &[String]) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = base_config(config, "admin").create()?;
+    let events = config.events_topic();
+    let retention = config.kafka.events_retention_ms.to_string();
     let new: Vec<NewTopic> = topics
         .iter()
         .map(|t| {
-            NewTopic::new(
+            let topic = NewTopic::new(
                 t,
                 config.kafka.partitions,
                 TopicReplication::Fixed(config.kafka.replication_factor),
-            )
+            );
+            if *t == events {
+                topic.set("retention.ms", &retention)
+            } else {
+                topic
+            }
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));

@@ -7,6 +7,8 @@ pub mod db;
 pub mod kafka;
 pub mod msgbody;
 pub mod net;
+pub mod progress;
+pub mod registry;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;

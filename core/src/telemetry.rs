@@ -15,10 +15,16 @@ use tracing_subscriber::EnvFilter;
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`); JSON lines when
 /// `MISSIVE_LOG_FORMAT=json`. Safe to call more than once.
 pub fn init_tracing() {
+    init_tracing_at("info");
+}
+
+/// Like [`init_tracing`], with another default level (operator tools log
+/// only warnings, so their progress display stays readable).
+pub fn init_tracing_at(default_level: &str) {
     // apache-avro warns that the event union has one member; that is by
     // design (new event kinds are appended to it), so it is not shown.
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,apache_avro::schema=error"));
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},apache_avro::schema=error")));
     let json = std::env::var("MISSIVE_LOG_FORMAT").is_ok_and(|f| f == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

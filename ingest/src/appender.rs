@@ -9,6 +9,7 @@ use rdkafka::util::Timeout;
 use uuid::Uuid;
 
 use missive_core::{time, ApiError, Config, ErrorCode};
+use missive_schemas::framing::Framing;
 use missive_schemas::{Envelope, Event, EventCodec, Origin};
 
 use crate::send::Actor;
@@ -19,6 +20,7 @@ pub struct EventAppender {
     topic: String,
     timeout: Duration,
     instance_id: String,
+    framing: Framing,
 }
 
 /// Where an appended event landed.
@@ -35,7 +37,14 @@ impl EventAppender {
             topic: config.events_topic(),
             timeout: Duration::from_millis(config.ingest.produce_timeout_ms),
             instance_id: config.instance_id.clone(),
+            framing: Framing::SingleObject,
         })
+    }
+
+    /// Writes records in `framing` (the Confluent wire format when so configured).
+    pub fn with_framing(mut self, framing: Framing) -> Self {
+        self.framing = framing;
+        self
     }
 
     /// Wraps `event` in an envelope stamped with who asked and this instance,
@@ -59,7 +68,7 @@ impl EventAppender {
     /// not be on the log, and the caller retries with the same idempotency
     /// fields (the views keep one copy).
     pub async fn append(&self, envelope: &Envelope) -> Result<Appended, ApiError> {
-        let payload = EventCodec::get().encode(envelope);
+        let payload = EventCodec::get().encode_framed(envelope, self.framing);
         let key = envelope.event.key();
         let record = FutureRecord::to(&self.topic).key(&key).payload(&payload);
         let started = std::time::Instant::now();

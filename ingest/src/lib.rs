@@ -5,6 +5,7 @@
 
 pub mod appender;
 pub mod changes;
+pub mod commands;
 pub mod msg_key;
 pub mod push_tokens;
 pub mod rest;
@@ -34,6 +35,8 @@ pub enum IngestError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error(transparent)]
     Db(#[from] missive_core::db::DbError),
+    #[error(transparent)]
+    Registry(#[from] missive_core::registry::RegistryError),
     #[error("server: {0}")]
     Serve(std::io::Error),
 }
@@ -43,13 +46,19 @@ pub struct Ingest {
     listener: TcpListener,
     router: axum::Router,
     appender: EventAppender,
+    commands: Option<commands::consumer::CommandsConsumer>,
 }
 
 impl Ingest {
     pub async fn bind(config: Arc<Config>) -> Result<Self, IngestError> {
-        missive_core::kafka::ensure_topics(&config, &[config.events_topic()]).await?;
+        let mut topics = vec![config.events_topic()];
+        if config.ingest.commands_enabled {
+            topics.extend([config.commands_topic(), config.commands_dlq_topic()]);
+        }
+        missive_core::kafka::ensure_topics(&config, &topics).await?;
         let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
-        let appender = EventAppender::new(&config)?;
+        let (framing, _) = missive_core::registry::events_framing(&config).await?;
+        let appender = EventAppender::new(&config)?.with_framing(framing);
         let verifier = UserSigVerifier::new(config.sdkappid, config.secret_key.clone());
         let state = Arc::new(RestState {
             pipeline: SendPipeline::new(config.clone(), pool.clone(), appender.clone()),
@@ -58,11 +67,21 @@ impl Ingest {
             verifier,
             pool,
         });
+        let commands = if config.ingest.commands_enabled {
+            let ids = missive_core::registry::commands_ids(&config).await?;
+            Some(commands::consumer::CommandsConsumer::new(
+                state.clone(),
+                ids,
+            )?)
+        } else {
+            None
+        };
         let listener = missive_core::net::bind(config.ingest.listen).await?;
         Ok(Self {
             listener,
             router: rest::router(state),
             appender,
+            commands,
         })
     }
 
@@ -76,10 +95,19 @@ impl Ingest {
     /// flushes the producer.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), IngestError> {
         tracing::info!(addr = %self.local_addr(), "ingest REST listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+        let commands = self.commands.map(|c| tokio::spawn(c.run(shutdown.clone())));
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await
-            .map_err(IngestError::Serve)?;
+            .map_err(IngestError::Serve);
+        if served.is_err() {
+            shutdown.cancel();
+        }
+        if let Some(task) = commands {
+            // The consumer finishes the command in hand, then commits.
+            let _ = task.await;
+        }
+        served?;
         self.appender.flush(Duration::from_secs(10));
         tracing::info!("ingest stopped");
         Ok(())

@@ -56,6 +56,19 @@ pub fn batch_msg_key(sdkappid: u64, from: &str, msg_seq: u32, msg_random: u32) -
 /// Stands for "every recipient" in a batch key; no user id can contain `*`.
 pub const BATCH_RECIPIENT: &str = "*";
 
+/// The `(MsgSeq, MsgRandom)` of a command from the commands topic, derived
+/// from its idempotency key alone: a command re-sent with the same key gets
+/// the same pair, hence the same MsgKey, and the views keep one message.
+/// 64 bits of SHA-256 make two different keys of one sender and recipient
+/// collide with probability about n²/2⁶⁵.
+pub fn command_fields(sdkappid: u64, command_id: &str) -> (u32, u32) {
+    let d = digest(sdkappid, "missive.commands", command_id, None, 0);
+    (
+        u32::from_be_bytes([d[0], d[1], d[2], d[3]]),
+        u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+    )
+}
+
 pub fn msg_key(sdkappid: u64, from: &str, to: &str, msg_seq: u32, msg_random: u32) -> String {
     let d = digest(sdkappid, from, to, Some(msg_seq), msg_random);
     let hex: String = d[..6].iter().map(|b| format!("{b:02x}")).collect();
@@ -90,6 +103,14 @@ mod tests {
         assert_eq!(k, batch_msg_key(1, "admin", 7, 42));
         assert_ne!(k, batch_msg_key(1, "admin", 7, 43));
         assert_ne!(k, msg_key(1, "admin", "bob", 7, 42));
+    }
+
+    #[test]
+    fn command_fields_depend_on_the_key_only() {
+        let a = command_fields(1, "order-42-shipped");
+        assert_eq!(a, command_fields(1, "order-42-shipped"));
+        assert_ne!(a, command_fields(1, "order-43-shipped"));
+        assert_ne!(a, command_fields(2, "order-42-shipped"));
     }
 
     #[test]

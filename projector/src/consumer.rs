@@ -179,6 +179,8 @@ pub(crate) struct ConsumeLoop {
     pub stop: CancellationToken,
     /// `None` projects forever (the service); `Some` stops at the end offsets.
     pub replay: Option<ReplayTarget>,
+    /// Registry ids of the schemas this build reads (Confluent framing).
+    pub schema_ids: missive_schemas::framing::SchemaIds,
 }
 
 impl ConsumeLoop {
@@ -284,7 +286,7 @@ impl ConsumeLoop {
                 .or_insert((offset, offset));
             let payload = msg.payload().unwrap_or_default();
             pending.bytes += payload.len() as u64;
-            match EventCodec::get().decode(payload) {
+            match EventCodec::get().decode_framed(payload, &self.schema_ids) {
                 Ok(env) => pending.events.push(env),
                 Err(e) => pending.dead.push(DeadLetter {
                     partition,

@@ -30,6 +30,8 @@ pub enum ProjectorError {
     Db(#[from] missive_core::db::DbError),
     #[error("retention sweep: {0}")]
     Janitor(Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    Registry(#[from] missive_core::registry::RegistryError),
     #[error("the consume loop panicked")]
     Panicked,
 }
@@ -38,6 +40,7 @@ pub struct Projector {
     config: Arc<Config>,
     pool: deadpool_postgres::Pool,
     listener: TcpListener,
+    schema_ids: missive_schemas::framing::SchemaIds,
 }
 
 impl Projector {
@@ -48,11 +51,14 @@ impl Projector {
         )
         .await?;
         let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
+        // Registry ids of the released schemas, to read Confluent-framed records.
+        let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
         let listener = missive_core::net::bind(config.projector.listen).await?;
         Ok(Self {
             config,
             pool,
             listener,
+            schema_ids,
         })
     }
 
@@ -83,6 +89,7 @@ impl Projector {
             handle: tokio::runtime::Handle::current(),
             stop: shutdown.clone(),
             replay: None,
+            schema_ids: self.schema_ids,
         };
         // librdkafka's consumer is polled synchronously; it gets its own thread
         // so PostgreSQL work (driven through the runtime handle) never blocks
@@ -169,10 +176,12 @@ pub async fn replay(
         end.values().map(|&o| o.max(0) as u64).sum(),
         Ordering::Relaxed,
     );
+    let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
     let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
     let consume = consumer::ConsumeLoop {
         config: config.clone(),
         pool: pool.clone(),
+        schema_ids,
         handle: tokio::runtime::Handle::current(),
         stop,
         replay: Some(consumer::ReplayTarget { end, progress }),

@@ -11,6 +11,7 @@ use apache_avro::rabin::Rabin;
 use apache_avro::{from_avro_datum, to_avro_datum, Schema};
 
 use crate::events::Envelope;
+use crate::framing::{confluent_header, split, Framing, SchemaIds};
 use crate::resolve::Resolver;
 use crate::DecodeError;
 
@@ -127,6 +128,29 @@ impl EventCodec {
         out
     }
 
+    /// Encodes in the given framing.
+    pub fn encode_framed(&self, envelope: &Envelope, framing: Framing) -> Vec<u8> {
+        match framing {
+            Framing::SingleObject => self.encode(envelope),
+            Framing::Confluent { schema_id } => {
+                let body = to_avro_datum(self.schema, envelope.to_value())
+                    .expect("an Envelope always matches the schema it was written for");
+                let mut out = Vec::with_capacity(5 + body.len());
+                out.extend_from_slice(&confluent_header(schema_id));
+                out.extend_from_slice(&body);
+                out
+            }
+        }
+    }
+
+    /// Decodes a record in either framing (single-object, or Confluent with
+    /// an id among `ids`).
+    pub fn decode_framed(&self, bytes: &[u8], ids: &SchemaIds) -> Result<Envelope, DecodeError> {
+        let (fingerprint, body) = split(bytes, ids)?;
+        self.decode_body(&fingerprint, body)
+    }
+
+    /// Decodes a single-object record.
     pub fn decode(&self, bytes: &[u8]) -> Result<Envelope, DecodeError> {
         if bytes.len() < HEADER_LEN {
             return Err(DecodeError::Header(format!(

@@ -95,6 +95,49 @@ impl Event {
         }
     }
 
+    /// The users this event is about (for filters: "everything involving alice").
+    pub fn users(&self) -> Vec<&str> {
+        match self {
+            Event::MessageSent(m) => vec![&m.from_account, &m.to_account],
+            Event::AccountImported(a) => vec![&a.user_id],
+            Event::ProfileUpdated(p) => vec![&p.user_id],
+            Event::FriendAdded(f) | Event::FriendDeleted(f) => vec![&f.user_id, &f.friend_id],
+            Event::BlockAdded(b) | Event::BlockRemoved(b) => vec![&b.user_id, &b.blocked_id],
+            Event::MessageRecalled(r) => vec![&r.from_account, &r.to_account],
+            Event::MessageModified(m) => vec![&m.from_account, &m.to_account],
+            Event::ConversationRead(r) => vec![&r.reader, &r.peer],
+            Event::PushTokenRegistered(t) => vec![&t.user_id],
+            Event::PushTokenRemoved(t) => vec![&t.user_id],
+        }
+    }
+
+    /// The conversation of the two users this event is between, if it is between two.
+    pub fn conversation(&self) -> Option<String> {
+        match self {
+            Event::AccountImported(_)
+            | Event::ProfileUpdated(_)
+            | Event::PushTokenRegistered(_)
+            | Event::PushTokenRemoved(_) => None,
+            _ => Some(self.key()),
+        }
+    }
+
+    /// Every kind's name, in the order of the schema's union.
+    pub const KINDS: &'static [&'static str] = &[
+        "MessageSent",
+        "AccountImported",
+        "ProfileUpdated",
+        "FriendAdded",
+        "FriendDeleted",
+        "BlockAdded",
+        "BlockRemoved",
+        "MessageRecalled",
+        "MessageModified",
+        "ConversationRead",
+        "PushTokenRegistered",
+        "PushTokenRemoved",
+    ];
+
     /// The Kafka record key. Events about two users are keyed by their
     /// conversation, so a relationship change and the messages after it are
     /// on one partition, in order; events about one user by their id.

@@ -6,8 +6,10 @@
 
 mod avro_value;
 pub mod codec;
+pub mod commands;
 pub mod compat;
 pub mod events;
+pub mod framing;
 pub mod resolve;
 pub mod samples;
 
@@ -22,6 +24,8 @@ pub enum DecodeError {
     Header(String),
     #[error("record written with an unknown schema: fingerprint {fingerprint} is none of the released versions ({known})")]
     UnknownSchema { fingerprint: String, known: String },
+    #[error("record written with an unknown schema: Schema Registry id {id} is none of the released versions' ids ({known})")]
+    UnknownSchemaId { id: u32, known: String },
     #[error("Avro body does not decode: {0}")]
     Avro(String),
     #[error("record does not resolve onto the current schema: {0}")]

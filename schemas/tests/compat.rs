@@ -288,3 +288,24 @@ fn check_accepts_an_appended_kind_and_a_field_with_a_default() {
     let changed = Schema::parse_str(&json.to_string()).unwrap();
     check(&current(), &changed).unwrap();
 }
+
+#[test]
+fn event_kinds_are_named_in_the_order_of_the_union() {
+    let names: Vec<String> = {
+        let Schema::Record(envelope) = current() else {
+            panic!("Envelope is a record")
+        };
+        let event = &envelope.fields[envelope.lookup["event"]].schema;
+        let Schema::Union(u) = event else {
+            panic!("event is a union")
+        };
+        u.variants()
+            .iter()
+            .map(|v| v.name().unwrap().name.clone())
+            .collect()
+    };
+    assert_eq!(names, missive_schemas::Event::KINDS);
+    for (_, env) in samples::golden() {
+        assert!(missive_schemas::Event::KINDS.contains(&env.event.kind()));
+    }
+}

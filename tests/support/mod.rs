@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod registry;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Once};
 use std::time::Duration;

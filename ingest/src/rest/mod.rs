@@ -7,7 +7,7 @@ pub(crate) mod openim;
 mod profile;
 mod push;
 mod recentcontact;
-mod sns;
+pub(crate) mod sns;
 
 use std::sync::Arc;
 
@@ -35,10 +35,10 @@ pub struct RestState {
     pub changes: ChangePipeline,
 }
 
-/// Every REST call is the app administrator's.
+/// Every REST call (and every command from the commands topic) is the app administrator's.
 fn admin_actor(admin: &Admin) -> Actor {
     Actor {
-        channel: Channel::Rest,
+        channel: admin.channel,
         identifier: admin.identifier.clone(),
         admin: true,
     }
@@ -70,9 +70,20 @@ pub fn router(state: Arc<RestState>) -> Router {
         )
 }
 
-/// The admin identity from the query string, verified.
-struct Admin {
+/// The admin identity: from the query string, verified, or the commands
+/// topic's (whose writers the broker's ACLs vouch for).
+pub(crate) struct Admin {
     identifier: String,
+    channel: Channel,
+}
+
+impl Admin {
+    pub(crate) fn commands(config: &Config) -> Self {
+        Self {
+            identifier: config.admin_identifier.clone(),
+            channel: Channel::Commands,
+        }
+    }
 }
 
 async fn dispatch(
@@ -201,32 +212,45 @@ async fn handle(
     let Value::Object(map) = json else {
         return Err(ApiError::new(parse_code, "the body must be a JSON object"));
     };
-    let body = fields::Body(&map);
+    route(state, &admin, service, command, &map).await
+}
+
+/// Runs one API call as `admin`: the REST router and the commands topic share
+/// this, so a command is validated and checked by exactly the code a REST
+/// call is.
+pub(crate) async fn route(
+    state: &RestState,
+    admin: &Admin,
+    service: &str,
+    command: &str,
+    map: &Map<String, Value>,
+) -> Result<Map<String, Value>, ApiError> {
+    let body = fields::Body(map);
     match (service, command) {
-        ("openim", "sendmsg") => openim::sendmsg(state, &admin, &body).await,
+        ("openim", "sendmsg") => openim::sendmsg(state, admin, &body).await,
         ("openim", "admin_getroammsg") => openim::admin_getroammsg(state, &body).await,
-        ("openim", "batchsendmsg") => openim::batchsendmsg(state, &admin, &body).await,
-        ("openim", "importmsg") => openim::importmsg(state, &admin, &body).await,
-        ("openim", "admin_msgwithdraw") => openim::admin_msgwithdraw(state, &admin, &body).await,
-        ("openim", "modify_c2c_msg") => openim::modify_c2c_msg(state, &admin, &body).await,
-        ("openim", "admin_set_msg_read") => openim::admin_set_msg_read(state, &admin, &body).await,
+        ("openim", "batchsendmsg") => openim::batchsendmsg(state, admin, &body).await,
+        ("openim", "importmsg") => openim::importmsg(state, admin, &body).await,
+        ("openim", "admin_msgwithdraw") => openim::admin_msgwithdraw(state, admin, &body).await,
+        ("openim", "modify_c2c_msg") => openim::modify_c2c_msg(state, admin, &body).await,
+        ("openim", "admin_set_msg_read") => openim::admin_set_msg_read(state, admin, &body).await,
         ("openim", "get_c2c_unread_msg_num") => openim::get_c2c_unread_msg_num(state, &body).await,
         // Tencent renamed querystate; both names are served.
         ("openim", "querystate" | "query_online_status") => openim::querystate(state, &body).await,
         ("im_open_login_svc", "account_import") => {
-            accounts::account_import(state, &admin, &body).await
+            accounts::account_import(state, admin, &body).await
         }
         ("im_open_login_svc", "multiaccount_import") => {
-            accounts::multiaccount_import(state, &admin, &body).await
+            accounts::multiaccount_import(state, admin, &body).await
         }
         ("recentcontact", "get_list") => recentcontact::get_list(state, &body).await,
-        ("profile", "portrait_set") => profile::portrait_set(state, &admin, &body).await,
+        ("profile", "portrait_set") => profile::portrait_set(state, admin, &body).await,
         ("profile", "portrait_get") => profile::portrait_get(state, &body).await,
-        ("sns", "friend_add") => sns::friend_add(state, &admin, &body).await,
-        ("sns", "friend_delete") => sns::friend_delete(state, &admin, &body).await,
+        ("sns", "friend_add") => sns::friend_add(state, admin, &body).await,
+        ("sns", "friend_delete") => sns::friend_delete(state, admin, &body).await,
         ("sns", "friend_check") => sns::friend_check(state, &body).await,
-        ("sns", "black_list_add") => sns::black_list_add(state, &admin, &body).await,
-        ("sns", "black_list_delete") => sns::black_list_delete(state, &admin, &body).await,
+        ("sns", "black_list_add") => sns::black_list_add(state, admin, &body).await,
+        ("sns", "black_list_delete") => sns::black_list_delete(state, admin, &body).await,
         ("sns", "black_list_get") => sns::black_list_get(state, &body).await,
         ("missive_push", "set_token") => push::set_token(state, &admin, &map).await,
         ("missive_push", "delete_token") => push::delete_token(state, &admin, &map).await,
@@ -288,5 +312,8 @@ fn authenticate_admin(state: &RestState, query: Option<&str>) -> Result<Admin, A
             "the identifier must be the app administrator",
         ));
     }
-    Ok(Admin { identifier })
+    Ok(Admin {
+        identifier,
+        channel: Channel::Rest,
+    })
 }

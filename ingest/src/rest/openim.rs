@@ -17,7 +17,7 @@ use crate::send::{check_user_id, SendRequest, MAX_BODY_BYTES};
 /// Tencent's `sendmsg`: the administrator sends as `From_Account` (or as
 /// itself). As in Tencent IM, REST sends skip relationship checks and are
 /// recorded as admin sends.
-pub(super) async fn sendmsg(
+pub(crate) async fn sendmsg(
     state: &RestState,
     admin: &Admin,
     body: &Body<'_>,
@@ -49,8 +49,9 @@ fn sender(admin: &Admin, body: &Body<'_>) -> Result<String, ApiError> {
     }
 }
 
-/// The fields sendmsg, batchsendmsg, importmsg and WebSocket sends share.
-/// `sender` says who may use which element types (system notices: admins).
+/// The fields sendmsg, batchsendmsg, importmsg, WebSocket sends and the
+/// commands topic's sends share. `sender` says who may use which element
+/// types (system notices: admins only).
 pub(crate) fn parse_message(
     from: String,
     to: String,
@@ -121,7 +122,7 @@ const BATCH_CONCURRENCY: usize = 64;
 /// Tencent's `batchsendmsg`: one message to up to 500 users, with no
 /// relationship checks. Every recipient's copy shares one MsgKey; a failure
 /// for one recipient is listed in `ErrorList` and does not stop the others.
-pub(super) async fn batchsendmsg(
+pub(crate) async fn batchsendmsg(
     state: &RestState,
     admin: &Admin,
     body: &Body<'_>,

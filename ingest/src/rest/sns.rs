@@ -13,6 +13,13 @@ use super::fields::Body;
 use super::{admin_actor, db_unavailable, Admin, RestState};
 use crate::send::{builtin, builtin_notice, check_user_id};
 
+/// Item results that mean "already as asked": the commands topic counts them
+/// as done, so a retried command is not dead-lettered.
+pub(crate) const ALREADY_FRIENDS: &str = "Err_SNS_FriendAdd_Friend_Exist: already friends";
+pub(crate) const ALREADY_BLOCKED: &str = "Err_SNS_BlackListAdd_Already_Exist: already blocked";
+pub(crate) const NOT_BLOCKED: &str = "not in your blocklist";
+pub(crate) const NOT_FRIENDS: &str = "not in your friend list";
+
 /// Most targets in one relationship request.
 const MAX_TARGETS: usize = 1000;
 const MAX_BLOCK_PAGE: i64 = 1000;
@@ -251,11 +258,7 @@ pub(super) async fn friend_add(
                 "you are in the user's blocklist",
             ));
         } else if rel.sender_lists_recipient && (!both || rel.recipient_lists_sender) {
-            results.push(fail(
-                to,
-                code,
-                "Err_SNS_FriendAdd_Friend_Exist: already friends",
-            ));
+            results.push(fail(to, code, ALREADY_FRIENDS));
         } else {
             events.push(Event::FriendAdded(FriendChange {
                 user_id: from.to_owned(),
@@ -303,11 +306,7 @@ pub(super) async fn friend_delete(
     for (to, rel) in targets.iter().zip(rels) {
         let listed = rel.sender_lists_recipient || (both && rel.recipient_lists_sender);
         if !listed {
-            results.push(fail(
-                to,
-                ErrorCode::SnsNotFriends,
-                "not in your friend list",
-            ));
+            results.push(fail(to, ErrorCode::SnsNotFriends, NOT_FRIENDS));
         } else {
             events.push(Event::FriendDeleted(FriendChange {
                 user_id: from.to_owned(),
@@ -406,12 +405,8 @@ async fn change_blocks(
             blocked_id: to.clone(),
         };
         match (add, blocked) {
-            (true, true) => results.push(fail(
-                to,
-                code,
-                "Err_SNS_BlackListAdd_Already_Exist: already blocked",
-            )),
-            (false, false) => results.push(fail(to, code, "not in your blocklist")),
+            (true, true) => results.push(fail(to, code, ALREADY_BLOCKED)),
+            (false, false) => results.push(fail(to, code, NOT_BLOCKED)),
             (true, false) => {
                 events.push(Event::BlockAdded(change));
                 results.push(ok(to));

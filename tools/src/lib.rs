@@ -1,0 +1,3 @@
+//! Operator tools that work on the log itself rather than on the views.
+
+pub mod export;
