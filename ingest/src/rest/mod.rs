@@ -252,8 +252,8 @@ pub(crate) async fn route(
         ("sns", "black_list_add") => sns::black_list_add(state, admin, &body).await,
         ("sns", "black_list_delete") => sns::black_list_delete(state, admin, &body).await,
         ("sns", "black_list_get") => sns::black_list_get(state, &body).await,
-        ("missive_push", "set_token") => push::set_token(state, &admin, &map).await,
-        ("missive_push", "delete_token") => push::delete_token(state, &admin, &map).await,
+        ("missive_push", "set_token") => push::set_token(state, admin, map).await,
+        ("missive_push", "delete_token") => push::delete_token(state, admin, map).await,
         _ => Err(ApiError::new(
             ErrorCode::NoSuchApi,
             format!("no such API: /v4/{service}/{command}"),
