@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 use missive_core::config::FcmConfig;
 
 use super::{
-    by_status, pem_bytes, retry_after, truncate, ttl_seconds, CachedToken, Notification, Platform,
-    PushError, Vendor, VendorSetupError,
+    by_status, json_reply, pem_bytes, retry_after, truncate, ttl_seconds, CachedToken,
+    Notification, Platform, PushError, Vendor, VendorSetupError,
 };
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -65,24 +65,14 @@ impl Fcm {
         });
         let assertion = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
             .map_err(|e| PushError::Rejected(format!("cannot sign the FCM grant: {e}")))?;
-        let resp = self
-            .http
-            .post(&self.token_uri)
-            .form(&[
+        let (v, _) = json_reply(
+            self.http.post(&self.token_uri).form(&[
                 ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
                 ("assertion", assertion.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(by_status(status, retry, &format!("token endpoint: {text}")));
-        }
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| PushError::retry(format!("token endpoint answered non-JSON: {e}")))?;
+            ]),
+            "token endpoint: ",
+        )
+        .await?;
         let token = v["access_token"]
             .as_str()
             .ok_or_else(|| PushError::Rejected("token endpoint gave no access_token".into()))?;

@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 use missive_core::config::HuaweiConfig;
 
 use super::{
-    by_status, retry_after, truncate, ttl_seconds, CachedToken, Notification, Platform, PushError,
-    Vendor,
+    by_status, json_reply, retry_after, truncate, ttl_seconds, CachedToken, Notification, Platform,
+    PushError, Vendor,
 };
 
 pub struct Huawei {
@@ -52,25 +52,15 @@ impl Huawei {
     }
 
     async fn fetch_token(&self) -> Result<(String, Duration), PushError> {
-        let resp = self
-            .http
-            .post(&self.token_url)
-            .form(&[
+        let (v, _) = json_reply(
+            self.http.post(&self.token_url).form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", self.client_id.as_str()),
                 ("client_secret", self.client_secret.expose_secret()),
-            ])
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(by_status(status, retry, &format!("token endpoint: {text}")));
-        }
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| PushError::retry(format!("token endpoint answered non-JSON: {e}")))?;
+            ]),
+            "token endpoint: ",
+        )
+        .await?;
         let token = v["access_token"]
             .as_str()
             .ok_or_else(|| PushError::Rejected("token endpoint gave no access_token".into()))?;

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use missive_core::config::MeizuConfig;
 
-use super::{by_status, retry_after, truncate, Notification, Platform, PushError, Vendor};
+use super::{json_reply, truncate, Notification, Platform, PushError, Vendor};
 
 pub struct Meizu {
     http: reqwest::Client,
@@ -73,21 +73,8 @@ impl Meizu {
     }
 
     async fn send_one(&self, n: &Notification, token: &str) -> Result<(), PushError> {
-        let resp = self
-            .http
-            .post(&self.url)
-            .form(&self.form(n, token))
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(by_status(status, retry, &text));
-        }
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| PushError::retry(format!("answered non-JSON: {e}")))?;
+        let (v, text) =
+            json_reply(self.http.post(&self.url).form(&self.form(n, token)), "").await?;
         let code = match &v["code"] {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -107,7 +94,7 @@ impl Meizu {
             "200" => Ok(()),
             "1003" | "1001" => Err(PushError::Retryable {
                 reason: format!("code {code}"),
-                retry_after: retry,
+                retry_after: None,
             }),
             _ => Err(PushError::Rejected(format!(
                 "code {code}: {}",

@@ -278,6 +278,26 @@ fn by_status(status: reqwest::StatusCode, retry: Option<Duration>, body: &str) -
     }
 }
 
+/// Sends a vendor request and parses its JSON answer, with its text for
+/// error messages. A transport error, a non-success status or a body that is
+/// not JSON becomes the error the retry policy expects; `what` prefixes the
+/// reason (e.g. `"auth: "`).
+async fn json_reply(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<(serde_json::Value, String), PushError> {
+    let resp = request.send().await.map_err(PushError::transport)?;
+    let status = resp.status();
+    let retry = retry_after(&resp);
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(by_status(status, retry, &format!("{what}{text}")));
+    }
+    let v = serde_json::from_str(&text)
+        .map_err(|e| PushError::retry(format!("{what}answered non-JSON: {e}")))?;
+    Ok((v, text))
+}
+
 /// At most `max` characters of `s`.
 fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {

@@ -20,8 +20,7 @@ use sha2::{Digest, Sha256};
 use missive_core::config::OppoConfig;
 
 use super::{
-    by_status, retry_after, truncate, ttl_seconds, CachedToken, Notification, Platform, PushError,
-    Vendor,
+    json_reply, truncate, ttl_seconds, CachedToken, Notification, Platform, PushError, Vendor,
 };
 
 pub struct Oppo {
@@ -56,25 +55,17 @@ impl Oppo {
             &timestamp,
             self.master_secret.expose_secret(),
         );
-        let resp = self
-            .http
-            .post(format!("{}/server/v1/auth", self.base_url))
-            .form(&[
-                ("app_key", self.app_key.as_str()),
-                ("timestamp", timestamp.as_str()),
-                ("sign", sign.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(by_status(status, retry, &format!("auth: {text}")));
-        }
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| PushError::retry(format!("auth answered non-JSON: {e}")))?;
+        let (v, text) = json_reply(
+            self.http
+                .post(format!("{}/server/v1/auth", self.base_url))
+                .form(&[
+                    ("app_key", self.app_key.as_str()),
+                    ("timestamp", timestamp.as_str()),
+                    ("sign", sign.as_str()),
+                ]),
+            "auth: ",
+        )
+        .await?;
         match (v["code"].as_i64(), v["data"]["auth_token"].as_str()) {
             (Some(0), Some(t)) => Ok((t.to_owned(), Duration::from_secs(24 * 3600))),
             _ => Err(PushError::Rejected(format!(
@@ -103,25 +94,17 @@ impl Oppo {
     async fn send_one(&self, n: &Notification, token: &str) -> Result<(), PushError> {
         let auth = self.token.get(|| self.fetch_token()).await?;
         let message = Self::message(n, token).to_string();
-        let resp = self
-            .http
-            .post(format!(
-                "{}/server/v1/message/notification/unicast",
-                self.base_url
-            ))
-            .header("auth_token", &*auth)
-            .form(&[("message", message.as_str())])
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(by_status(status, retry, &text));
-        }
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| PushError::retry(format!("answered non-JSON: {e}")))?;
+        let (v, _) = json_reply(
+            self.http
+                .post(format!(
+                    "{}/server/v1/message/notification/unicast",
+                    self.base_url
+                ))
+                .header("auth_token", &*auth)
+                .form(&[("message", message.as_str())]),
+            "",
+        )
+        .await?;
         let code = v["code"].as_i64().unwrap_or(i64::MIN);
         let info = v["message"].as_str().unwrap_or_default();
         match code {
@@ -133,7 +116,7 @@ impl Oppo {
             }
             -1 | -2 => Err(PushError::Retryable {
                 reason: format!("code {code}: {info}"),
-                retry_after: retry,
+                retry_after: None,
             }),
             _ => Err(PushError::Rejected(format!("code {code}: {info}"))),
         }

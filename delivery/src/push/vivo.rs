@@ -20,8 +20,7 @@ use missive_core::config::VivoConfig;
 
 use super::notification::cut;
 use super::{
-    by_status, retry_after, truncate, ttl_seconds, CachedToken, Notification, Platform, PushError,
-    Vendor,
+    json_reply, truncate, ttl_seconds, CachedToken, Notification, Platform, PushError, Vendor,
 };
 
 pub struct Vivo {
@@ -59,24 +58,16 @@ impl Vivo {
             &timestamp,
             self.app_secret.expose_secret(),
         );
-        let resp = self
-            .http
-            .post(format!("{}/message/auth", self.base_url))
-            .json(&json!({
-                "appId": self.app_id, "appKey": self.app_key,
-                "timestamp": timestamp, "sign": sign,
-            }))
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(by_status(status, retry, &format!("auth: {text}")));
-        }
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| PushError::retry(format!("auth answered non-JSON: {e}")))?;
+        let (v, text) = json_reply(
+            self.http
+                .post(format!("{}/message/auth", self.base_url))
+                .json(&json!({
+                    "appId": self.app_id, "appKey": self.app_key,
+                    "timestamp": timestamp, "sign": sign,
+                })),
+            "auth: ",
+        )
+        .await?;
         match (v["result"].as_i64(), v["authToken"].as_str()) {
             (Some(0), Some(t)) => Ok((t.to_owned(), Duration::from_secs(24 * 3600))),
             _ => Err(PushError::Rejected(format!(
@@ -106,22 +97,14 @@ impl Vivo {
 
     async fn send_one(&self, n: &Notification, token: &str) -> Result<(), PushError> {
         let auth = self.token.get(|| self.fetch_token()).await?;
-        let resp = self
-            .http
-            .post(format!("{}/message/send", self.base_url))
-            .header("authToken", &*auth)
-            .json(&self.body(n, token))
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(by_status(status, retry, &text));
-        }
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| PushError::retry(format!("answered non-JSON: {e}")))?;
+        let (v, _) = json_reply(
+            self.http
+                .post(format!("{}/message/send", self.base_url))
+                .header("authToken", &*auth)
+                .json(&self.body(n, token)),
+            "",
+        )
+        .await?;
         let code = v["result"].as_i64().unwrap_or(i64::MIN);
         let info = v["desc"].as_str().unwrap_or_default();
         match code {

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use missive_core::config::XiaomiConfig;
 
-use super::{by_status, retry_after, truncate, Notification, Platform, PushError, Vendor};
+use super::{json_reply, truncate, Notification, Platform, PushError, Vendor};
 
 pub struct Xiaomi {
     http: reqwest::Client,
@@ -55,25 +55,17 @@ impl Xiaomi {
     }
 
     async fn send_one(&self, n: &Notification, token: &str) -> Result<(), PushError> {
-        let resp = self
-            .http
-            .post(&self.url)
-            .header(
-                "Authorization",
-                format!("key={}", self.app_secret.expose_secret()),
-            )
-            .form(&self.form(n, token))
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(by_status(status, retry, &text));
-        }
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| PushError::retry(format!("answered non-JSON: {e}")))?;
+        let (v, text) = json_reply(
+            self.http
+                .post(&self.url)
+                .header(
+                    "Authorization",
+                    format!("key={}", self.app_secret.expose_secret()),
+                )
+                .form(&self.form(n, token)),
+            "",
+        )
+        .await?;
         let code = v["code"].as_i64().unwrap_or(-1);
         let bad = v["data"]["bad_regids"].as_str().unwrap_or_default();
         if bad.split(',').any(|t| t == token) || code == 20301 {
@@ -87,7 +79,7 @@ impl Xiaomi {
             // 10000-range: Mi Push internal / busy.
             c if (10000..11000).contains(&c) => Err(PushError::Retryable {
                 reason: format!("code {c}: {}", truncate(&text, 200)),
-                retry_after: retry,
+                retry_after: None,
             }),
             c => Err(PushError::Rejected(format!(
                 "code {c}: {}",
