@@ -4,12 +4,12 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
+use missive_core::progress::Progress;
 use missive_core::{db, views, Config};
 use missive_projector::ReplayProgress;
 
@@ -43,34 +43,34 @@ pub async fn replay(
     );
 
     let progress = Arc::new(ReplayProgress::default());
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} events  {msg}  ETA {eta}",
-        )
-        .expect("valid template"),
-    );
-    let started = Instant::now();
+    // The shared display (the one `missive export` uses), fed from the
+    // replay's counters once it knows how many events the log holds.
+    let done = CancellationToken::new();
     let ticker = {
-        let (bar, progress) = (bar.clone(), progress.clone());
+        let (progress, done) = (progress.clone(), done.clone());
         tokio::spawn(async move {
-            loop {
-                let (events, bytes) = progress.done();
-                bar.set_length(progress.total.load(Ordering::Relaxed));
-                bar.set_position(events);
-                let secs = started.elapsed().as_secs_f64().max(1e-3);
-                bar.set_message(format!(
-                    "{:.1} MB  {:.0} events/s",
-                    bytes as f64 / 1e6,
-                    events as f64 / secs
-                ));
+            let mut display: Option<Progress> = None;
+            let mut shown = (0, 0);
+            while !done.is_cancelled() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
+                let total = progress.total.load(Ordering::Relaxed);
+                if total == 0 && display.is_none() {
+                    continue;
+                }
+                let display = display.get_or_insert_with(|| Progress::new("events", total));
+                let (events, bytes) = progress.done();
+                display.advance(events - shown.0, bytes - shown.1);
+                shown = (events, bytes);
+            }
+            if let Some(d) = display {
+                d.finish();
             }
         })
     };
+    let started = std::time::Instant::now();
     let result = missive_projector::replay(Arc::new(target), progress.clone(), shutdown).await;
-    ticker.abort();
-    bar.finish_and_clear();
+    done.cancel();
+    let _ = ticker.await;
     result.context("replay")?;
     let (events, bytes) = progress.done();
     let secs = started.elapsed().as_secs_f64();
