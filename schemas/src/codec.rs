@@ -41,6 +41,8 @@ const MAX_ALLOCATION_BYTES: usize = 8 * 1024 * 1024;
 pub struct EventCodec {
     schema: &'static Schema,
     fingerprint: [u8; 8],
+    /// The current schema's apache-avro fingerprint (see [`legacy_fingerprint_of`]).
+    legacy_fingerprint: [u8; 8],
     /// The released versions other than the current one, each with its
     /// resolver onto the current schema, built once.
     older: Vec<(&'static ReleasedSchema, Resolver<'static>)>,
@@ -49,8 +51,18 @@ pub struct EventCodec {
 /// A released version of the event schema.
 pub struct ReleasedSchema {
     pub version: u32,
+    /// CRC-64-AVRO of the specification's canonical form: what records carry.
     pub fingerprint: [u8; 8],
+    /// What apache-avro 0.21 computes, which v1 records carry (see [`legacy_fingerprint_of`]).
+    pub legacy_fingerprint: [u8; 8],
     pub schema: Schema,
+}
+
+impl ReleasedSchema {
+    /// Whether a record header names this version.
+    pub fn is_named_by(&self, fingerprint: &[u8; 8]) -> bool {
+        self.fingerprint == *fingerprint || self.legacy_fingerprint == *fingerprint
+    }
 }
 
 /// Every released version, parsed, oldest first.
@@ -62,6 +74,7 @@ pub fn released_schemas() -> Vec<ReleasedSchema> {
             ReleasedSchema {
                 version: *version,
                 fingerprint: fingerprint_of(&schema),
+                legacy_fingerprint: legacy_fingerprint_of(&schema),
                 schema,
             }
         })
@@ -80,6 +93,7 @@ impl EventCodec {
                 Schema::parse_str(EVENTS_SCHEMA_JSON).expect("events.avsc is a valid Avro schema"),
             ));
             let fingerprint = fingerprint_of(schema);
+            let legacy_fingerprint = legacy_fingerprint_of(schema);
             let older = released_schemas()
                 .into_iter()
                 .filter(|r| r.fingerprint != fingerprint)
@@ -93,6 +107,7 @@ impl EventCodec {
             EventCodec {
                 schema,
                 fingerprint,
+                legacy_fingerprint,
                 older,
             }
         })
@@ -109,13 +124,17 @@ impl EventCodec {
 
     /// The writer schema a fingerprint names: the current one or an older released one.
     pub fn writer_schema(&self, fingerprint: &[u8; 8]) -> Option<&Schema> {
-        if *fingerprint == self.fingerprint {
+        if self.is_current(fingerprint) {
             return Some(self.schema);
         }
         self.older
             .iter()
-            .find(|(r, _)| r.fingerprint == *fingerprint)
+            .find(|(r, _)| r.is_named_by(fingerprint))
             .map(|(r, _)| &r.schema)
+    }
+
+    fn is_current(&self, fingerprint: &[u8; 8]) -> bool {
+        *fingerprint == self.fingerprint || *fingerprint == self.legacy_fingerprint
     }
 
     pub fn encode(&self, envelope: &Envelope) -> Vec<u8> {
@@ -172,14 +191,14 @@ impl EventCodec {
     /// resolving an older released schema onto the current one.
     pub fn decode_body(&self, fingerprint: &[u8; 8], body: &[u8]) -> Result<Envelope, DecodeError> {
         let mut rest = body;
-        let value = if *fingerprint == self.fingerprint {
+        let value = if self.is_current(fingerprint) {
             from_avro_datum(self.schema, &mut rest, None)
                 .map_err(|e| DecodeError::Avro(e.to_string()))?
         } else {
             let (writer, resolver) = self
                 .older
                 .iter()
-                .find(|(r, _)| r.fingerprint == *fingerprint)
+                .find(|(r, _)| r.is_named_by(fingerprint))
                 .ok_or_else(|| self.unknown(fingerprint))?;
             let value = from_avro_datum(&writer.schema, &mut rest, None)
                 .map_err(|e| DecodeError::Avro(e.to_string()))?;
@@ -197,11 +216,19 @@ impl EventCodec {
         let mut known: Vec<String> = self
             .older
             .iter()
-            .map(|(r, _)| format!("v{} {}", r.version, hex_lower(&r.fingerprint)))
+            .map(|(r, _)| {
+                format!(
+                    "v{} {} (or {})",
+                    r.version,
+                    hex_lower(&r.fingerprint),
+                    hex_lower(&r.legacy_fingerprint)
+                )
+            })
             .collect();
         known.push(format!(
-            "v{CURRENT_VERSION} {}",
-            hex_lower(&self.fingerprint)
+            "v{CURRENT_VERSION} {} (or {})",
+            hex_lower(&self.fingerprint),
+            hex_lower(&self.legacy_fingerprint)
         ));
         DecodeError::UnknownSchema {
             fingerprint: hex_lower(fingerprint),
@@ -210,8 +237,22 @@ impl EventCodec {
     }
 }
 
-/// The 8 bytes a single-object header carries for `schema`.
+/// The 8 bytes a single-object header carries for `schema`: the
+/// little-endian CRC-64-AVRO of its Parsing Canonical Form, as the
+/// specification defines it (and Java, fastavro and others compute it).
+///
+/// apache-avro 0.21's `canonical_form` keeps a primitive that had a
+/// `logicalType` as `{"type":"string"}` where the specification's
+/// [PRIMITIVES] rule wants `"string"`, so its fingerprints differ from every
+/// other library's for schemas with logical types (ours have uuid and
+/// timestamp-millis). We reduce those forms before hashing.
 pub fn fingerprint_of(schema: &Schema) -> [u8; 8] {
+    crc64_avro(spec_canonical_form(schema).as_bytes()).to_le_bytes()
+}
+
+/// The fingerprint apache-avro 0.21 computes (see [`fingerprint_of`]):
+/// records written by v1 carry it, so readers accept it for every version.
+pub fn legacy_fingerprint_of(schema: &Schema) -> [u8; 8] {
     let fp = schema.fingerprint::<Rabin>();
     fp.bytes
         .as_slice()
@@ -219,6 +260,67 @@ pub fn fingerprint_of(schema: &Schema) -> [u8; 8] {
         .expect("a Rabin fingerprint is 8 bytes")
 }
 
+/// The specification's Parsing Canonical Form of `schema`.
+pub fn spec_canonical_form(schema: &Schema) -> String {
+    let mut form = schema.canonical_form();
+    // In a canonical form, `{"type":"long"}` can only be a primitive left
+    // wrapped (names and symbols cannot hold quotes or braces).
+    for p in [
+        "null", "boolean", "int", "long", "float", "double", "bytes", "string",
+    ] {
+        form = form.replace(&format!(r#"{{"type":"{p}"}}"#), &format!(r#""{p}""#));
+    }
+    form
+}
+
+/// CRC-64-AVRO (Rabin), as given in the specification's "Schema Fingerprints".
+fn crc64_avro(bytes: &[u8]) -> u64 {
+    const EMPTY: u64 = 0xc15d_213a_a4d7_a795;
+    static TABLE: OnceLock<[u64; 256]> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t = [0u64; 256];
+        for (i, slot) in t.iter_mut().enumerate() {
+            let mut fp = i as u64;
+            for _ in 0..8 {
+                fp = (fp >> 1) ^ (EMPTY & 0u64.wrapping_sub(fp & 1));
+            }
+            *slot = fp;
+        }
+        t
+    });
+    let mut fp = EMPTY;
+    for b in bytes {
+        fp = (fp >> 8) ^ table[((fp ^ u64::from(*b)) & 0xff) as usize];
+    }
+    fp
+}
+
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fingerprints other libraries agree on: fastavro 1.12's
+    /// `fingerprint(to_parsing_canonical_form(json), "CRC-64-AVRO")` of the
+    /// released v1 file, and the bytes apache-avro wrote into v1 records.
+    #[test]
+    fn fingerprints_follow_the_specification() {
+        let v1 = Schema::parse_str(RELEASED_SCHEMAS[0].1).unwrap();
+        assert_eq!(hex_lower(&fingerprint_of(&v1)), "a7adb2c722b309b4");
+        assert_eq!(hex_lower(&legacy_fingerprint_of(&v1)), "3695b1a60d790c6f");
+        // The specification's own examples: the primitive "int" and "null".
+        assert_eq!(
+            crc64_avro(br#""int""#).to_le_bytes(),
+            legacy_fingerprint_of(&Schema::Int)
+        );
+        assert_eq!(
+            fingerprint_of(
+                &Schema::parse_str(r#"{"type":"string","logicalType":"uuid"}"#).unwrap()
+            ),
+            fingerprint_of(&Schema::String)
+        );
+    }
 }

@@ -309,3 +309,21 @@ fn event_kinds_are_named_in_the_order_of_the_union() {
         assert!(missive_schemas::Event::KINDS.contains(&env.event.kind()));
     }
 }
+
+/// `avro/fingerprints.json` lets readers without missive map every header
+/// (including v1's legacy fingerprints) to its schema file.
+#[test]
+fn the_published_fingerprint_table_matches_the_codec() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("avro");
+    let table: Json =
+        serde_json::from_str(&fs::read_to_string(dir.join("fingerprints.json")).unwrap()).unwrap();
+    let mut want = serde_json::Map::new();
+    for r in released_schemas() {
+        let file = Json::String(format!("released/events.v{}.avsc", r.version));
+        for fp in [r.fingerprint, r.legacy_fingerprint] {
+            let hex: String = fp.iter().map(|b| format!("{b:02x}")).collect();
+            want.insert(hex, file.clone());
+        }
+    }
+    assert_eq!(table["events"], Json::Object(want));
+}

@@ -361,6 +361,10 @@ pub fn export(config: &Config, opts: &ExportOptions) -> Result<ExportReport, Exp
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
+        // Bulk reading: fewer, larger fetches (one partition is read at a time).
+        .set("max.partition.fetch.bytes", "16777216")
+        .set("fetch.max.bytes", "67108864")
+        .set("queued.max.messages.kbytes", "262144")
         .create()?;
 
     fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
