@@ -13,7 +13,7 @@ SHELL := /bin/bash
 ENV := source infra/env.sh
 TEST_LOG := .data/logs/cargo-test.log
 
-.PHONY: help up down reset deps dev test lint
+.PHONY: help up down reset deps dev test lint bench
 
 help:
 	@cat <<'TXT'
@@ -23,6 +23,7 @@ help:
 	make dev    up, migrate, then run `missive dev` (all services) in the foreground
 	make test   up, then cargo test --workspace --all-targets
 	make lint   cargo fmt --check and cargo clippy -D warnings
+	make bench  up, then missive-bench's projection and latency scenarios (bench/results/)
 	TXT
 
 up:
@@ -71,3 +72,13 @@ lint: deps
 	cargo fmt --all --check
 	echo "==> cargo clippy --workspace --all-targets -- -D warnings"
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# Figures, not tests: see docs/benchmarks.md. Results land in bench/results/
+# (git-ignored).
+bench:
+	@bash infra/up.sh
+	$(ENV)
+	cargo build --release -p missive-bench
+	mkdir -p bench/results
+	target/release/missive-bench projection --events 100000 | tee bench/results/projection.txt
+	target/release/missive-bench latency --rate 200 --seconds 20 --users 100 | tee bench/results/latency.txt
