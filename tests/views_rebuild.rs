@@ -379,3 +379,63 @@ async fn a_kill_at_every_stage_of_a_batch_neither_loses_nor_doubles() {
     assert_same(&live, &rebuilt);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn missive_replay_rebuilds_into_a_new_database_and_compares_every_view() {
+    let app = TestApp::spawn().await;
+    mixed_workload(&app, 0).await;
+    app.wait_projected().await;
+    let into = format!("{}_cli", app.db);
+    let run = Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args(["replay", "--compare", "--into", &into])
+        .env(
+            "MISSIVE_DATABASE_URL",
+            app.config.database_url.expose_secret(),
+        )
+        .env(
+            "MISSIVE_KAFKA__TOPIC_PREFIX",
+            &app.config.kafka.topic_prefix,
+        )
+        .env("MISSIVE_PROGRESS", "0")
+        .output()
+        .expect("run `missive replay`");
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        said.contains(&format!("replayed {} events", app.events_on_log())),
+        "{said}"
+    );
+    for table in ["messages", "inbox", "recent_contacts", "read_state"] {
+        assert!(
+            said.lines()
+                .any(|l| l.starts_with(table) && l.ends_with("same")),
+            "{table}: {said}"
+        );
+    }
+    // A second replay into the same (now existing) database is refused.
+    let again = Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args(["replay", "--into", &into])
+        .env(
+            "MISSIVE_DATABASE_URL",
+            app.config.database_url.expose_secret(),
+        )
+        .env(
+            "MISSIVE_KAFKA__TOPIC_PREFIX",
+            &app.config.kafka.topic_prefix,
+        )
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("must not exist yet"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let base = missive_core::Config::load().unwrap().database_url;
+    missive_core::db::drop_database(&base, &into).await.unwrap();
+    app.stop().await;
+}
