@@ -250,27 +250,50 @@ async fn a_rebuild_from_the_log_equals_the_live_views_whatever_the_batch_sizes()
     app.stop().await;
 }
 
+/// A child `missive projector`, killed when dropped, so a failing test
+/// leaves no process behind.
+struct ChildProjector(Child);
+
+impl ChildProjector {
+    fn kill(&mut self) -> std::io::Result<()> {
+        self.0.kill()
+    }
+
+    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.0.wait()
+    }
+}
+
+impl Drop for ChildProjector {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `missive projector` as a child process, so it can be killed with SIGKILL.
-fn spawn_projector(app: &TestApp) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_missive"))
-        .arg("projector")
-        .env(
-            "MISSIVE_DATABASE_URL",
-            app.config.database_url.expose_secret(),
-        )
-        .env(
-            "MISSIVE_KAFKA__TOPIC_PREFIX",
-            &app.config.kafka.topic_prefix,
-        )
-        // Offsets live in PostgreSQL: a fresh group never waits for the
-        // killed member's session to time out.
-        .env("MISSIVE_PROJECTOR__GROUP_ID", unique_name("killed"))
-        .env("MISSIVE_PROJECTOR__LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start `missive projector`")
+fn spawn_projector(app: &TestApp) -> ChildProjector {
+    ChildProjector(
+        Command::new(env!("CARGO_BIN_EXE_missive"))
+            .arg("projector")
+            .env(
+                "MISSIVE_DATABASE_URL",
+                app.config.database_url.expose_secret(),
+            )
+            .env(
+                "MISSIVE_KAFKA__TOPIC_PREFIX",
+                &app.config.kafka.topic_prefix,
+            )
+            // Offsets live in PostgreSQL: a fresh group never waits for the
+            // killed member's session to time out.
+            .env("MISSIVE_PROJECTOR__GROUP_ID", unique_name("killed"))
+            .env("MISSIVE_PROJECTOR__LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start `missive projector`"),
+    )
 }
 
 /// The backend blocked on our advisory lock, once a batch reaches the stalled stage.
