@@ -141,6 +141,21 @@ async fn history_reads_recalls_and_contacts_over_the_websocket() {
         .collect();
     assert_eq!(seqs, [2, 1]);
     assert_eq!(page["complete"], true);
+    // A gap 2..=4, as a client that holds 1 and 5 asks for it.
+    let page = request(
+        &mut bob,
+        17,
+        json!({"type": "history", "peer": "alice", "after_seq": 1, "before_seq": 5}),
+    )
+    .await;
+    let seqs: Vec<i64> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [4, 3, 2]);
+    assert_eq!(page["complete"], true);
 
     // A read report up to seq 3: bob's other device clears, alice gets a receipt.
     let ok = request(

@@ -36,13 +36,17 @@ pub enum ClientFrame {
         msg: Map<String, Value>,
     },
     /// History of the conversation with `peer` from the roaming store,
-    /// newest first, strictly before `before_seq` (absent = from the newest).
+    /// newest first, strictly before `before_seq` (absent = from the newest)
+    /// and strictly after `after_seq` (absent = back to the oldest): a gap
+    /// `a..=b` is `after_seq: a-1, before_seq: b+1`.
     History {
         #[serde(default)]
         id: Option<Value>,
         peer: String,
         #[serde(default)]
         before_seq: Option<i64>,
+        #[serde(default)]
+        after_seq: Option<i64>,
         #[serde(default)]
         count: Option<i64>,
     },
@@ -127,7 +131,7 @@ pub enum ServerFrame {
         peer: String,
         /// Newest first.
         messages: Vec<HistoryMessage>,
-        /// Nothing older remains in the roaming store.
+        /// Nothing older remains in the roaming store (or after `after_seq`).
         complete: bool,
     },
     /// A read or recall request was accepted.

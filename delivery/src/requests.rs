@@ -66,8 +66,9 @@ pub async fn handle(
             id,
             peer,
             before_seq,
+            after_seq,
             count,
-        } => match history(state, user, &peer, before_seq, count).await {
+        } => match history(state, user, &peer, before_seq, after_seq, count).await {
             Ok((messages, complete)) => ServerFrame::History {
                 id,
                 peer,
@@ -109,6 +110,7 @@ async fn history(
     user: &str,
     peer: &str,
     before_seq: Option<i64>,
+    after_seq: Option<i64>,
     count: Option<i64>,
 ) -> Result<(Vec<HistoryMessage>, bool), ApiError> {
     check_user_id(peer, "peer", ErrorCode::ToAccountInvalid)?;
@@ -128,7 +130,12 @@ async fn history(
     )
     .await
     .map_err(db_unavailable)?;
-    let complete = page.len() as i64 <= count;
+    let mut complete = page.len() as i64 <= count;
+    if let Some(after) = after_seq {
+        let before = page.len();
+        page.retain(|m| m.seq > after);
+        complete |= page.len() < before;
+    }
     page.truncate(count as usize);
     Ok((
         page.into_iter().map(HistoryMessage::from).collect(),
