@@ -23,6 +23,16 @@ async fn online(app: &TestApp, user: &str, device: &str) -> WsClient {
     ws
 }
 
+/// The seqs of a `history` reply's messages, in order.
+fn seqs_of(page: &Value) -> Vec<i64> {
+    page["messages"]
+        .as_array()
+        .expect("a history reply")
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect()
+}
+
 /// Sends a request frame and returns its reply (the frame with the same id).
 async fn request(ws: &mut WsClient, id: u64, mut frame: Value) -> Value {
     frame["id"] = id.into();
@@ -119,12 +129,7 @@ async fn history_reads_recalls_and_contacts_over_the_websocket() {
         json!({"type": "history", "peer": "alice", "count": 3}),
     )
     .await;
-    let seqs: Vec<i64> = page["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["seq"].as_i64().unwrap())
-        .collect();
+    let seqs = seqs_of(&page);
     assert_eq!(seqs, [5, 4, 3]);
     assert_eq!(page["complete"], false);
     let page = request(
@@ -133,12 +138,7 @@ async fn history_reads_recalls_and_contacts_over_the_websocket() {
         json!({"type": "history", "peer": "alice", "count": 3, "before_seq": 3}),
     )
     .await;
-    let seqs: Vec<i64> = page["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["seq"].as_i64().unwrap())
-        .collect();
+    let seqs = seqs_of(&page);
     assert_eq!(seqs, [2, 1]);
     assert_eq!(page["complete"], true);
     // A gap 2..=4, as a client that holds 1 and 5 asks for it.
@@ -148,12 +148,7 @@ async fn history_reads_recalls_and_contacts_over_the_websocket() {
         json!({"type": "history", "peer": "alice", "after_seq": 1, "before_seq": 5}),
     )
     .await;
-    let seqs: Vec<i64> = page["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["seq"].as_i64().unwrap())
-        .collect();
+    let seqs = seqs_of(&page);
     assert_eq!(seqs, [4, 3, 2]);
     assert_eq!(page["complete"], true);
 
