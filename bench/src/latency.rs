@@ -132,6 +132,7 @@ pub async fn latency(base: Config, rate: u64, seconds: u64, users: usize) -> any
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut sends = tokio::task::JoinSet::new();
     let send_started = Instant::now();
+    let cpu_start = crate::procstat::Sample::now();
     for i in 0..total {
         tick.tick().await;
         let (http, url, ack, errors) = (http.clone(), url.clone(), ack.clone(), errors.clone());
@@ -169,6 +170,7 @@ pub async fn latency(base: Config, rate: u64, seconds: u64, users: usize) -> any
     }
     while sends.join_next().await.is_some() {}
     let offered_secs = send_started.elapsed().as_secs_f64();
+    let processes = crate::procstat::Sample::now().since(&cpu_start, offered_secs);
     // Let the last pushes arrive.
     let accepted = ack.lock().expect("histogram").len();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -197,6 +199,7 @@ pub async fn latency(base: Config, rate: u64, seconds: u64, users: usize) -> any
         "pushed": push.len(),
         "send_ack": summary(&ack),
         "send_to_push": summary(&push),
+        "processes": processes,
     });
     println!(
         "offered {rate}/s for {seconds} s to {users} online receivers: accepted {} ({:.0}/s), {} errors, {} pushed",
@@ -213,6 +216,12 @@ pub async fn latency(base: Config, rate: u64, seconds: u64, users: usize) -> any
             h.value_at_quantile(0.99) as f64 / 1000.0,
             h.value_at_quantile(0.999) as f64 / 1000.0,
             h.max() as f64 / 1000.0
+        );
+    }
+    for (name, p) in report["processes"].as_object().into_iter().flatten() {
+        println!(
+            "{name:<24} {:>5} cores  {:>6} MiB resident",
+            p["cpu_cores"], p["rss_mib"]
         );
     }
     println!("{report}");

@@ -10,6 +10,7 @@
 //! `missive replay`'s (events/s rebuilt).
 
 mod latency;
+mod procstat;
 mod projection;
 
 use anyhow::Context;
