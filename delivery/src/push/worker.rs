@@ -256,7 +256,7 @@ impl Shared {
             metrics::counter!("missive_push_skipped_total", "reason" => skip.label()).increment(1);
             return Ok(());
         }
-        let client = self.pool.get().await?;
+        let mut client = self.pool.get().await?;
         if !views::presence_of(&client, &[m.to_account.as_str()], now)
             .await?
             .is_empty()
@@ -288,7 +288,7 @@ impl Shared {
                 .iter()
                 .any(|(p, _)| matches!(p, Platform::Apns | Platform::Fcm))
         {
-            n.badge = Some(self.badge(&client, m).await?);
+            n.badge = Some(self.badge(&mut client, m).await?);
         }
         drop(client);
         let sends = tokens
@@ -299,17 +299,26 @@ impl Shared {
     }
 
     /// The recipient's unread count, including this message even when the
-    /// projector has not stored it yet.
+    /// projector has not stored it yet. Both reads see one snapshot: read
+    /// apart, a commit between them would count the message twice or not
+    /// at all.
     async fn badge(
         &self,
-        client: &deadpool_postgres::Client,
+        client: &mut deadpool_postgres::Client,
         m: &MessageSent,
     ) -> Result<i64, StepError> {
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
         let caps = views::OfflineCaps::from_config(&self.config.views);
-        let unread = views::unread_total(client, &m.to_account, caps).await?;
-        let stored = views::message_by_key(client, &m.conversation_id, &m.msg_key)
+        let unread = views::unread_total(&tx, &m.to_account, caps).await?;
+        let stored = views::message_by_key(&tx, &m.conversation_id, &m.msg_key)
             .await?
             .is_some();
+        tx.commit().await?;
         Ok(if stored { unread } else { unread + 1 })
     }
 
