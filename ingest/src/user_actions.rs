@@ -10,14 +10,14 @@ use serde_json::{Map, Value};
 
 use missive_core::msgbody::Sender;
 use missive_core::{time, views, ApiError, Config, ErrorCode};
-use missive_schemas::{conversation_id, Channel, ConversationRead, Event, MessageRecalled};
+use missive_schemas::{conversation_id, Channel};
 
 use crate::appender::EventAppender;
 use crate::changes::ChangePipeline;
 use crate::push_tokens::{self, TokenRequest};
 use crate::rest::db_unavailable;
 use crate::rest::fields::Body;
-use crate::rest::openim::{own_message, parse_message};
+use crate::rest::openim::{mark_read, parse_message, recall};
 use crate::send::{check_user_id, Actor, SendPipeline, SendReceipt};
 
 #[derive(Clone)]
@@ -69,15 +69,7 @@ impl UserActions {
 
     /// Recalls a message `user` sent to `peer`; answered once the views hold it.
     pub async fn recall(&self, user: &str, peer: &str, msg_key: &str) -> Result<(), ApiError> {
-        let (conversation_id, msg_key, from_account, to_account) =
-            own_message(&self.pool, user, peer, msg_key).await?;
-        let event = Event::MessageRecalled(MessageRecalled {
-            conversation_id,
-            msg_key,
-            from_account,
-            to_account,
-        });
-        self.changes.apply(&actor(user), vec![event]).await
+        recall(&self.changes, &self.pool, &actor(user), user, peer, msg_key).await
     }
 
     /// Registers (or, with `remove`, removes) this device's push token.
@@ -136,12 +128,6 @@ impl UserActions {
                 }
             }
         };
-        let event = Event::ConversationRead(ConversationRead {
-            conversation_id: conversation,
-            reader: user.to_owned(),
-            peer: peer.to_owned(),
-            read_time: read_time.min(now),
-        });
-        self.changes.apply(&actor(user), vec![event]).await
+        mark_read(&self.changes, &actor(user), user, peer, read_time).await
     }
 }

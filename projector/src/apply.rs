@@ -1,6 +1,7 @@
 //! Applies a batch of events to the views inside one transaction: a handful
 //! of statements per batch (UNNEST arrays), never one per row.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use deadpool_postgres::Transaction;
@@ -27,18 +28,13 @@ struct NewMessage<'a> {
 
 /// Who gets an inbox entry for a message, decided only from what the event
 /// recorded (never re-deciding permissions).
-fn inbox_recipients(m: &MessageSent) -> Vec<&str> {
-    let mut users = Vec::with_capacity(2);
-    if m.decision == Decision::Deliver && m.import_mode != ImportMode::History {
-        users.push(m.to_account.as_str());
-    }
-    if m.sync_other_machine == SyncOtherMachine::Sync
-        && m.import_mode != ImportMode::History
-        && m.from_account != m.to_account
-    {
-        users.push(m.from_account.as_str());
-    }
-    users
+fn inbox_recipients(m: &MessageSent) -> impl Iterator<Item = &str> {
+    let live = m.import_mode != ImportMode::History;
+    let recipient = (live && m.decision == Decision::Deliver).then_some(m.to_account.as_str());
+    let sender =
+        (live && m.sync_other_machine == SyncOtherMachine::Sync && m.from_account != m.to_account)
+            .then_some(m.from_account.as_str());
+    recipient.into_iter().chain(sender)
 }
 
 /// Account, profile and relationship events. Each is idempotent (upserts and
@@ -181,7 +177,8 @@ pub async fn apply(
     Ok(applied)
 }
 
-/// Messages first, then the changes that came after them in the log.
+/// Messages first, then the changes that came after them in the log; the
+/// inbox entries of both are written together, in log order.
 async fn apply_segment<'a>(
     tx: &Transaction<'_>,
     candidates: &mut Vec<NewMessage<'a>>,
@@ -189,23 +186,116 @@ async fn apply_segment<'a>(
     limits: Limits,
     applied: &mut Applied,
 ) -> Result<(), tokio_postgres::Error> {
+    let mut inbox = InboxEntries::default();
     if !candidates.is_empty() {
-        apply_messages(tx, std::mem::take(candidates), limits, applied).await?;
+        apply_messages(tx, std::mem::take(candidates), limits, &mut inbox, applied).await?;
     }
     for env in changes.drain(..) {
-        apply_change_of_message(tx, env, applied).await?;
+        apply_change_of_message(tx, env, &mut inbox).await?;
     }
-    Ok(())
+    inbox.write(tx, applied).await
+}
+
+/// Inbox entries (columns of `insert_inbox.sql`), in log order, written with
+/// one cursor reservation and one insert: each user's entries get
+/// consecutive cursors in the order they were added.
+#[derive(Default)]
+struct InboxEntries<'a> {
+    user: Vec<Cow<'a, str>>,
+    kind: Vec<&'static str>,
+    conversation: Vec<&'a str>,
+    seq: Vec<i64>,
+    key: Vec<&'a str>,
+    expires: Vec<i64>,
+    reader: Vec<Option<&'a str>>,
+}
+
+impl<'a> InboxEntries<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        user: Cow<'a, str>,
+        kind: &'static str,
+        conversation: &'a str,
+        seq: i64,
+        key: &'a str,
+        expires: i64,
+        reader: Option<&'a str>,
+    ) {
+        self.user.push(user);
+        self.kind.push(kind);
+        self.conversation.push(conversation);
+        self.seq.push(seq);
+        self.key.push(key);
+        self.expires.push(expires);
+        self.reader.push(reader);
+    }
+
+    async fn write(
+        self,
+        tx: &Transaction<'_>,
+        applied: &mut Applied,
+    ) -> Result<(), tokio_postgres::Error> {
+        if self.user.is_empty() {
+            return Ok(());
+        }
+        // Reserve n cursors per user (sorted, so concurrent projectors lock
+        // rows in the same order), then hand them out in entry order.
+        let mut per_user: BTreeMap<&str, i64> = BTreeMap::new();
+        for u in &self.user {
+            *per_user.entry(u).or_insert(0) += 1;
+        }
+        let users: Vec<&str> = per_user.keys().copied().collect();
+        let counts: Vec<i64> = per_user.values().copied().collect();
+        let reserve = tx
+            .prepare_cached(include_str!("sql/reserve_cursors.sql"))
+            .await?;
+        let mut next: HashMap<String, i64> = HashMap::with_capacity(users.len());
+        for row in tx.query(&reserve, &[&users, &counts]).await? {
+            let id: String = row.get(0);
+            let last: i64 = row.get(1);
+            let n = per_user[id.as_str()];
+            next.insert(id, last - n + 1);
+        }
+        let cursors: Vec<i64> = self
+            .user
+            .iter()
+            .map(|u| {
+                let c = next.get_mut(u.as_ref()).expect("every user was reserved");
+                *c += 1;
+                *c - 1
+            })
+            .collect();
+        let insert = tx
+            .prepare_cached(include_str!("sql/insert_inbox.sql"))
+            .await?;
+        tx.execute(
+            &insert,
+            &[
+                &self.user,
+                &cursors,
+                &self.kind,
+                &self.conversation,
+                &self.seq,
+                &self.key,
+                &self.expires,
+                &self.reader,
+            ],
+        )
+        .await?;
+        applied.users.extend(next.into_keys());
+        Ok(())
+    }
 }
 
 /// A recall, an edit or a read. A recall or an edit changes the history row
 /// in place; a read moves the reader's read seq. Either way both parties'
 /// inboxes get an entry so their devices update (a read: the reader's other
 /// devices clear the unread count, the peer's show a read receipt).
-async fn apply_change_of_message(
+async fn apply_change_of_message<'a>(
     tx: &Transaction<'_>,
-    env: &Envelope,
-    applied: &mut Applied,
+    env: &'a Envelope,
+    inbox: &mut InboxEntries<'a>,
 ) -> Result<(), tokio_postgres::Error> {
     struct Entry<'a> {
         kind: &'static str,
@@ -213,7 +303,7 @@ async fn apply_change_of_message(
         seq: i64,
         key: &'a str,
         reader: Option<&'a str>,
-        users: Vec<String>,
+        users: Vec<Cow<'a, str>>,
     }
     let entry = match &env.event {
         Event::ConversationRead(r) => {
@@ -234,7 +324,10 @@ async fn apply_change_of_message(
                 seq: read_seq,
                 key: "",
                 reader: Some(&r.reader),
-                users: vec![r.reader.clone(), r.peer.clone()],
+                users: vec![
+                    Cow::Borrowed(r.reader.as_str()),
+                    Cow::Borrowed(r.peer.as_str()),
+                ],
             }
         }
         Event::MessageRecalled(_) | Event::MessageModified(_) => {
@@ -267,9 +360,9 @@ async fn apply_change_of_message(
             let Some(row) = row else { return Ok(()) };
             let (seq, from, to, hidden_from_recipient): (i64, String, String, bool) =
                 (row.get(0), row.get(1), row.get(2), row.get(3));
-            let mut users = vec![from.clone()];
+            let mut users = vec![Cow::Owned(from)];
             if !hidden_from_recipient {
-                users.push(to);
+                users.push(Cow::Owned(to));
             }
             Entry {
                 kind,
@@ -285,43 +378,26 @@ async fn apply_change_of_message(
     let mut users = entry.users;
     users.sort_unstable();
     users.dedup();
-    let counts = vec![1i64; users.len()];
-    let reserve = tx
-        .prepare_cached(include_str!("sql/reserve_cursors.sql"))
-        .await?;
-    let mut cursors = Vec::with_capacity(users.len());
-    let mut owners = Vec::with_capacity(users.len());
-    for row in tx.query(&reserve, &[&users, &counts]).await? {
-        owners.push(row.get::<_, String>(0));
-        cursors.push(row.get::<_, i64>(1));
-    }
-    let n = owners.len();
     let expires = env.occurred_at + i64::from(missive_core::msgbody::MAX_OFFLINE_SECONDS) * 1000;
-    let insert = tx
-        .prepare_cached(include_str!("sql/insert_inbox.sql"))
-        .await?;
-    tx.execute(
-        &insert,
-        &[
-            &owners,
-            &cursors,
-            &vec![entry.kind; n],
-            &vec![entry.conversation; n],
-            &vec![entry.seq; n],
-            &vec![entry.key; n],
-            &vec![expires; n],
-            &vec![entry.reader; n],
-        ],
-    )
-    .await?;
-    applied.users.extend(owners);
+    for user in users {
+        inbox.push(
+            user,
+            entry.kind,
+            entry.conversation,
+            entry.seq,
+            entry.key,
+            expires,
+            entry.reader,
+        );
+    }
     Ok(())
 }
 
-async fn apply_messages(
+async fn apply_messages<'a>(
     tx: &Transaction<'_>,
-    mut candidates: Vec<NewMessage<'_>>,
+    mut candidates: Vec<NewMessage<'a>>,
     limits: Limits,
+    inbox: &mut InboxEntries<'a>,
     applied: &mut Applied,
 ) -> Result<(), tokio_postgres::Error> {
     // Retries of messages stored by an earlier batch.
@@ -382,28 +458,6 @@ async fn apply_messages(
         })
         .collect();
 
-    // Inbox cursors, the same way per user.
-    let mut per_user: BTreeMap<&str, i64> = BTreeMap::new();
-    for c in &candidates {
-        for u in inbox_recipients(c.m) {
-            *per_user.entry(u).or_insert(0) += 1;
-        }
-    }
-    let mut next_cursor: HashMap<String, i64> = HashMap::with_capacity(per_user.len());
-    if !per_user.is_empty() {
-        let users: Vec<&str> = per_user.keys().copied().collect();
-        let counts: Vec<i64> = per_user.values().copied().collect();
-        let stmt = tx
-            .prepare_cached(include_str!("sql/reserve_cursors.sql"))
-            .await?;
-        for row in tx.query(&stmt, &[&users, &counts]).await? {
-            let id: String = row.get(0);
-            let last: i64 = row.get(1);
-            let n = per_user[id.as_str()];
-            next_cursor.insert(id, last - n + 1);
-        }
-    }
-
     // Rows.
     let n = candidates.len();
     let mut m_conv = Vec::with_capacity(n);
@@ -422,14 +476,6 @@ async fn apply_messages(
     let mut m_admin = Vec::with_capacity(n);
     let mut m_event = Vec::with_capacity(n);
     let mut m_unread = Vec::with_capacity(n);
-    let mut i_user = Vec::new();
-    let mut i_cursor = Vec::new();
-    let mut i_kind = Vec::new();
-    let mut i_conv = Vec::new();
-    let mut i_seq = Vec::new();
-    let mut i_key = Vec::new();
-    let mut i_expires = Vec::new();
-    let mut i_reader: Vec<Option<&str>> = Vec::new();
     for (c, seq) in candidates.iter().zip(&seqs) {
         let m = c.m;
         m_conv.push(m.conversation_id.as_str());
@@ -453,17 +499,15 @@ async fn apply_messages(
                 && m.from_account != m.to_account,
         );
         for u in inbox_recipients(m) {
-            let cursor = next_cursor.get_mut(u).expect("every user was reserved");
-            i_user.push(u);
-            i_cursor.push(*cursor);
-            *cursor += 1;
-            i_kind.push("message");
-            i_conv.push(m.conversation_id.as_str());
-            i_seq.push(*seq);
-            i_key.push(m.msg_key.as_str());
-            i_expires.push(m.sent_at + i64::from(m.lifetime_seconds) * 1000);
-            i_reader.push(None);
-            applied.users.insert(u.to_owned());
+            inbox.push(
+                Cow::Borrowed(u),
+                "message",
+                &m.conversation_id,
+                *seq,
+                &m.msg_key,
+                m.sent_at + i64::from(m.lifetime_seconds) * 1000,
+                None,
+            );
         }
     }
     let stmt = tx
@@ -492,18 +536,6 @@ async fn apply_messages(
         ],
     )
     .await?;
-    if !i_user.is_empty() {
-        let stmt = tx
-            .prepare_cached(include_str!("sql/insert_inbox.sql"))
-            .await?;
-        tx.execute(
-            &stmt,
-            &[
-                &i_user, &i_cursor, &i_kind, &i_conv, &i_seq, &i_key, &i_expires, &i_reader,
-            ],
-        )
-        .await?;
-    }
     update_contacts(tx, &candidates, &seqs, limits).await?;
     applied.messages += n;
     Ok(())

@@ -12,7 +12,8 @@ use missive_schemas::{
 
 use super::fields::Body;
 use super::{admin_actor, Admin, RestState};
-use crate::send::{check_user_id, SendRequest, MAX_BODY_BYTES};
+use crate::changes::ChangePipeline;
+use crate::send::{check_user_id, Actor, SendRequest, MAX_BODY_BYTES};
 
 /// Tencent's `sendmsg`: the administrator sends as `From_Account` (or as
 /// itself). As in Tencent IM, REST sends skip relationship checks and are
@@ -466,19 +467,59 @@ pub(super) async fn admin_msgwithdraw(
     admin: &Admin,
     body: &Body<'_>,
 ) -> Result<Map<String, Value>, ApiError> {
+    let from = body.string(&["From_Account"], ErrorCode::FromAccountInvalid)?;
+    let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
+    let key = body.string(&["MsgKey"], ErrorCode::MsgKeyInvalid)?;
+    recall(
+        &state.changes,
+        &state.pool,
+        &admin_actor(admin),
+        from,
+        to,
+        key,
+    )
+    .await?;
+    Ok(Map::new())
+}
+
+/// Recalls the message `key` that `from` sent to `to`, for both parties;
+/// answered once the views hold it. The administrator (REST) and the sender
+/// (a device) recall the same way.
+pub(crate) async fn recall(
+    changes: &ChangePipeline,
+    pool: &deadpool_postgres::Pool,
+    actor: &Actor,
+    from: &str,
+    to: &str,
+    key: &str,
+) -> Result<(), ApiError> {
     let (conversation_id, msg_key, from_account, to_account) =
-        existing_message(state, body).await?;
+        own_message(pool, from, to, key).await?;
     let event = Event::MessageRecalled(MessageRecalled {
         conversation_id,
         msg_key,
         from_account,
         to_account,
     });
-    state
-        .changes
-        .apply(&admin_actor(admin), vec![event])
-        .await?;
-    Ok(Map::new())
+    changes.apply(actor, vec![event]).await
+}
+
+/// `reader` has read every message from `peer` sent up to `read_time` (ms;
+/// a future time counts as now); answered once unread counts reflect it.
+pub(crate) async fn mark_read(
+    changes: &ChangePipeline,
+    actor: &Actor,
+    reader: &str,
+    peer: &str,
+    read_time: i64,
+) -> Result<(), ApiError> {
+    let event = Event::ConversationRead(ConversationRead {
+        conversation_id: conversation_id(reader, peer),
+        reader: reader.to_owned(),
+        peer: peer.to_owned(),
+        read_time: read_time.min(missive_core::time::now_millis()),
+    });
+    changes.apply(actor, vec![event]).await
 }
 
 /// Tencent's `modify_c2c_msg`: replaces the body and/or CloudCustomData.
@@ -559,16 +600,7 @@ pub(super) async fn admin_set_msg_read(
             ))
         }
     };
-    let event = Event::ConversationRead(ConversationRead {
-        conversation_id: conversation_id(reader, peer),
-        reader: reader.to_owned(),
-        peer: peer.to_owned(),
-        read_time: read_time.min(now),
-    });
-    state
-        .changes
-        .apply(&admin_actor(admin), vec![event])
-        .await?;
+    mark_read(&state.changes, &admin_actor(admin), reader, peer, read_time).await?;
     Ok(Map::new())
 }
 
