@@ -4,7 +4,7 @@ use deadpool_postgres::GenericClient;
 
 use missive_core::views::OfflineCaps;
 
-use crate::protocol::{PushedMessage, ReadReceipt, Sender, ServerFrame};
+use crate::protocol::{HistoryMessage, PushedMessage, ReadReceipt, Sender, ServerFrame};
 
 /// One inbox entry, ready to send.
 pub struct Pushed {
@@ -102,18 +102,21 @@ fn pushed(r: &tokio_postgres::Row, user: &str) -> Pushed {
         },
         conversation,
         peer,
-        seq,
-        msg_key: r.get(4),
-        from,
-        to,
-        time: sent_at_ms / 1000,
-        msg_random: r.get(7),
-        msg_seq: r.get(8),
-        body: r.get(10),
-        cloud_custom_data: r.get(11),
-        sender: Sender {
-            nickname: r.get(12),
-            avatar_url: r.get(13),
+        message: HistoryMessage {
+            seq,
+            msg_key: r.get(4),
+            from,
+            to,
+            time: sent_at_ms / 1000,
+            msg_random: r.get(7),
+            msg_seq: r.get(8),
+            body: r.get(10),
+            cloud_custom_data: r.get(11),
+            sender: Sender {
+                nickname: r.get(12),
+                avatar_url: r.get(13),
+            },
+            recalled: r.get(15),
         },
     };
     Pushed {

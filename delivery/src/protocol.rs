@@ -151,6 +151,8 @@ pub enum ServerFrame {
     },
 }
 
+/// An inbox entry about a message: where it sits, what happened, and the
+/// message as history holds it now (its fields at the top level of the frame).
 #[derive(Debug, Serialize, Clone, PartialEq)]
 pub struct PushedMessage {
     /// Position in this user's inbox: the device's sync cursor after it.
@@ -161,19 +163,8 @@ pub struct PushedMessage {
     pub conversation: String,
     /// The other party of the conversation.
     pub peer: String,
-    /// Dense per-conversation sequence number.
-    pub seq: i64,
-    pub msg_key: String,
-    pub from: String,
-    pub to: String,
-    /// Unix seconds.
-    pub time: i64,
-    pub msg_seq: i64,
-    pub msg_random: i64,
-    /// Tencent `MsgBody`.
-    pub body: Value,
-    pub cloud_custom_data: String,
-    pub sender: Sender,
+    #[serde(flatten)]
+    pub message: HistoryMessage,
 }
 
 #[derive(Debug, Serialize, Clone, PartialEq)]
@@ -192,16 +183,19 @@ pub struct Sender {
     pub avatar_url: String,
 }
 
-/// A message from the roaming store.
+/// A message as history holds it.
 #[derive(Debug, Serialize, Clone, PartialEq)]
 pub struct HistoryMessage {
+    /// Dense per-conversation sequence number.
     pub seq: i64,
     pub msg_key: String,
     pub from: String,
     pub to: String,
+    /// Unix seconds.
     pub time: i64,
     pub msg_seq: i64,
     pub msg_random: i64,
+    /// Tencent `MsgBody` (empty once recalled).
     pub body: Value,
     pub cloud_custom_data: String,
     pub sender: Sender,

@@ -3,7 +3,8 @@
 -- lifetime lasts; later ones were pushed live and are always served.
 SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key,
        m.from_account, m.to_account, m.msg_random, m.msg_seq, m.sent_at_ms,
-       m.body, m.cloud_custom_data, m.sender_nickname, m.sender_avatar_url, i.reader
+       m.body, m.cloud_custom_data, m.sender_nickname, m.sender_avatar_url, i.reader,
+       COALESCE(m.recalled, false)
 FROM inbox i
 LEFT JOIN messages m ON m.conversation_id = i.conversation_id AND m.seq = i.seq
 WHERE i.user_id = $1

@@ -17,7 +17,8 @@ WITH pending AS (
 )
 SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key,
        m.from_account, m.to_account, m.msg_random, m.msg_seq, m.sent_at_ms,
-       m.body, m.cloud_custom_data, m.sender_nickname, m.sender_avatar_url, i.reader
+       m.body, m.cloud_custom_data, m.sender_nickname, m.sender_avatar_url, i.reader,
+       COALESCE(m.recalled, false)
 FROM pending i
 JOIN kept_conversations USING (conversation_id)
 LEFT JOIN messages m ON m.conversation_id = i.conversation_id AND m.seq = i.seq
