@@ -13,7 +13,7 @@ SHELL := /bin/bash
 ENV := source infra/env.sh
 TEST_LOG := .data/logs/cargo-test.log
 
-.PHONY: help up down reset deps dev test lint bench
+.PHONY: help up down reset deps dev test lint bench chaos
 
 help:
 	@cat <<'TXT'
@@ -24,6 +24,7 @@ help:
 	make test   up, then cargo test --workspace --all-targets
 	make lint   cargo fmt --check and cargo clippy -D warnings
 	make bench  up, then missive-bench's projection and latency scenarios (bench/results/)
+	make chaos  the fault loop: ROUNDS (default 10) rounds of kill -9 / restarts under load
 	TXT
 
 up:
@@ -82,3 +83,14 @@ bench:
 	mkdir -p bench/results
 	target/release/missive-bench projection --events 100000 | tee bench/results/projection.txt
 	target/release/missive-bench latency --rate 200 --seconds 20 --users 100 | tee bench/results/latency.txt
+
+# The fault loop (docs/faults.md): a private PostgreSQL and broker, the
+# release `missive` under load, every fault once per round, then the
+# exactly-once checks. `up` only installs PostgreSQL and tansu if missing.
+ROUNDS ?= 10
+CHAOS_RATE ?= 100
+chaos:
+	@bash infra/up.sh
+	cargo build --release -p missive -p missive-chaos
+	mkdir -p bench/results
+	target/release/missive-chaos --rounds $(ROUNDS) --rate $(CHAOS_RATE) | tee bench/results/chaos.txt

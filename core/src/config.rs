@@ -85,6 +85,9 @@ pub struct IngestConfig {
     pub commands_group_id: Option<String>,
     /// Consume `<prefix>.commands` (operators' backends writing to Kafka).
     pub commands_enabled: bool,
+    /// Appends waiting for the broker's acknowledgement, at most; past it a
+    /// send is refused at once with a retryable 91000 instead of queueing.
+    pub max_pending_appends: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -206,6 +209,7 @@ impl Default for IngestConfig {
             projection_timeout_ms: 10_000,
             commands_group_id: None,
             commands_enabled: true,
+            max_pending_appends: 4_096,
         }
     }
 }

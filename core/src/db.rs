@@ -3,8 +3,9 @@
 //! used by `missive migrate`, replay and the tests.
 
 use std::str::FromStr;
+use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::NoTls;
 
@@ -29,11 +30,18 @@ pub fn pg_config(url: &SecretString) -> Result<tokio_postgres::Config, DbError> 
     tokio_postgres::Config::from_str(url.expose_secret()).map_err(|e| DbError::Url(e.to_string()))
 }
 
+/// How long a caller waits for a pooled connection, a new connection or a
+/// health check before getting an error: with PostgreSQL down or saturated,
+/// requests fail with a retryable error instead of piling up.
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A pool of `size` connections; statements are prepared once per connection
 /// (`prepare_cached`).
 pub fn pool(url: &SecretString, size: usize) -> Result<Pool, DbError> {
+    let mut config = pg_config(url)?;
+    config.connect_timeout(POOL_TIMEOUT);
     let manager = Manager::from_config(
-        pg_config(url)?,
+        config,
         NoTls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
@@ -41,6 +49,10 @@ pub fn pool(url: &SecretString, size: usize) -> Result<Pool, DbError> {
     );
     Pool::builder(manager)
         .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .recycle_timeout(Some(POOL_TIMEOUT))
         .build()
         .map_err(|e| DbError::Pool(e.to_string()))
 }

@@ -1,9 +1,11 @@
 //! Kafka clients configured the way missive needs them, and topic set-up.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
@@ -37,8 +39,12 @@ pub fn consumer_config(config: &Config, role: &str) -> ClientConfig {
 /// or reorder a partition. Keys are hashed with murmur2 like the Java client,
 /// so backends in other languages pick the same partition for a conversation.
 pub fn producer(config: &Config) -> Result<FutureProducer, KafkaError> {
-    base_config(config, "producer")
-        .set("enable.idempotence", "true")
+    producer_config(config).create()
+}
+
+fn producer_config(config: &Config) -> ClientConfig {
+    let mut c = base_config(config, "producer");
+    c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("partitioner", "murmur2_random")
         .set("linger.ms", "2")
@@ -46,8 +52,58 @@ pub fn producer(config: &Config) -> Result<FutureProducer, KafkaError> {
         .set(
             "message.timeout.ms",
             config.ingest.produce_timeout_ms.to_string(),
-        )
-        .create()
+        );
+    c
+}
+
+/// Whether a producer can reach a broker, as librdkafka sees it: its
+/// statistics (every second) say which broker connections are up, and its
+/// "all brokers down" error says so at once. Ingest refuses sends while the
+/// log is unreachable instead of letting them wait out the produce timeout.
+/// Clones share one state: the producer's context and the code that asks.
+#[derive(Debug, Default, Clone)]
+pub struct LinkHealth {
+    down: Arc<AtomicBool>,
+}
+
+impl LinkHealth {
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+}
+
+impl ClientContext for LinkHealth {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let up = statistics.brokers.values().any(|b| b.state == "UP");
+        if self.down.swap(!up, Ordering::Relaxed) == up {
+            if up {
+                tracing::info!("the message log is reachable again");
+            } else {
+                tracing::warn!("no broker connection is up");
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.down.store(true, Ordering::Relaxed);
+        }
+        tracing::warn!(%error, reason, "librdkafka");
+    }
+}
+
+/// The events producer ([`producer`]'s settings) with a [`LinkHealth`]
+/// context: statistics every second and reconnect attempts at least every
+/// second, so a returning broker is noticed quickly.
+pub fn events_producer(
+    config: &Config,
+) -> Result<(FutureProducer<LinkHealth>, LinkHealth), KafkaError> {
+    let health = LinkHealth::default();
+    let producer = producer_config(config)
+        .set("statistics.interval.ms", "1000")
+        .set("reconnect.backoff.max.ms", "1000")
+        .create_with_context(health.clone())?;
+    Ok((producer, health))
 }
 
 /// Creates the topics that are missing; existing ones are left as they are

@@ -1,13 +1,22 @@
 //! Appends events to the log: encode, key by conversation, wait for the
 //! broker's acknowledgement (idempotent producer, acks=all).
+//!
+//! Backpressure: while no broker is reachable, or when
+//! `ingest.max_pending_appends` appends already wait for one, a send is
+//! refused at once with a retryable 91000, so a slow or absent broker never
+//! builds an unbounded queue of waiting requests; sends succeed again as soon
+//! as the broker answers, with no restart.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
+use tokio::sync::Semaphore;
 
 use uuid::Uuid;
 
+use missive_core::kafka::LinkHealth;
 use missive_core::{time, ApiError, Config, ErrorCode};
 use missive_schemas::framing::Framing;
 use missive_schemas::{Envelope, Event, EventCodec, Origin};
@@ -16,7 +25,11 @@ use crate::send::Actor;
 
 #[derive(Clone)]
 pub struct EventAppender {
-    producer: FutureProducer,
+    producer: FutureProducer<LinkHealth>,
+    link: LinkHealth,
+    /// One permit per append waiting for the broker.
+    pending: Arc<Semaphore>,
+    max_pending: usize,
     topic: String,
     timeout: Duration,
     instance_id: String,
@@ -32,8 +45,13 @@ pub struct Appended {
 
 impl EventAppender {
     pub fn new(config: &Config) -> Result<Self, rdkafka::error::KafkaError> {
+        let max_pending = config.ingest.max_pending_appends.max(1);
+        let (producer, link) = missive_core::kafka::events_producer(config)?;
         Ok(Self {
-            producer: missive_core::kafka::producer(config)?,
+            producer,
+            link,
+            pending: Arc::new(Semaphore::new(max_pending)),
+            max_pending,
             topic: config.events_topic(),
             timeout: Duration::from_millis(config.ingest.produce_timeout_ms),
             instance_id: config.instance_id.clone(),
@@ -68,6 +86,25 @@ impl EventAppender {
     /// not be on the log, and the caller retries with the same idempotency
     /// fields (the views keep one copy).
     pub async fn append(&self, envelope: &Envelope) -> Result<Appended, ApiError> {
+        if self.link.is_down() {
+            metrics::counter!("missive_ingest_append_refused_total", "why" => "unreachable")
+                .increment(1);
+            return Err(ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "the message log is unreachable; retry with the same MsgRandom and MsgSeq",
+            ));
+        }
+        let Ok(_permit) = self.pending.try_acquire() else {
+            metrics::counter!("missive_ingest_append_refused_total", "why" => "backlog")
+                .increment(1);
+            return Err(ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                format!(
+                    "{} sends already wait for the message log; retry with the same MsgRandom and MsgSeq",
+                    self.max_pending
+                ),
+            ));
+        };
         let payload = EventCodec::get().encode_framed(envelope, self.framing);
         let key = envelope.event.key();
         let record = FutureRecord::to(&self.topic).key(&key).payload(&payload);

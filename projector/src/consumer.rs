@@ -198,6 +198,10 @@ impl ConsumeLoop {
         let consumer: BaseConsumer<OffsetsContext> =
             missive_core::kafka::consumer_config(&self.config, "projector")
                 .set("group.id", &self.config.projector.group_id)
+                .set(
+                    "group.instance.id",
+                    format!("{}.projector", self.config.instance_id),
+                )
                 .set("enable.auto.commit", "false")
                 .set("enable.auto.offset.store", "false")
                 .set("auto.offset.reset", "earliest")

@@ -121,6 +121,7 @@ impl PushWorker {
             .await?;
         let consumer: StreamConsumer = missive_core::kafka::consumer_config(&config, "push")
             .set("group.id", config.push_group_id())
+            .set("group.instance.id", format!("{}.push", config.instance_id))
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")

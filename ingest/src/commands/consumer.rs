@@ -58,6 +58,10 @@ impl CommandsConsumer {
         let config = &state.config;
         let consumer: StreamConsumer = missive_core::kafka::base_config(config, "commands")
             .set("group.id", config.commands_group())
+            .set(
+                "group.instance.id",
+                format!("{}.commands", config.instance_id),
+            )
             // Offsets are stored by hand once a command is handled; only
             // those are committed (periodically and on shutdown).
             .set("enable.auto.commit", "true")
