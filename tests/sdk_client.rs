@@ -105,7 +105,10 @@ async fn login_raises_offline_messages_then_contacts_latest_messages_then_refres
     );
 
     let contacts = bob.recent_contacts().await.unwrap();
-    let unread: HashMap<_, _> = contacts.iter().map(|c| (c.peer.as_str(), c.unread)).collect();
+    let unread: HashMap<_, _> = contacts
+        .iter()
+        .map(|c| (c.peer.as_str(), c.unread))
+        .collect();
     assert_eq!(contacts[0].peer, "carol", "most recent first: {contacts:?}");
     assert_eq!(unread["alice"], 3);
     assert_eq!(unread["carol"], 1);
@@ -119,7 +122,10 @@ async fn login_raises_offline_messages_then_contacts_latest_messages_then_refres
     assert_eq!(texts(&[next(&mut events).await]), ["alice live"]);
     bob.mark_read("alice", None).await.unwrap();
     let contacts = bob.recent_contacts().await.unwrap();
-    assert_eq!(contacts.iter().find(|c| c.peer == "alice").unwrap().unread, 0);
+    assert_eq!(
+        contacts.iter().find(|c| c.peer == "alice").unwrap().unread,
+        0
+    );
     bob.logout().await;
     app.stop().await;
 }
@@ -140,7 +146,14 @@ async fn get_messages_fills_gaps_from_the_roaming_store_and_serves_the_cache_off
     bob.logout().await;
     // Online-only messages never wait offline: bob's copy will have a hole 4..=8.
     for i in 4..=8 {
-        send_rest(&app, "alice", "bob", &format!("m{i}"), json!({"MsgLifeTime": 0})).await;
+        send_rest(
+            &app,
+            "alice",
+            "bob",
+            &format!("m{i}"),
+            json!({"MsgLifeTime": 0}),
+        )
+        .await;
     }
     send_rest(&app, "alice", "bob", "m9", json!({})).await;
     app.wait_projected().await;
@@ -178,17 +191,34 @@ async fn get_messages_fills_gaps_from_the_roaming_store_and_serves_the_cache_off
     bob.logout().await;
 
     // The file is bob's: another user may not open it.
-    let err = Client::login(config(delivery).cache_path(&cache), "carol", &app.sig("carol"), "phone")
-        .await
-        .err()
-        .expect("another user's cache is refused");
-    assert!(matches!(&err, SdkError::CacheOwner { cache_user, .. } if cache_user == "bob"), "{err}");
+    let err = Client::login(
+        config(delivery).cache_path(&cache),
+        "carol",
+        &app.sig("carol"),
+        "phone",
+    )
+    .await
+    .err()
+    .expect("another user's cache is refused");
+    assert!(
+        matches!(&err, SdkError::CacheOwner { cache_user, .. } if cache_user == "bob"),
+        "{err}"
+    );
     // A bad UserSig is a login error, not a retry loop.
     let err = Client::login(config(delivery), "bob", &app.sig("mallory"), "phone")
         .await
         .err()
         .expect("a foreign UserSig is refused");
-    assert!(matches!(err, SdkError::Auth { code: 70001..=70999, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            SdkError::Auth {
+                code: 70001..=70999,
+                ..
+            }
+        ),
+        "{err}"
+    );
     app.stop().await;
 }
 
@@ -262,12 +292,16 @@ async fn a_reconnect_loses_nothing_and_doubles_nothing() {
         }
     }
     assert!(drops >= 1, "the connection was cut at least once");
-    assert!(seen.values().all(|&n| n == 1), "a message was raised twice: {seen:?}");
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "a message was raised twice: {seen:?}"
+    );
     assert_eq!(seen.len(), N + 10);
     // The server holds each of bob's sends once, whatever the retries.
     app.wait_projected().await;
     assert_eq!(
-        app.scalar("SELECT count(*) FROM messages WHERE from_account = 'bob'").await,
+        app.scalar("SELECT count(*) FROM messages WHERE from_account = 'bob'")
+            .await,
         10
     );
     // The cache has the whole conversation, no gap.
@@ -281,27 +315,78 @@ async fn a_reconnect_loses_nothing_and_doubles_nothing() {
 fn every_element() -> Vec<Vec<Element>> {
     vec![
         vec![Element::text("hello")],
-        vec![Element::Face { index: 3, data: "smile".into() }],
-        vec![Element::Location { desc: "Shenzhen".into(), latitude: 22.54, longitude: 114.06 }],
-        vec![Element::Custom { data: "{\"red_packet\":8}".into(), desc: "red packet".into(), ext: String::new(), sound: String::new() }],
-        vec![Element::Sound { url: "https://cdn.example.com/a.m4a".into(), uuid: "s1".into(), size: 2048, second: 3, download_flag: 2 }],
+        vec![Element::Face {
+            index: 3,
+            data: "smile".into(),
+        }],
+        vec![Element::Location {
+            desc: "Shenzhen".into(),
+            latitude: 22.54,
+            longitude: 114.06,
+        }],
+        vec![Element::Custom {
+            data: "{\"red_packet\":8}".into(),
+            desc: "red packet".into(),
+            ext: String::new(),
+            sound: String::new(),
+        }],
+        vec![Element::Sound {
+            url: "https://cdn.example.com/a.m4a".into(),
+            uuid: "s1".into(),
+            size: 2048,
+            second: 3,
+            download_flag: 2,
+        }],
         vec![Element::Image {
             uuid: "i1".into(),
             image_format: 3,
             images: vec![
-                ImageInfo { kind: 1, size: 9000, width: 800, height: 600, url: "https://cdn.example.com/i.png".into() },
-                ImageInfo { kind: 3, size: 900, width: 80, height: 60, url: "https://cdn.example.com/t.png".into() },
+                ImageInfo {
+                    kind: 1,
+                    size: 9000,
+                    width: 800,
+                    height: 600,
+                    url: "https://cdn.example.com/i.png".into(),
+                },
+                ImageInfo {
+                    kind: 3,
+                    size: 900,
+                    width: 80,
+                    height: 60,
+                    url: "https://cdn.example.com/t.png".into(),
+                },
             ],
         }],
-        vec![Element::File { url: "https://cdn.example.com/f.pdf".into(), uuid: "f1".into(), file_size: 5000, file_name: "f.pdf".into(), download_flag: 2 }],
+        vec![Element::File {
+            url: "https://cdn.example.com/f.pdf".into(),
+            uuid: "f1".into(),
+            file_size: 5000,
+            file_name: "f.pdf".into(),
+            download_flag: 2,
+        }],
         vec![Element::Video(Box::new(VideoElem {
-            video_url: "https://cdn.example.com/v.mp4".into(), video_uuid: "v1".into(), video_size: 70000,
-            video_second: 9, video_format: "mp4".into(), video_download_flag: 2,
-            thumb_url: "https://cdn.example.com/v.jpg".into(), thumb_uuid: "t1".into(), thumb_size: 300,
-            thumb_width: 64, thumb_height: 48, thumb_format: "jpg".into(), thumb_download_flag: 2,
+            video_url: "https://cdn.example.com/v.mp4".into(),
+            video_uuid: "v1".into(),
+            video_size: 70000,
+            video_second: 9,
+            video_format: "mp4".into(),
+            video_download_flag: 2,
+            thumb_url: "https://cdn.example.com/v.jpg".into(),
+            thumb_uuid: "t1".into(),
+            thumb_size: 300,
+            thumb_width: 64,
+            thumb_height: 48,
+            thumb_format: "jpg".into(),
+            thumb_download_flag: 2,
         }))],
         // Several elements in one message.
-        vec![Element::text("look"), Element::Face { index: 1, data: String::new() }],
+        vec![
+            Element::text("look"),
+            Element::Face {
+                index: 1,
+                data: String::new(),
+            },
+        ],
     ]
 }
 
@@ -310,7 +395,12 @@ async fn every_element_type_is_sent_received_recalled_and_read() {
     let app = TestApp::spawn().await;
     let delivery = app.delivery.as_ref().unwrap().addr;
     // The browser demo (and its UserSig minting) is off unless asked for.
-    let demo = app.http.get(format!("http://{delivery}/demo/usersig?user=bob")).send().await.unwrap();
+    let demo = app
+        .http
+        .get(format!("http://{delivery}/demo/usersig?user=bob"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(demo.status(), 404);
     let (alice, mut alice_events) = login(&app, config(delivery), "alice", "phone").await;
     until_refresh(&mut alice_events).await;
@@ -321,7 +411,11 @@ async fn every_element_type_is_sent_received_recalled_and_read() {
     let mut sent = Vec::new();
     for (i, body) in bodies.iter().enumerate() {
         let s = alice.send_message("bob", body.clone()).await.expect("send");
-        assert_eq!(s.seq, Some(i as i64 + 1), "the seq comes back with the send");
+        assert_eq!(
+            s.seq,
+            Some(i as i64 + 1),
+            "the seq comes back with the send"
+        );
         sent.push(s);
     }
     for (i, body) in bodies.iter().enumerate() {
@@ -337,12 +431,30 @@ async fn every_element_type_is_sent_received_recalled_and_read() {
 
     // Bad input gets the server's precise error.
     let err = alice
-        .send_message("bob", vec![Element::File { url: "ftp://x".into(), uuid: String::new(), file_size: 1, file_name: "x".into(), download_flag: 2 }])
+        .send_message(
+            "bob",
+            vec![Element::File {
+                url: "ftp://x".into(),
+                uuid: String::new(),
+                file_size: 1,
+                file_name: "x".into(),
+                download_flag: 2,
+            }],
+        )
         .await
         .expect_err("an ftp URL is refused");
-    assert!(matches!(&err, SdkError::Server { code: 90010, info } if info.contains("Url")), "{err}");
-    assert!(matches!(alice.send_message("bob", vec![]).await, Err(SdkError::Invalid(_))));
-    assert!(matches!(bob.get_messages("alice", 0, None).await, Err(SdkError::Invalid(_))));
+    assert!(
+        matches!(&err, SdkError::Server { code: 90010, info } if info.contains("Url")),
+        "{err}"
+    );
+    assert!(matches!(
+        alice.send_message("bob", vec![]).await,
+        Err(SdkError::Invalid(_))
+    ));
+    assert!(matches!(
+        bob.get_messages("alice", 0, None).await,
+        Err(SdkError::Invalid(_))
+    ));
 
     // Recall: bob's copy empties; a read report reaches alice as a receipt.
     alice.recall("bob", &sent[0].msg_key).await.unwrap();
@@ -356,7 +468,10 @@ async fn every_element_type_is_sent_received_recalled_and_read() {
     let oldest = bob.get_messages("alice", 1, Some(2)).await.unwrap();
     assert!(oldest[0].recalled, "the cache holds the recall");
     let only_alice = alice.recall("bob", &sent[0].msg_key).await.unwrap_err();
-    assert!(matches!(only_alice, SdkError::Server { code: 20023, .. }), "{only_alice}");
+    assert!(
+        matches!(only_alice, SdkError::Server { code: 20023, .. }),
+        "{only_alice}"
+    );
     bob.mark_read("alice", None).await.unwrap();
     loop {
         if let Event::ReadReceipt { peer, read_seq } = next(&mut alice_events).await {
@@ -366,7 +481,8 @@ async fn every_element_type_is_sent_received_recalled_and_read() {
     }
     bob.set_push_token("fcm", "token-123").await.unwrap();
     assert_eq!(
-        app.scalar("SELECT count(*) FROM push_tokens WHERE user_id = 'bob'").await,
+        app.scalar("SELECT count(*) FROM push_tokens WHERE user_id = 'bob'")
+            .await,
         1
     );
     let err = bob.set_push_token("pager", "x").await.unwrap_err();

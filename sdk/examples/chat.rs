@@ -71,7 +71,9 @@ async fn main() -> anyhow::Result<()> {
             match e {
                 Event::NewMessage(m) => println!("{}", show(&m)),
                 Event::Recall(m) => println!("#{:<4} (recalled by {})", m.seq, m.from),
-                Event::ReadReceipt { peer, read_seq } => println!("  ({peer} read up to #{read_seq})"),
+                Event::ReadReceipt { peer, read_seq } => {
+                    println!("  ({peer} read up to #{read_seq})")
+                }
                 Event::Refresh => println!("-- in sync --"),
                 Event::ConnectionState(ConnectionState::Disconnected { reason }) => {
                     println!("-- disconnected ({reason}); reconnecting --")
@@ -101,7 +103,10 @@ async fn main() -> anyhow::Result<()> {
             }
             ("/contacts", _) => client.recent_contacts().await.map(|cs| {
                 for c in cs {
-                    println!("  {:<12} unread {:<3} last #{}", c.peer, c.unread, c.last_seq);
+                    println!(
+                        "  {:<12} unread {:<3} last #{}",
+                        c.peer, c.unread, c.last_seq
+                    );
                 }
             }),
             ("/recall", _) => match &last_sent {

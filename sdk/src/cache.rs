@@ -53,7 +53,9 @@ impl Cache {
             conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
             conn.execute_batch(SCHEMA)?;
             let stored: Option<String> = conn
-                .query_row("SELECT value FROM meta WHERE key = 'user'", [], |r| r.get(0))
+                .query_row("SELECT value FROM meta WHERE key = 'user'", [], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             match stored {
                 Some(u) if u != owner => {
@@ -64,7 +66,10 @@ impl Cache {
                 }
                 Some(_) => {}
                 None => {
-                    conn.execute("INSERT INTO meta (key, value) VALUES ('user', ?1)", [&owner])?;
+                    conn.execute(
+                        "INSERT INTO meta (key, value) VALUES ('user', ?1)",
+                        [&owner],
+                    )?;
                 }
             }
             Ok(conn)
@@ -134,7 +139,12 @@ impl Cache {
     }
 
     /// Up to `count` held messages with `seq < before`, newest first.
-    pub async fn page(&self, peer: &str, before: i64, count: i64) -> Result<Vec<Message>, SdkError> {
+    pub async fn page(
+        &self,
+        peer: &str,
+        before: i64,
+        count: i64,
+    ) -> Result<Vec<Message>, SdkError> {
         let peer = peer.to_owned();
         self.with(move |c, _| {
             let mut st = c.prepare_cached(
@@ -267,9 +277,11 @@ impl Cache {
     pub async fn cursor(&self, device: &str) -> Result<Option<i64>, SdkError> {
         let device = device.to_owned();
         self.with(move |c, _| {
-            c.query_row("SELECT cursor FROM cursors WHERE device = ?1", [device], |r| {
-                r.get(0)
-            })
+            c.query_row(
+                "SELECT cursor FROM cursors WHERE device = ?1",
+                [device],
+                |r| r.get(0),
+            )
             .optional()
         })
         .await

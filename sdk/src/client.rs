@@ -235,7 +235,9 @@ impl Client {
     /// (docs/idempotency.md).
     pub async fn send(&self, msg: Outgoing) -> Result<SentMessage, SdkError> {
         if msg.body.is_empty() {
-            return Err(SdkError::Invalid("a message needs at least one element".into()));
+            return Err(SdkError::Invalid(
+                "a message needs at least one element".into(),
+            ));
         }
         let msg_random: u32 = rand::random();
         let msg_seq: u32 = rand::random();
@@ -609,8 +611,7 @@ impl Actor {
                     // 4001: refused UserSig; 4002: a login frame the server
                     // cannot accept. Retrying would fail the same way.
                     if code == 4001 || code == 4002 {
-                        let (code, info) =
-                            refused.unwrap_or((u32::from(code), reason.to_string()));
+                        let (code, info) = refused.unwrap_or((u32::from(code), reason.to_string()));
                         return End::AuthFailed { code, info };
                     }
                     return dropped(format!("closed at login ({code}): {reason}"), false);

@@ -181,7 +181,9 @@ mod tests {
             "MsgContent": {"ImageInfoArray": [{"Type": 1, "Size": 5, "Width": 1, "Height": 2, "URL": "https://x.example/a"}]}}))
         .unwrap();
         assert_eq!(img.msg_type(), "TIMImageElem");
-        let bad = serde_json::from_value::<Element>(serde_json::json!({"MsgType": "TIMHologramElem", "MsgContent": {}}));
+        let bad = serde_json::from_value::<Element>(
+            serde_json::json!({"MsgType": "TIMHologramElem", "MsgContent": {}}),
+        );
         assert!(bad.is_err());
     }
 }

@@ -90,9 +90,15 @@ pub enum Event {
     /// A message's body or CloudCustomData changed.
     Edit(Message),
     /// The peer read this user's messages up to `read_seq`.
-    ReadReceipt { peer: String, read_seq: i64 },
+    ReadReceipt {
+        peer: String,
+        read_seq: i64,
+    },
     /// This user read the conversation on another device (unread counts changed).
-    ReadElsewhere { peer: String, read_seq: i64 },
+    ReadElsewhere {
+        peer: String,
+        read_seq: i64,
+    },
     ConnectionState(ConnectionState),
 }
 
@@ -101,10 +107,15 @@ pub enum ConnectionState {
     Connecting,
     Connected,
     /// The connection dropped; the SDK reconnects with backoff.
-    Disconnected { reason: String },
+    Disconnected {
+        reason: String,
+    },
     /// The UserSig was refused (expired, or for another user): the SDK stops.
     /// Log in again with a fresh one.
-    AuthFailed { code: u32, info: String },
+    AuthFailed {
+        code: u32,
+        info: String,
+    },
     LoggedOut,
 }
 
