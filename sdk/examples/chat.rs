@@ -111,7 +111,10 @@ async fn main() -> anyhow::Result<()> {
             }),
             ("/recall", _) => match &last_sent {
                 Some(key) => client.recall(&peer, key).await,
-                None => Ok(println!("nothing to recall")),
+                None => {
+                    println!("nothing to recall");
+                    Ok(())
+                }
             },
             _ => client
                 .send_message(&peer, vec![Element::text(line)])

@@ -611,7 +611,7 @@ impl Actor {
                     // 4001: refused UserSig; 4002: a login frame the server
                     // cannot accept. Retrying would fail the same way.
                     if code == 4001 || code == 4002 {
-                        let (code, info) = refused.unwrap_or((u32::from(code), reason.to_string()));
+                        let (code, info) = refused.unwrap_or((u32::from(code), reason));
                         return End::AuthFailed { code, info };
                     }
                     return dropped(format!("closed at login ({code}): {reason}"), false);
@@ -822,10 +822,10 @@ mod tests {
 
     #[test]
     fn gaps_are_the_missing_ranges() {
-        assert_eq!(gaps(1, 10, &[]), vec![(1, 10)]);
-        assert_eq!(gaps(1, 10, &[1, 2, 3, 7, 10]), vec![(4, 6), (8, 9)]);
-        assert_eq!(gaps(3, 5, &[3, 4, 5]), vec![]);
-        assert_eq!(gaps(3, 5, &[4]), vec![(3, 3), (5, 5)]);
+        assert_eq!(gaps(1, 10, &[]), [(1, 10)]);
+        assert_eq!(gaps(1, 10, &[1, 2, 3, 7, 10]), [(4, 6), (8, 9)]);
+        assert!(gaps(3, 5, &[3, 4, 5]).is_empty());
+        assert_eq!(gaps(3, 5, &[4]), [(3, 3), (5, 5)]);
     }
 
     #[test]
