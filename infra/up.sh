@@ -316,6 +316,7 @@ start_tansu() {
 FASTAVRO_VERSION=1.12.2
 PYENV_DIR="$DATA_DIR/pyenv"
 ensure_test_tools() {
+    ensure_browser
     if "$PYENV_DIR/bin/python3" -c 'import fastavro' 2>/dev/null; then
         return 0
     fi
@@ -325,6 +326,14 @@ ensure_test_tools() {
     log "installing fastavro $FASTAVRO_VERSION into ${PYENV_DIR#"$REPO_ROOT"/}"
     python3 -m venv "$PYENV_DIR"
     "$PYENV_DIR/bin/pip" install -q --disable-pip-version-check "fastavro==$FASTAVRO_VERSION"
+}
+
+# The browser demo's end-to-end test drives Debian's Chromium through
+# chromedriver (tests/browser_demo.rs).
+ensure_browser() {
+    if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+        apt_install chromium chromium-driver
+    fi
 }
 
 main() {

@@ -186,6 +186,10 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
 /// the others are shut down too.
 async fn dev(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result<()> {
     migrate(&config).await?;
+    // Development mode serves the browser demo (and its UserSig minting) at /demo.
+    let mut config = (*config).clone();
+    config.delivery.demo = true;
+    let config = Arc::new(config);
     let ingest = missive_ingest::Ingest::bind(config.clone()).await?;
     let projector = missive_projector::Projector::bind(config.clone()).await?;
     let delivery = missive_delivery::Delivery::bind(config.clone()).await?;
@@ -193,6 +197,7 @@ async fn dev(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result
         rest = %ingest.local_addr(),
         websocket = %delivery.local_addr(),
         projector = %projector.local_addr(),
+        demo = %format!("http://{}/demo", delivery.local_addr()),
         "missive dev is up"
     );
     let (a, b, c) = tokio::join!(

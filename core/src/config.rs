@@ -110,6 +110,11 @@ pub struct DeliveryConfig {
     /// A connection whose queue stays full this long is too slow and is
     /// cut off (it resyncs from its cursor when it reconnects).
     pub stall_timeout_ms: u64,
+    /// DEVELOPMENT ONLY: serve the browser demo at `/demo` and mint a
+    /// UserSig for any user at `/demo/usersig` (anyone reaching the port
+    /// can then act as anyone). Off by default; `missive dev` turns it on.
+    /// Never enable it in production.
+    pub demo: bool,
 }
 
 impl Default for Config {
@@ -231,6 +236,7 @@ impl Default for DeliveryConfig {
             listen: "127.0.0.1:8081".parse().expect("addr"),
             send_queue: 1_024,
             stall_timeout_ms: 5_000,
+            demo: false,
         }
     }
 }

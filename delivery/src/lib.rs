@@ -1,6 +1,7 @@
 //! missive's client side: WebSocket sessions for the SDK (login with a
 //! UserSig, sync from a cursor, live push). See docs/protocol.md.
 
+mod demo;
 mod hub;
 mod inbox;
 pub mod protocol;
@@ -115,9 +116,17 @@ impl Delivery {
             views: self.config.views.clone(),
             actions: self.actions.clone(),
         });
-        let app = Router::new()
+        let mut app = Router::new()
             .route("/v1/ws", get(upgrade))
-            .with_state(state.clone())
+            .with_state(state.clone());
+        if self.config.delivery.demo {
+            tracing::warn!("the browser demo and its UserSig endpoint are on: development only");
+            app = app.merge(demo::routes(UserSigVerifier::new(
+                self.config.sdkappid,
+                self.config.secret_key.clone(),
+            )));
+        }
+        let app = app
             .merge(missive_core::telemetry::ops_routes(
                 "delivery",
                 Some(self.pool.clone()),
