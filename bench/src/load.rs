@@ -448,7 +448,8 @@ impl Harness {
         if over_ws {
             let d = self.rng.random_range(0..self.devices[from].len());
             let dev = &self.devices[from][d];
-            let (out, permits, pending) = (dev.out.clone(), dev.permits.clone(), dev.pending.clone());
+            let (out, permits, pending) =
+                (dev.out.clone(), dev.permits.clone(), dev.pending.clone());
             let frame = json!({"type": "send", "id": random,
                                "msg": {"To_Account": format!("u{to}"), "MsgRandom": random as u32,
                                        "MsgBody": body}});
@@ -537,8 +538,8 @@ impl Harness {
         let start_us = mark.start_s as u64 * 1_000_000;
         // Throughput: the phase's accepted sends over the time it took to
         // accept them (at least the phase), so a backlog lowers it.
-        let span = ((counts.last_ack_us.saturating_sub(start_us)) as f64 / 1e6)
-            .max(mark.seconds as f64);
+        let span =
+            ((counts.last_ack_us.saturating_sub(start_us)) as f64 / 1e6).max(mark.seconds as f64);
         let (lag_max, lag_end, slope) = lag_stats(
             &rec.lag,
             range.start as f64,
@@ -803,4 +804,22 @@ async fn connect(
         },
         [writer, reader],
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lag_stats;
+
+    #[test]
+    fn lag_slope_is_flat_for_a_steady_lag_and_the_growth_rate_otherwise() {
+        let flat: Vec<(f64, i64)> = (0..20).map(|i| (i as f64 * 0.5, 40 + (i % 3))).collect();
+        let (max, end, slope) = lag_stats(&flat, 0.0, 10.0);
+        assert_eq!((max, end), (42, 41));
+        assert!(slope.abs() < 1.0, "{slope}");
+        let growing: Vec<(f64, i64)> = (0..20).map(|i| (i as f64 * 0.5, i * 150)).collect();
+        let (_, _, slope) = lag_stats(&growing, 0.0, 10.0);
+        assert_eq!(slope, 300.0);
+        // Only the window's samples count.
+        assert_eq!(lag_stats(&growing, 100.0, 200.0), (0, 0, 0.0));
+    }
 }

@@ -153,7 +153,8 @@ enum Scenario {
     },
 }
 
-const RAMP_RATES: &str = "250,500,1000,1500,2000,3000,4000,5000,6000,8000,10000,12000,16000,20000";
+const RAMP_RATES: &str =
+    "100,250,500,1000,1500,2000,3000,4000,5000,6000,8000,10000,12000,16000,20000";
 
 fn save(path: Option<&Path>, report: &Value) -> anyhow::Result<()> {
     if let Some(p) = path {
@@ -249,7 +250,8 @@ async fn main() -> anyhow::Result<()> {
             if !keep {
                 raw::delete_topics(&config, std::slice::from_ref(&topic)).await;
             }
-            let report = json!({"scenario": "raw-produce", "produce": produced, "consume": consumed});
+            let report =
+                json!({"scenario": "raw-produce", "produce": produced, "consume": consumed});
             println!("{}", serde_json::to_string_pretty(&report)?);
             save(json.as_deref(), &report)
         }

@@ -11,8 +11,14 @@ type Points = Vec<(f64, f64)>;
 
 /// (x, y) pairs of a per-second series, skipping seconds without data.
 fn series(timeline: &Value, name: &str) -> Points {
-    let xs = timeline["series"]["second"].as_array().cloned().unwrap_or_default();
-    let ys = timeline["series"][name].as_array().cloned().unwrap_or_default();
+    let xs = timeline["series"]["second"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ys = timeline["series"][name]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     xs.iter()
         .zip(ys.iter())
         .filter_map(|(x, y)| Some((x.as_f64()?, y.as_f64()?)))
@@ -218,7 +224,9 @@ pub fn distribution(path: &Path, title: &str, timeline: &Value) -> anyhow::Resul
             ))
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()

@@ -180,7 +180,10 @@ pub async fn copy(
     text_bytes: usize,
     batch: usize,
 ) -> anyhow::Result<Value> {
-    anyhow::ensure!(messages > 0 && users >= 2 && batch > 0, "bad raw-copy sizes");
+    anyhow::ensure!(
+        messages > 0 && users >= 2 && batch > 0,
+        "bad raw-copy sizes"
+    );
     let name = format!("bench_{}_copy", uuid::Uuid::new_v4().simple());
     db::create_database(&base.database_url, &name).await?;
     let result = copy_into(base, &name, messages, users, text_bytes, batch).await;

@@ -8,7 +8,12 @@ use missive_core::Config;
 use crate::load::{lag_samples, lag_stats, Harness, Options};
 
 /// A fixed rate for a while: latency, accepted rate and lag at that rate.
-pub async fn steady(base: &Config, opts: Options, rate: u64, seconds: u64) -> anyhow::Result<Value> {
+pub async fn steady(
+    base: &Config,
+    opts: Options,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<Value> {
     let mut h = Harness::start(base, opts).await?;
     h.phase("steady", rate, seconds).await?;
     let drain = h.drain().await;
@@ -77,6 +82,12 @@ pub async fn ramp(
     p99_ms: f64,
 ) -> anyhow::Result<Value> {
     let mut h = Harness::start(base, opts).await?;
+    // Fresh connections, caches and partitions make the first seconds
+    // slower than the rest: a short unjudged warm-up at the first rate.
+    if let Some(&first) = rates.first() {
+        h.phase("warm-up", first, step_seconds.min(5)).await?;
+        h.drain().await;
+    }
     let (mut steps, mut best, mut best_step) = (Vec::new(), 0u64, Value::Null);
     for &rate in rates {
         h.phase(&format!("{rate}/s"), rate, step_seconds).await?;
@@ -154,7 +165,8 @@ pub async fn burst(
     let (pre_max, _, _) = lag_stats(&lag, before.start_s as f64, burst_at as f64);
     let end = lag.last().map_or(0.0, |l| l.0);
     let (peak, _, _) = lag_stats(&lag, burst_at as f64, end);
-    // Drained: the lag is back within what the base rate alone left.
+    // Drained: the lag is back within what the base rate alone left (the
+    // samples go on through the final drain, after the load stopped).
     let threshold = pre_max.max(1);
     let back = lag
         .iter()
@@ -164,6 +176,7 @@ pub async fn burst(
         Some(s) => json!((s * 10.0).round() / 10.0),
         None => Value::Null,
     };
+    let under_load = back.is_some_and(|s| s <= after_seconds as f64);
     let report = json!({
         "scenario": "burst",
         "options": h.options(),
@@ -177,7 +190,7 @@ pub async fn burst(
             "lag_before_max": pre_max,
             "peak_lag": peak,
             "drain_s_after_burst": drain_s,
-            "drained_under_base_load": back.is_some(),
+            "drained_under_base_load": under_load,
             "send_to_push_burst": phases[1]["send_to_push"],
             "send_to_push_after": phases[2]["send_to_push"],
         },
@@ -187,4 +200,35 @@ pub async fn burst(
     });
     h.finish().await?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unsustainable;
+    use serde_json::json;
+
+    fn step(p99: f64, accepted: f64, slope: f64) -> serde_json::Value {
+        json!({"offered_rate": 1000, "errors": 0, "error_share": 0.0,
+               "accepted_per_s": accepted, "send_ack": {"count": 10, "p99_ms": 5.0},
+               "send_to_push": {"count": 10, "p99_ms": p99},
+               "lag": {"slope_per_s": slope}})
+    }
+
+    #[test]
+    fn a_step_is_sustainable_only_under_every_criterion() {
+        assert!(unsustainable(&step(80.0, 1000.0, 3.0), true, 100.0).is_empty());
+        assert_eq!(
+            unsustainable(&step(120.0, 1000.0, 3.0), true, 100.0).len(),
+            1
+        );
+        assert_eq!(unsustainable(&step(80.0, 900.0, 3.0), true, 100.0).len(), 1);
+        assert_eq!(
+            unsustainable(&step(80.0, 1000.0, 400.0), true, 100.0).len(),
+            1
+        );
+        assert_eq!(
+            unsustainable(&step(80.0, 1000.0, 3.0), false, 100.0).len(),
+            1
+        );
+    }
 }

@@ -154,7 +154,7 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
     row(
         &format!(
             "max sustainable send rate (ramp: p99 send→push < {} ms, no growing lag), msg/s",
-            r["ramp"]["criteria"]["p99_ms"]
+            num(&r["ramp"]["criteria"]["p99_ms"]).unwrap_or(0.0)
         ),
         rate(best),
         format!("produce {} rec/s", rate(produce)),
@@ -181,13 +181,17 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
         format!("produce {} rec/s", rate(produce)),
         ratio(steady_acc, produce),
     );
-    drop(row);
 
     s.push_str("\n## Latency and lag\n\n");
     s.push_str(
         "| run | accepted msg/s | errors | send ack p50 / p99 ms | send→push p50 / p90 / p99 / p99.9 ms | projector lag |\n|---|---|---|---|---|---|\n",
     );
-    let lat = |label: String, acc: Option<f64>, errors: &Value, ack: &Value, push: &Value, lag: String| {
+    let lat = |label: String,
+               acc: Option<f64>,
+               errors: &Value,
+               ack: &Value,
+               push: &Value,
+               lag: String| {
         format!(
             "| {label} | {} | {} | {} / {} | {} / {} / {} / {} | {lag} |\n",
             rate(acc),
@@ -211,16 +215,20 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
             &steady["errors"],
             &steady["send_ack"],
             &steady["send_to_push"],
-            format!(
-                "max {} events; drained {} s after the last send{}",
-                rate(num(&steady["lag_max"])),
-                ms(&steady["drain_s"]),
-                if steady["drained"] == false {
-                    " (not drained: timed out)"
-                } else {
-                    ""
-                }
-            ),
+            if steady["drained"] == true {
+                format!(
+                    "max {} events; drained {} s after the last send",
+                    rate(num(&steady["lag_max"])),
+                    ms(&steady["drain_s"])
+                )
+            } else {
+                format!(
+                    "max {} events; **not drained** {} s after the last send ({} events left)",
+                    rate(num(&steady["lag_max"])),
+                    ms(&steady["drain_s"]),
+                    rate(num(&r["steady"]["drain"]["lag_left"]))
+                )
+            },
         ));
     }
     for step in r["ramp"]["phases"].as_array().into_iter().flatten() {
@@ -262,10 +270,16 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
     }
     if !burst.is_null() {
         let drain = match num(&burst["drain_s_after_burst"]) {
-            Some(d) => format!("{d:.1} s after the burst, under the base load"),
+            Some(d) if burst["drained_under_base_load"] == true => {
+                format!("{d:.1} s after the burst, under the base load")
+            }
+            Some(d) => format!(
+                "{d:.1} s after the burst, only once the load stopped ({} s of base load after it)",
+                r["burst"]["phases"][2]["seconds"]
+            ),
             None => format!(
-                "not within the {} s after the burst; {} s after the load stopped",
-                r["burst"]["phases"][2]["seconds"],
+                "**not drained**: {} events left {} s after the load stopped",
+                rate(num(&r["burst"]["drain"]["lag_left"])),
                 ms(&r["burst"]["drain"]["seconds"])
             ),
         };
@@ -302,4 +316,31 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn ratios_to_the_raw_limits_and_dashes_for_what_did_not_run() {
+        let reports = json!({
+            "raw_produce": {"records_per_s": 20000.0, "record_bytes_avg": 250},
+            "raw_copy": {"messages_per_s": 10000.0, "rows_per_s": 30000.0, "batch": 5000},
+            "rebuild": {"rebuilt_events_per_s": 2500.0, "projected_events_per_s": 3000.0},
+            "ramp": {"criteria": {"p99_ms": 100.0}, "result": {"max_sustainable_rate": 1000}},
+        });
+        let md = super::markdown(&reports, &super::machine(), &super::machine());
+        assert!(md.contains("| 2,500 | COPY 10,000 msg/s | 25.0% |"), "{md}");
+        assert!(
+            md.contains("| 1,000 | produce 20,000 rec/s | 5.0% |"),
+            "{md}"
+        );
+        // min(produce, COPY) is the tighter write limit.
+        assert!(
+            md.contains("| 1,000 | min(produce, COPY) 10,000/s | 10.0% |"),
+            "{md}"
+        );
+        assert!(md.contains("consume – rec/s | – |"), "{md}");
+    }
 }
