@@ -554,7 +554,10 @@ impl Harness {
             "accepted": counts.accepted,
             "accepted_per_s": counts.accepted as f64 / span,
             "errors": counts.errors,
-            "error_share": counts.errors as f64 / counts.offered.max(1) as f64,
+            // Neither accepted nor refused when the run ended (the drain
+            // timed out): they count against the phase like errors.
+            "unanswered": counts.unanswered(),
+            "error_share": (counts.errors + counts.unanswered()) as f64 / counts.offered.max(1) as f64,
             "expected_pushes": counts.expected_pushes,
             "pushes": counts.pushes,
             "send_ack": summary(&ack),
@@ -579,6 +582,7 @@ impl Harness {
         json!({
             "totals": {
                 "offered": counts.offered, "accepted": counts.accepted, "errors": counts.errors,
+                "unanswered": counts.unanswered(),
                 "expected_pushes": counts.expected_pushes, "pushes": counts.pushes,
                 "send_ack": summary(&ack), "send_to_push": summary(&push),
             },
@@ -653,6 +657,12 @@ struct Counts {
     expected_pushes: u64,
     pushes: u64,
     last_ack_us: u64,
+}
+
+impl Counts {
+    fn unanswered(&self) -> u64 {
+        self.offered.saturating_sub(self.accepted + self.errors)
+    }
 }
 
 fn sum_seconds(

@@ -25,6 +25,7 @@ pub async fn steady(
             "offered_rate": rate,
             "accepted_per_s": phase["accepted_per_s"],
             "errors": phase["errors"],
+            "unanswered": phase["unanswered"],
             "send_ack": phase["send_ack"],
             "send_to_push": phase["send_to_push"],
             "lag_max": phase["lag"]["max"],
@@ -44,7 +45,10 @@ fn unsustainable(step: &Value, drained: bool, p99_ms: f64) -> Vec<String> {
     let rate = step["offered_rate"].as_f64().unwrap_or(0.0);
     let mut why = Vec::new();
     if step["error_share"].as_f64().unwrap_or(1.0) > 0.001 {
-        why.push(format!("errors {}", step["errors"]));
+        why.push(format!(
+            "errors {} (+{} unanswered)",
+            step["errors"], step["unanswered"]
+        ));
     }
     let accepted = step["accepted_per_s"].as_f64().unwrap_or(0.0);
     if accepted < 0.95 * rate {
@@ -187,6 +191,7 @@ pub async fn burst(
             "burst_messages": base_rate * factor * burst_seconds,
             "burst_accepted": phases[1]["accepted"],
             "errors": phases.iter().map(|p| p["errors"].as_u64().unwrap_or(0)).sum::<u64>(),
+            "unanswered": phases.iter().map(|p| p["unanswered"].as_u64().unwrap_or(0)).sum::<u64>(),
             "lag_before_max": pre_max,
             "peak_lag": peak,
             "drain_s_after_burst": drain_s,

@@ -31,6 +31,14 @@ fn ms(v: &Value) -> String {
     v.as_f64().map_or("–".into(), |v| format!("{v:.1}"))
 }
 
+/// Errors, and the sends still unanswered when the run ended.
+fn errs(v: &Value) -> String {
+    match v["unanswered"].as_u64() {
+        Some(n) if n > 0 => format!("{} (+{n} unanswered)", v["errors"]),
+        _ => v["errors"].to_string(),
+    }
+}
+
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.1}%", 100.0 * a / b),
@@ -188,7 +196,7 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
     );
     let lat = |label: String,
                acc: Option<f64>,
-               errors: &Value,
+               errors: String,
                ack: &Value,
                push: &Value,
                lag: String| {
@@ -212,7 +220,7 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
                 r["steady"]["phases"][0]["seconds"]
             ),
             steady_acc,
-            &steady["errors"],
+            errs(steady),
             &steady["send_ack"],
             &steady["send_to_push"],
             if steady["drained"] == true {
@@ -243,7 +251,7 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
                 }
             ),
             num(&step["accepted_per_s"]),
-            &step["errors"],
+            errs(step),
             &step["send_ack"],
             &step["send_to_push"],
             format!(
@@ -262,7 +270,7 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
                 p["seconds"]
             ),
             num(&p["accepted_per_s"]),
-            &p["errors"],
+            errs(p),
             &p["send_ack"],
             &p["send_to_push"],
             format!("max {}", rate(num(&p["lag"]["max"]))),
