@@ -23,7 +23,7 @@ help:
 	make dev    up, migrate, then run `missive dev` (all services) in the foreground
 	make test   up, then cargo test --workspace --all-targets
 	make lint   cargo fmt --check and cargo clippy -D warnings
-	make bench  up, then missive-bench's projection and latency scenarios (bench/results/)
+	make bench  up, then missive-bench suite: raw limits, rebuild, ramp, burst, steady (bench/results/)
 	make chaos  the fault loop: ROUNDS (default 10) rounds of kill -9 / restarts under load
 	TXT
 
@@ -74,15 +74,15 @@ lint: deps
 	echo "==> cargo clippy --workspace --all-targets -- -D warnings"
 	cargo clippy --workspace --all-targets -- -D warnings
 
-# Figures, not tests: see docs/benchmarks.md. Results land in bench/results/
-# (git-ignored).
+# Figures, not tests: see docs/benchmarks.md. Raw limits of the box (broker
+# produce/consume, PostgreSQL COPY), rebuild, ramp, burst and steady, in about
+# 15 minutes; JSON, SVG plots and summary.md land in bench/results/
+# (git-ignored). BENCH_ARGS adds options, e.g. BENCH_ARGS=--quick.
 bench:
 	@bash infra/up.sh
 	$(ENV)
 	cargo build --release -p missive-bench
-	mkdir -p bench/results
-	target/release/missive-bench projection --events 100000 | tee bench/results/projection.txt
-	target/release/missive-bench latency --rate 200 --seconds 20 --users 100 | tee bench/results/latency.txt
+	target/release/missive-bench suite --out bench/results $(BENCH_ARGS)
 
 # The fault loop (docs/faults.md): a private PostgreSQL and broker, the
 # release `missive` under load, every fault once per round, then the

@@ -1,20 +1,27 @@
-//! `missive-bench`: measures missive on the local stack. Figures go to
-//! stdout as a table and as JSON (see docs/benchmarks.md).
+//! `missive-bench`: measures missive on the local stack, beside the raw
+//! limits of the same box (see docs/benchmarks.md).
 //!
-//! `latency`: send→push and send-ack latency at a steady rate.
-//!
-//! `projection`: fills a fresh events topic with synthetic messages (many
-//! users, many conversations, every partition), then projects it into a
-//! fresh database twice through the projector's own code: with the live
-//! projector's batch size (events/s projected from a backlog) and with
-//! `missive replay`'s (events/s rebuilt).
+//! Load scenarios (`steady`, `ramp`, `burst`) run ingest, projector and
+//! delivery in this process on a fresh database and topics, with simulated
+//! users on WebSockets and REST. `rebuild` (alias `projection`) projects a
+//! prepared log into fresh databases. `raw-produce`, `raw-consume` and
+//! `raw-copy` measure the broker and PostgreSQL without missive. `suite`
+//! runs them all and writes `bench/results/`.
 
-mod latency;
+mod load;
+mod plot;
 mod procstat;
 mod projection;
+mod raw;
+mod scenarios;
+mod stats;
+mod summary;
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
 
 use missive_core::Config;
 
@@ -27,8 +34,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Scenario {
-    /// Events/s projected from a backlog and events/s rebuilt.
-    Projection {
+    /// Events/s projected from a backlog (batch 1000) and rebuilt (batch
+    /// 5000, `missive replay`'s), through the projector's own code.
+    #[command(alias = "projection")]
+    Rebuild {
         /// Messages written to the log.
         #[arg(long, default_value_t = 200_000)]
         events: u64,
@@ -38,26 +47,139 @@ enum Scenario {
         /// Bytes of text per message.
         #[arg(long, default_value_t = 100)]
         text_bytes: usize,
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
-    /// Send→push latency at a steady, open-loop rate: in-process ingest,
-    /// projector and delivery on a fresh database and topics, online
-    /// WebSocket receivers, REST sends.
-    Latency {
-        /// Messages per second offered (open loop: a slow system shows as
-        /// latency, not as a lower rate).
-        #[arg(long, default_value_t = 1_000)]
+    /// A fixed offered rate: latency, accepted rate, lag.
+    #[command(alias = "latency")]
+    Steady {
+        /// Messages per second offered (open loop).
+        #[arg(long, default_value_t = 5_000)]
         rate: u64,
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 60)]
         seconds: u64,
-        /// Online receivers (one WebSocket each).
+        #[command(flatten)]
+        load: load::Options,
+        /// Write the report here, and its plots beside it.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Steps the rate up until p99 send→push passes `--p99-ms` or the lag
+    /// grows: the highest sustainable rate.
+    Ramp {
+        /// Rates to try, in order.
+        #[arg(long, value_delimiter = ',', default_value = RAMP_RATES)]
+        rates: Vec<u64>,
+        /// Seconds per step.
+        #[arg(long, default_value_t = 15)]
+        step_seconds: u64,
+        #[arg(long, default_value_t = 100.0)]
+        p99_ms: f64,
+        #[command(flatten)]
+        load: load::Options,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// A base rate, a burst of `--factor` times it, the base rate again:
+    /// peak lag and time to drain.
+    Burst {
         #[arg(long, default_value_t = 200)]
-        users: usize,
+        base_rate: u64,
+        #[arg(long, default_value_t = 10)]
+        factor: u64,
+        #[arg(long, default_value_t = 5)]
+        burst_seconds: u64,
+        /// Seconds of the base rate before the burst.
+        #[arg(long, default_value_t = 10)]
+        base_seconds: u64,
+        /// Seconds of the base rate after it.
+        #[arg(long, default_value_t = 30)]
+        after_seconds: u64,
+        #[command(flatten)]
+        load: load::Options,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// The broker's raw produce rate for records of MessageSent's size
+    /// (rdkafka, no missive), then its raw consume rate for them.
+    RawProduce {
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        #[arg(long, default_value_t = 10_000)]
+        users: u64,
+        #[arg(long, default_value_t = 100)]
+        text_bytes: usize,
+        /// Keep the topic (for `raw-consume --topic`).
+        #[arg(long)]
+        keep: bool,
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// The broker's raw consume rate for a topic (rdkafka, no missive).
     RawConsume {
         #[arg(long)]
         topic: String,
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
+    /// PostgreSQL's raw binary-COPY rate for the rows the projector writes
+    /// per message, into a scratch database with missive's schema.
+    RawCopy {
+        #[arg(long, default_value_t = 100_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 10_000)]
+        users: u64,
+        #[arg(long, default_value_t = 100)]
+        text_bytes: usize,
+        /// Messages per transaction (replay's batch).
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Everything above, with durations that keep it to about 15 minutes:
+    /// JSON, SVG plots and summary.md in `--out`.
+    Suite {
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+        /// Short durations: checks the tool end to end in about 3 minutes.
+        #[arg(long)]
+        quick: bool,
+        /// Steady scenario's rate.
+        #[arg(long, default_value_t = 5_000)]
+        steady_rate: u64,
+        #[command(flatten)]
+        load: load::Options,
+    },
+}
+
+const RAMP_RATES: &str =
+    "100,250,500,1000,1500,2000,3000,4000,5000,6000,8000,10000,12000,16000,20000";
+
+fn save(path: Option<&Path>, report: &Value) -> anyhow::Result<()> {
+    if let Some(p) = path {
+        for f in plot::write_outputs(p, report)? {
+            eprintln!("wrote {f}");
+        }
+    }
+    Ok(())
+}
+
+/// Prints a load report's headline and saves it.
+fn show(report: &Value, json: Option<&Path>) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(&report["result"])?);
+    let t = &report["timeline"]["totals"];
+    println!(
+        "offered {}, accepted {}, errors {}, pushes {} of {} expected",
+        t["offered"], t["accepted"], t["errors"], t["pushes"], t["expected_pushes"]
+    );
+    if let Some(errors) = report["timeline"]["errors_by_kind"]
+        .as_object()
+        .filter(|e| !e.is_empty())
+    {
+        println!("errors by kind: {}", Value::Object(errors.clone()));
+    }
+    save(json, report)
 }
 
 #[tokio::main]
@@ -65,26 +187,206 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load().context("configuration")?;
     match cli.scenario {
-        Scenario::Projection {
+        Scenario::Rebuild {
             events,
             users,
             text_bytes,
-        } => projection::projection(config, events, users, text_bytes).await,
-        Scenario::Latency {
+            json,
+        } => {
+            let report = projection::projection(config, events, users, text_bytes).await?;
+            println!("{report}");
+            save(json.as_deref(), &report)
+        }
+        Scenario::Steady {
             rate,
             seconds,
-            users,
-        } => latency::latency(config, rate, seconds, users).await,
-        Scenario::RawConsume { topic } => {
-            let (n, bytes, secs) =
-                tokio::task::spawn_blocking(move || projection::raw_consume(&config, &topic))
-                    .await??;
-            println!(
-                "consumed {n} records ({:.1} MB) in {secs:.2} s: {:.0} records/s",
-                bytes as f64 / 1e6,
-                n as f64 / secs
-            );
-            Ok(())
+            load,
+            json,
+        } => {
+            let report = scenarios::steady(&config, load, rate, seconds).await?;
+            show(&report, json.as_deref())
         }
+        Scenario::Ramp {
+            rates,
+            step_seconds,
+            p99_ms,
+            load,
+            json,
+        } => {
+            let report = scenarios::ramp(&config, load, &rates, step_seconds, p99_ms).await?;
+            show(&report, json.as_deref())
+        }
+        Scenario::Burst {
+            base_rate,
+            factor,
+            burst_seconds,
+            base_seconds,
+            after_seconds,
+            load,
+            json,
+        } => {
+            let report = scenarios::burst(
+                &config,
+                load,
+                base_rate,
+                factor,
+                burst_seconds,
+                base_seconds,
+                after_seconds,
+            )
+            .await?;
+            show(&report, json.as_deref())
+        }
+        Scenario::RawProduce {
+            records,
+            users,
+            text_bytes,
+            keep,
+            json,
+        } => {
+            let topic = raw::scratch_topic();
+            let produced = raw::produce(&config, &topic, records, users, text_bytes).await?;
+            let consumed = raw::consume(&config, &topic).await?;
+            if !keep {
+                raw::delete_topics(&config, std::slice::from_ref(&topic)).await;
+            }
+            let report =
+                json!({"scenario": "raw-produce", "produce": produced, "consume": consumed});
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            save(json.as_deref(), &report)
+        }
+        Scenario::RawConsume { topic, json } => {
+            let report = raw::consume(&config, &topic).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            save(json.as_deref(), &report)
+        }
+        Scenario::RawCopy {
+            messages,
+            users,
+            text_bytes,
+            batch,
+            json,
+        } => {
+            let report = raw::copy(&config, messages, users, text_bytes, batch).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            save(json.as_deref(), &report)
+        }
+        Scenario::Suite {
+            out,
+            quick,
+            steady_rate,
+            load,
+        } => suite(&config, &out, quick, steady_rate, load).await,
     }
+}
+
+/// Every scenario in one run, raw limits first: JSON and plots per
+/// scenario, then `summary.md` and `summary.json`.
+async fn suite(
+    config: &Config,
+    out: &Path,
+    quick: bool,
+    steady_rate: u64,
+    load: load::Options,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let before = summary::machine();
+    // (records for raw runs and rebuild, steady s, ramp step s, burst phases)
+    let (records, steady_s, step_s, (burst_base_s, burst_s, after_s)) = if quick {
+        (20_000, 10, 5, (5, 3, 10))
+    } else {
+        (100_000, 60, 15, (10, 5, 30))
+    };
+    let mut load = load;
+    if quick {
+        load.drain_timeout = load.drain_timeout.min(20);
+    }
+    let mut reports = serde_json::Map::new();
+    let mut keep = |name: &str, report: Value| -> anyhow::Result<()> {
+        save(Some(&out.join(format!("{name}.json"))), &report)?;
+        reports.insert(name.to_owned(), report);
+        Ok(())
+    };
+
+    eprintln!("== raw limits: broker produce and consume ({records} records)");
+    let topic = raw::scratch_topic();
+    let produced = raw::produce(config, &topic, records, 10_000, load.text_bytes).await?;
+    let consumed = raw::consume(config, &topic).await?;
+    raw::delete_topics(config, std::slice::from_ref(&topic)).await;
+    eprintln!(
+        "   produce {:.0} records/s, consume {:.0} records/s",
+        produced["records_per_s"].as_f64().unwrap_or(0.0),
+        consumed["records_per_s"].as_f64().unwrap_or(0.0)
+    );
+    keep("raw_produce", produced)?;
+    keep("raw_consume", consumed)?;
+
+    eprintln!("== raw limit: PostgreSQL binary COPY ({records} messages)");
+    let copied = raw::copy(config, records, 10_000, load.text_bytes, 5_000).await?;
+    eprintln!(
+        "   {:.0} messages/s ({:.0} rows/s)",
+        copied["messages_per_s"].as_f64().unwrap_or(0.0),
+        copied["rows_per_s"].as_f64().unwrap_or(0.0)
+    );
+    keep("raw_copy", copied)?;
+
+    eprintln!("== rebuild ({records} events)");
+    let rebuilt = projection::projection(config.clone(), records, 10_000, load.text_bytes).await?;
+    keep("rebuild", rebuilt)?;
+
+    eprintln!("== ramp");
+    let rates: Vec<u64> = RAMP_RATES
+        .split(',')
+        .map(|r| r.parse().expect("rates"))
+        .collect();
+    let ramp = scenarios::ramp(config, load.clone(), &rates, step_s, 100.0).await?;
+    let best = ramp["result"]["max_sustainable_rate"].as_u64().unwrap_or(0);
+    keep("ramp", ramp)?;
+
+    // The burst starts from a quarter of the sustainable rate, so its 10×
+    // is well past what the box sustains on any machine.
+    let base_rate = (best / 4 / 50 * 50).max(100);
+    eprintln!("== burst: {base_rate}/s, 10× for {burst_s} s");
+    let burst = scenarios::burst(
+        config,
+        load.clone(),
+        base_rate,
+        10,
+        burst_s,
+        burst_base_s,
+        after_s,
+    )
+    .await?;
+    keep("burst", burst)?;
+
+    eprintln!("== steady: {steady_rate}/s for {steady_s} s");
+    let steady = scenarios::steady(config, load, steady_rate, steady_s).await?;
+    keep("steady", steady)?;
+
+    let after = summary::machine();
+    let reports = Value::Object(reports);
+    let md = summary::markdown(&reports, &before, &after);
+    std::fs::write(out.join("summary.md"), &md)?;
+    // The per-scenario JSON files hold the time series; this one the figures.
+    let figures: serde_json::Map<String, Value> = reports
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let mut v = v.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("timeline");
+            }
+            (k.clone(), v)
+        })
+        .collect();
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&json!({"machine_before": before, "machine_after": after,
+                                             "reports": figures}))?
+            + "\n",
+    )?;
+    println!("{md}");
+    eprintln!("results in {}", out.display());
+    Ok(())
 }

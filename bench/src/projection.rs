@@ -17,7 +17,7 @@ use missive_schemas::{
 };
 
 /// A message as ingest would record it, between two of `users` users.
-fn message(i: u64, users: u64, text: &str) -> Envelope {
+pub(crate) fn message(i: u64, users: u64, text: &str) -> Envelope {
     // A cheap deterministic spread over pairs (no RNG needed for a load).
     let a = i.wrapping_mul(2_654_435_761) % users;
     let b = (a + 1 + i.wrapping_mul(40_503) % (users - 1)) % users;
@@ -58,7 +58,7 @@ pub async fn projection(
     events: u64,
     users: u64,
     text_bytes: usize,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(users >= 2, "--users must be at least 2");
     let run = format!("bench_{}", uuid::Uuid::new_v4().simple());
     let mut config = base.clone();
@@ -102,7 +102,7 @@ pub async fn projection(
     let rebuilt = project_into_fresh_db(&config, &run, "replay", 5_000).await?;
 
     let report = json!({
-        "scenario": "projection",
+        "scenario": "rebuild",
         "events": events,
         "users": users,
         "payload_bytes_avg": bytes / events.max(1),
@@ -118,8 +118,8 @@ pub async fn projection(
     );
     println!("projected:    {projected:.0} events/s (batch 1000, the live projector's)");
     println!("rebuilt:      {rebuilt:.0} events/s (batch 5000, missive replay's)");
-    println!("{report}");
-    Ok(())
+    crate::raw::delete_topics(&config, std::slice::from_ref(&topic)).await;
+    Ok(report)
 }
 
 /// Projects the whole log into a new database; returns events/s.

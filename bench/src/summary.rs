@@ -1,0 +1,354 @@
+//! The summary table: missive's figures beside the raw limits measured in
+//! the same run, as ratios.
+
+use serde_json::{json, Value};
+
+fn num(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+fn rate(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| {
+        let v = v.round() as i64;
+        // Thousands separators: figures are read, not parsed.
+        let s = v.abs().to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if v < 0 {
+            format!("-{out}")
+        } else {
+            out
+        }
+    })
+}
+
+fn ms(v: &Value) -> String {
+    v.as_f64().map_or("–".into(), |v| format!("{v:.1}"))
+}
+
+/// Errors, and the sends still unanswered when the run ended.
+fn errs(v: &Value) -> String {
+    match v["unanswered"].as_u64() {
+        Some(n) if n > 0 => format!("{} (+{n} unanswered)", v["errors"]),
+        _ => v["errors"].to_string(),
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.1}%", 100.0 * a / b),
+        _ => "–".into(),
+    }
+}
+
+/// Describes the machine and its state, for the report's header.
+pub fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|kib| (kib / 1024.0 / 1024.0).round());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    json!({
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "cpu": model,
+        "memory_gib": mem_gib,
+        "load_average": load,
+        "commit": commit,
+        "at_unix_s": missive_core::time::now_secs(),
+    })
+}
+
+/// The Markdown summary of a suite run. `reports` holds what ran, keyed by
+/// scenario (`raw_produce`, `raw_consume`, `raw_copy`, `rebuild`, `steady`,
+/// `ramp`, `burst`); missing figures print as "–".
+pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) -> String {
+    let r = reports;
+    let produce = num(&r["raw_produce"]["records_per_s"]);
+    let consume = num(&r["raw_consume"]["records_per_s"]);
+    let copy_msgs = num(&r["raw_copy"]["messages_per_s"]);
+    let copy_rows = num(&r["raw_copy"]["rows_per_s"]);
+    let rebuilt = num(&r["rebuild"]["rebuilt_events_per_s"]);
+    let projected = num(&r["rebuild"]["projected_events_per_s"]);
+    let ramp = &r["ramp"]["result"];
+    let best = num(&ramp["max_sustainable_rate"]);
+    let best_accepted = num(&ramp["at_max"]["accepted_per_s"]);
+    let steady = &r["steady"]["result"];
+    let steady_acc = num(&steady["accepted_per_s"]);
+    let burst = &r["burst"]["result"];
+    // The tighter of the two raw limits on missive's write path.
+    let write_limit = match (produce, copy_msgs) {
+        (Some(p), Some(c)) => Some(p.min(c)),
+        (p, c) => p.or(c),
+    };
+
+    let mut s = String::new();
+    s.push_str("# missive-bench summary\n\n");
+    s.push_str(&format!(
+        "Machine: {} cores ({}), {} GiB; load average {} before, {} after; commit {}.\n\n",
+        machine_before["cores"],
+        machine_before["cpu"].as_str().unwrap_or("?"),
+        machine_before["memory_gib"],
+        machine_before["load_average"].as_str().unwrap_or("?"),
+        machine_after["load_average"].as_str().unwrap_or("?"),
+        machine_before["commit"].as_str().unwrap_or("?"),
+    ));
+    s.push_str("## Raw limits of this box (no missive code)\n\n");
+    s.push_str("| limit | rate | detail |\n|---|---|---|\n");
+    s.push_str(&format!(
+        "| broker produce (rdkafka, `acks=all`, idempotent, lz4) | {} records/s | {} B records (encoded `MessageSent`) |\n",
+        rate(produce),
+        r["raw_produce"]["record_bytes_avg"]
+    ));
+    s.push_str(&format!(
+        "| broker consume (rdkafka) | {} records/s | the same records |\n",
+        rate(consume)
+    ));
+    s.push_str(&format!(
+        "| PostgreSQL binary COPY into `messages` + `inbox` | {} messages/s | {} rows/s: 1 history + 2 inbox rows per message, {}-message transactions |\n\n",
+        rate(copy_msgs),
+        rate(copy_rows),
+        r["raw_copy"]["batch"]
+    ));
+
+    s.push_str("## missive against those limits\n\n");
+    s.push_str("| figure | missive | raw limit | ratio |\n|---|---|---|---|\n");
+    let mut row = |name: &str, value: String, limit: String, ratio: String| {
+        s.push_str(&format!("| {name} | {value} | {limit} | {ratio} |\n"));
+    };
+    row(
+        "rebuild (`missive replay`, batch 5000), events/s",
+        rate(rebuilt),
+        format!("COPY {} msg/s", rate(copy_msgs)),
+        ratio(rebuilt, copy_msgs),
+    );
+    row(
+        "rebuild, events/s vs broker consume",
+        rate(rebuilt),
+        format!("consume {} rec/s", rate(consume)),
+        ratio(rebuilt, consume),
+    );
+    row(
+        "projected from a backlog (batch 1000), events/s",
+        rate(projected),
+        format!("COPY {} msg/s", rate(copy_msgs)),
+        ratio(projected, copy_msgs),
+    );
+    row(
+        &format!(
+            "max sustainable send rate (ramp: p99 send→push < {} ms, no growing lag), msg/s",
+            num(&r["ramp"]["criteria"]["p99_ms"]).unwrap_or(0.0)
+        ),
+        rate(best),
+        format!("produce {} rec/s", rate(produce)),
+        ratio(best, produce),
+    );
+    row(
+        "max sustainable send rate vs the tighter write limit",
+        rate(best),
+        format!("min(produce, COPY) {}/s", rate(write_limit)),
+        ratio(best, write_limit),
+    );
+    row(
+        "accepted msg/s at the max sustainable rate",
+        rate(best_accepted),
+        format!("produce {} rec/s", rate(produce)),
+        ratio(best_accepted, produce),
+    );
+    row(
+        &format!(
+            "steady: accepted msg/s with {} offered",
+            rate(num(&steady["offered_rate"]))
+        ),
+        rate(steady_acc),
+        format!("produce {} rec/s", rate(produce)),
+        ratio(steady_acc, produce),
+    );
+
+    s.push_str("\n## Latency and lag\n\n");
+    s.push_str(
+        "| run | accepted msg/s | errors | send ack p50 / p99 ms | send→push p50 / p90 / p99 / p99.9 ms | projector lag |\n|---|---|---|---|---|---|\n",
+    );
+    let lat = |label: String,
+               acc: Option<f64>,
+               errors: String,
+               ack: &Value,
+               push: &Value,
+               lag: String| {
+        format!(
+            "| {label} | {} | {} | {} / {} | {} / {} / {} / {} | {lag} |\n",
+            rate(acc),
+            errors,
+            ms(&ack["p50_ms"]),
+            ms(&ack["p99_ms"]),
+            ms(&push["p50_ms"]),
+            ms(&push["p90_ms"]),
+            ms(&push["p99_ms"]),
+            ms(&push["p99_9_ms"]),
+        )
+    };
+    if !steady.is_null() {
+        s.push_str(&lat(
+            format!(
+                "steady {}/s, {} s",
+                rate(num(&steady["offered_rate"])),
+                r["steady"]["phases"][0]["seconds"]
+            ),
+            steady_acc,
+            errs(steady),
+            &steady["send_ack"],
+            &steady["send_to_push"],
+            if steady["drained"] == true {
+                format!(
+                    "max {} events; drained {} s after the last send",
+                    rate(num(&steady["lag_max"])),
+                    ms(&steady["drain_s"])
+                )
+            } else {
+                format!(
+                    "max {} events; **not drained** {} s after the last send ({} events left)",
+                    rate(num(&steady["lag_max"])),
+                    ms(&steady["drain_s"]),
+                    rate(num(&r["steady"]["drain"]["lag_left"]))
+                )
+            },
+        ));
+    }
+    for step in r["ramp"]["phases"].as_array().into_iter().flatten() {
+        s.push_str(&lat(
+            format!(
+                "ramp {}/s{}",
+                rate(num(&step["offered_rate"])),
+                if step["sustainable"] == true {
+                    ""
+                } else {
+                    " ✗"
+                }
+            ),
+            num(&step["accepted_per_s"]),
+            errs(step),
+            &step["send_ack"],
+            &step["send_to_push"],
+            format!(
+                "max {}, slope {}/s",
+                rate(num(&step["lag"]["max"])),
+                step["lag"]["slope_per_s"]
+            ),
+        ));
+    }
+    for p in r["burst"]["phases"].as_array().into_iter().flatten() {
+        s.push_str(&lat(
+            format!(
+                "burst: {} {}/s × {} s",
+                p["label"].as_str().unwrap_or("?"),
+                rate(num(&p["offered_rate"])),
+                p["seconds"]
+            ),
+            num(&p["accepted_per_s"]),
+            errs(p),
+            &p["send_ack"],
+            &p["send_to_push"],
+            format!("max {}", rate(num(&p["lag"]["max"]))),
+        ));
+    }
+    if !burst.is_null() {
+        let drain = match num(&burst["drain_s_after_burst"]) {
+            Some(d) if burst["drained_under_base_load"] == true => {
+                format!("{d:.1} s after the burst, under the base load")
+            }
+            Some(d) => format!(
+                "{d:.1} s after the burst, only once the load stopped ({} s of base load after it)",
+                r["burst"]["phases"][2]["seconds"]
+            ),
+            None => format!(
+                "**not drained**: {} events left {} s after the load stopped",
+                rate(num(&r["burst"]["drain"]["lag_left"])),
+                ms(&r["burst"]["drain"]["seconds"])
+            ),
+        };
+        s.push_str(&format!(
+            "\nBurst: {} msg/s for {} s on a base of {} msg/s: peak lag {} events (base alone: {}); drained {drain}.\n",
+            rate(num(&burst["burst_rate"])),
+            burst["burst_seconds"],
+            rate(num(&burst["base_rate"])),
+            rate(num(&burst["peak_lag"])),
+            rate(num(&burst["lag_before_max"])),
+        ));
+    }
+
+    // Where the cores went, at the max sustainable rate (else steady).
+    let procs = if ramp["at_max"]["processes"].is_object() {
+        Some(("the max sustainable rate", &ramp["at_max"]["processes"]))
+    } else if r["steady"]["phases"][0]["processes"].is_object() {
+        Some(("steady", &r["steady"]["phases"][0]["processes"]))
+    } else {
+        None
+    };
+    if let Some((when, procs)) = procs {
+        s.push_str(&format!(
+            "\n## CPU and memory at {when}\n\n| process | CPU (cores) | resident MiB |\n|---|---|---|\n"
+        ));
+        for (name, p) in procs.as_object().into_iter().flatten() {
+            s.push_str(&format!(
+                "| {name} | {} | {} |\n",
+                p["cpu_cores"], p["rss_mib"]
+            ));
+        }
+        s.push_str(
+            "\nThe bench process holds missive's services and the simulated clients; PostgreSQL's resident memory is summed over its processes, so shared buffers count once per backend.\n",
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn ratios_to_the_raw_limits_and_dashes_for_what_did_not_run() {
+        let reports = json!({
+            "raw_produce": {"records_per_s": 20000.0, "record_bytes_avg": 250},
+            "raw_copy": {"messages_per_s": 10000.0, "rows_per_s": 30000.0, "batch": 5000},
+            "rebuild": {"rebuilt_events_per_s": 2500.0, "projected_events_per_s": 3000.0},
+            "ramp": {"criteria": {"p99_ms": 100.0}, "result": {"max_sustainable_rate": 1000}},
+        });
+        let md = super::markdown(&reports, &super::machine(), &super::machine());
+        assert!(md.contains("| 2,500 | COPY 10,000 msg/s | 25.0% |"), "{md}");
+        assert!(
+            md.contains("| 1,000 | produce 20,000 rec/s | 5.0% |"),
+            "{md}"
+        );
+        // min(produce, COPY) is the tighter write limit.
+        assert!(
+            md.contains("| 1,000 | min(produce, COPY) 10,000/s | 10.0% |"),
+            "{md}"
+        );
+        assert!(md.contains("consume – rec/s | – |"), "{md}");
+    }
+}
