@@ -81,6 +81,9 @@ async fn login_raises_offline_messages_then_contacts_latest_messages_then_refres
     // Two conversations are offered offline; the third only through the recent contacts.
     let app = TestApp::spawn_with(|c| c.views.offline_conversations_max = 2).await;
     send_rest(&app, "dave", "bob", "from dave", json!({})).await;
+    // The caps keep the conversations with the newest inbox cursors, which
+    // follow commit order; projected alone, dave's is surely the oldest.
+    app.wait_projected().await;
     for i in 1..=3 {
         send_rest(&app, "alice", "bob", &format!("alice {i}"), json!({})).await;
     }
