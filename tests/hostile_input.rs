@@ -54,13 +54,18 @@ async fn trickle_until_closed(addr: SocketAddr, request_line: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clients_trickling_headers_are_disconnected_and_others_are_served() {
-    let app = TestApp::spawn_with(|c| c.limits.header_read_timeout_ms = 500).await;
+    let app = TestApp::spawn_with(|c| {
+        c.limits.header_read_timeout_ms = 500;
+        c.limits.rest_idle_timeout_ms = 1_000;
+    })
+    .await;
     let before = app.snapshot().await;
     let rest = app.ingest.as_ref().unwrap().addr;
     let ws = app.delivery.as_ref().unwrap().addr;
     let query = app.admin_query();
+    let post = format!("POST /v4/openim/sendmsg?{query} HTTP/1.1");
     tokio::join!(
-        trickle_until_closed(rest, &format!("POST /v4/openim/sendmsg?{query} HTTP/1.1")),
+        trickle_until_closed(rest, &post),
         trickle_until_closed(ws, "GET /v1/ws HTTP/1.1"),
     );
     // A client that sends nothing at all is disconnected too.
@@ -71,6 +76,14 @@ async fn clients_trickling_headers_are_disconnected_and_others_are_served() {
         .expect("an idle connection is closed")
         .unwrap_or(0);
     assert!(n == 0 || buf.starts_with(b"HTTP/1.1 408"));
+    // So is a keep-alive REST connection left idle after a request.
+    let mut kept = TcpStream::connect(rest).await.unwrap();
+    assert_eq!(healthz(&mut kept).await, "HTTP/1.1 200 OK");
+    let n = tokio::time::timeout(WAIT, kept.read(&mut buf))
+        .await
+        .expect("an idle keep-alive connection is closed")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
     // Normal clients are served meanwhile and after.
     app.send_text("alice", "bob", 1, "still serving").await;
     let mut bob = app.ws("bob", "phone").await;

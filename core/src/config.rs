@@ -148,6 +148,10 @@ pub struct LimitsConfig {
     pub header_read_timeout_ms: u64,
     /// A REST request body must arrive completely within this time.
     pub body_read_timeout_ms: u64,
+    /// A REST connection on which nothing is read or written this long is
+    /// closed (idle keep-alive connections hold no slot forever). Longer
+    /// than the slowest request (`ingest.projection_timeout_ms`).
+    pub rest_idle_timeout_ms: u64,
     /// Deepest nesting of arrays and objects accepted in a REST body or a
     /// WebSocket frame.
     pub json_max_depth: usize,
@@ -168,6 +172,7 @@ impl Default for LimitsConfig {
             ws_max_connections: 50_000,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 30_000,
+            rest_idle_timeout_ms: 60_000,
             json_max_depth: 32,
             rest_api_per_sec: 200,
             user_sends_per_sec: 20,

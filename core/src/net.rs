@@ -26,9 +26,12 @@ pub struct ServeLimits {
     /// WebSocket session) holds its slot until it ends.
     pub max_connections: usize,
     /// A client that has not sent complete request headers this long after
-    /// it started is disconnected (slowloris). HTTP/1 only, as HTTP/2 has
-    /// its own flow control.
+    /// it started is disconnected (slowloris), and so is one that sends
+    /// nothing at all this long after connecting.
     pub header_read_timeout: std::time::Duration,
+    /// A connection on which nothing is read or written this long is closed.
+    /// `None` for servers whose connections become long-lived sessions.
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 /// Serves `router` on `listener` until `shutdown`, within `limits`; then
@@ -77,6 +80,10 @@ pub async fn serve(
         let io = TokioIo::new(Slotted {
             stream,
             _slot: SlotGuard(slot),
+            first_byte: Some(Box::pin(tokio::time::sleep(limits.header_read_timeout))),
+            idle: limits
+                .idle_timeout
+                .map(|d| (d, Box::pin(tokio::time::sleep(d)))),
         });
         let service = TowerToHyperService::new(router.clone());
         let conn = builder
@@ -104,10 +111,48 @@ impl Drop for SlotGuard {
     }
 }
 
-/// A TCP stream that holds its connection slot.
+type Timer = std::pin::Pin<Box<tokio::time::Sleep>>;
+
+/// A TCP stream that holds its connection slot, and times out a client that
+/// sends nothing after connecting (hyper's header timeout starts only with
+/// the first byte) or, where set, a connection idle too long.
 struct Slotted {
     stream: tokio::net::TcpStream,
     _slot: SlotGuard,
+    /// Until the first byte arrives.
+    first_byte: Option<Timer>,
+    idle: Option<(std::time::Duration, Timer)>,
+}
+
+impl Slotted {
+    fn active(&mut self) {
+        if let Some((d, timer)) = &mut self.idle {
+            timer.as_mut().reset(tokio::time::Instant::now() + *d);
+        }
+    }
+
+    /// An error once a timer has run out (registering for its wake-up otherwise).
+    fn timed_out(&mut self, cx: &mut std::task::Context<'_>) -> Option<std::io::Error> {
+        use std::future::Future as _;
+        let first = self
+            .first_byte
+            .as_mut()
+            .is_some_and(|t| t.as_mut().poll(cx).is_ready());
+        let idle = self
+            .idle
+            .as_mut()
+            .is_some_and(|(_, t)| t.as_mut().poll(cx).is_ready());
+        (first || idle).then(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                if first {
+                    "the client sent nothing in time"
+                } else {
+                    "the connection was idle too long"
+                },
+            )
+        })
+    }
 }
 
 impl tokio::io::AsyncRead for Slotted {
@@ -116,7 +161,22 @@ impl tokio::io::AsyncRead for Slotted {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+        use std::task::Poll;
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    self.first_byte = None;
+                    self.active();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => match self.timed_out(cx) {
+                Some(e) => Poll::Ready(Err(e)),
+                None => Poll::Pending,
+            },
+            ready => ready,
+        }
     }
 }
 
@@ -126,7 +186,11 @@ impl tokio::io::AsyncWrite for Slotted {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+        let written = std::pin::Pin::new(&mut self.stream).poll_write(cx, buf);
+        if matches!(written, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.active();
+        }
+        written
     }
 
     fn poll_write_vectored(
@@ -134,7 +198,11 @@ impl tokio::io::AsyncWrite for Slotted {
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let written = std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if matches!(written, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.active();
+        }
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -162,6 +230,7 @@ impl crate::config::LimitsConfig {
         ServeLimits {
             max_connections: self.rest_max_connections,
             header_read_timeout: std::time::Duration::from_millis(self.header_read_timeout_ms),
+            idle_timeout: Some(std::time::Duration::from_millis(self.rest_idle_timeout_ms)),
         }
     }
 
@@ -170,6 +239,9 @@ impl crate::config::LimitsConfig {
         ServeLimits {
             max_connections: self.ws_max_connections,
             header_read_timeout: std::time::Duration::from_millis(self.header_read_timeout_ms),
+            // Sessions may be quiet for long; delivery's login timeout and
+            // stall cut-off cover them.
+            idle_timeout: None,
         }
     }
 }

@@ -83,47 +83,47 @@ fn edit() -> impl Strategy<Value = Edit> {
 }
 
 fn apply(doc: &mut Value, edit: &Edit) {
-    let (path, replacement) = match edit {
-        Edit::Remove(p) => (p, None),
-        Edit::Replace(p, v) => (p, Some(v)),
+    match edit {
+        Edit::Remove(path) => apply_at(doc, path, None),
+        Edit::Replace(path, v) => apply_at(doc, path, Some(v)),
+    }
+}
+
+/// Follows `path` (each step picks a key or an item) and removes or
+/// replaces what it ends on; a path that runs into a leaf replaces the leaf.
+fn apply_at(node: &mut Value, path: &[prop::sample::Index], replacement: Option<&Value>) {
+    let Some((step, rest)) = path.split_first() else {
+        if let Some(v) = replacement {
+            *node = v.clone();
+        }
+        return;
     };
-    let mut node = doc;
-    for (depth, step) in path.iter().enumerate() {
-        let last = depth + 1 == path.len();
-        match node {
-            Value::Object(map) if !map.is_empty() => {
-                let key = map.keys().nth(step.index(map.len())).unwrap().clone();
-                if last {
-                    match replacement {
-                        None => {
-                            map.remove(&key);
-                        }
-                        Some(v) => {
-                            map.insert(key, v.clone());
-                        }
-                    }
-                    return;
+    match node {
+        Value::Object(map) if !map.is_empty() => {
+            let key = map.keys().nth(step.index(map.len())).unwrap().clone();
+            match (rest.is_empty(), replacement) {
+                (true, None) => {
+                    map.remove(&key);
                 }
-                node = map.get_mut(&key).unwrap();
+                (true, Some(v)) => {
+                    map.insert(key, v.clone());
+                }
+                (false, _) => apply_at(map.get_mut(&key).unwrap(), rest, replacement),
             }
-            Value::Array(items) if !items.is_empty() => {
-                let i = step.index(items.len());
-                if last {
-                    match replacement {
-                        None => {
-                            items.remove(i);
-                        }
-                        Some(v) => items[i] = v.clone(),
-                    }
-                    return;
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let i = step.index(items.len());
+            match (rest.is_empty(), replacement) {
+                (true, None) => {
+                    items.remove(i);
                 }
-                node = &mut items[i];
+                (true, Some(v)) => items[i] = v.clone(),
+                (false, _) => apply_at(&mut items[i], rest, replacement),
             }
-            _ => {
-                if let Some(v) = replacement {
-                    *node = v.clone();
-                }
-                return;
+        }
+        _ => {
+            if let Some(v) = replacement {
+                *node = v.clone();
             }
         }
     }
