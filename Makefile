@@ -13,7 +13,7 @@ SHELL := /bin/bash
 ENV := source infra/env.sh
 TEST_LOG := .data/logs/cargo-test.log
 
-.PHONY: help up down reset deps dev test lint bench chaos
+.PHONY: help up down reset deps dev test lint bench chaos fuzz
 
 help:
 	@cat <<'TXT'
@@ -25,6 +25,7 @@ help:
 	make lint   cargo fmt --check and cargo clippy -D warnings
 	make bench  up, then missive-bench suite: raw limits, rebuild, ramp, burst, steady (bench/results/)
 	make chaos  the fault loop: ROUNDS (default 10) rounds of kill -9 / restarts under load
+	make fuzz   the proptest fuzz targets with FUZZ_CASES (200000) cases each (no stack needed)
 	TXT
 
 up:
@@ -94,3 +95,17 @@ chaos:
 	cargo build --release -p missive -p missive-chaos
 	mkdir -p bench/results
 	target/release/missive-chaos --rounds $(ROUNDS) --rate $(CHAOS_RATE) | tee bench/results/chaos.txt
+
+# Property-based fuzzing (docs/limits.md): each target's properties run
+# FUZZ_CASES cases instead of the few hundred `cargo test` runs. Needs no stack.
+FUZZ_CASES ?= 200000
+fuzz:
+	@start=$$(date +%s)
+	for target in "missive-schemas fuzz_avro" "missive-core fuzz_usersig" "missive-ingest fuzz_rest" "missive-delivery fuzz_frames"; do
+		set -- $$target
+		echo "==> $$1 --test $$2 with PROPTEST_CASES=$(FUZZ_CASES)"
+		t0=$$(date +%s)
+		PROPTEST_CASES=$(FUZZ_CASES) cargo test -p $$1 --test $$2
+		echo "==> $$2: $$(( $$(date +%s) - t0 )) s"
+	done
+	echo "==> fuzz: $(FUZZ_CASES) cases per property, $$(( $$(date +%s) - start )) s in all, no failure"

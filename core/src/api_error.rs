@@ -25,6 +25,10 @@ pub enum ErrorCode {
     AdminRequired = 60010,
     /// The sdkappid query parameter is missing.
     SdkAppIdMissing = 60012,
+    /// The app called this REST API more often than its per-second limit.
+    ApiRateLimited = 60007,
+    /// One user sent more often than the per-user limit.
+    UserRateLimited = 60018,
     UserSigExpired = 70001,
     UserSigEmpty = 70002,
     UserSigInvalid = 70003,
@@ -121,6 +125,8 @@ impl ErrorCode {
         ErrorCode::NoSuchApi,
         ErrorCode::AdminRequired,
         ErrorCode::SdkAppIdMissing,
+        ErrorCode::ApiRateLimited,
+        ErrorCode::UserRateLimited,
         ErrorCode::UserSigExpired,
         ErrorCode::UserSigEmpty,
         ErrorCode::UserSigInvalid,
@@ -182,13 +188,17 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::ServiceUnavailable => 503,
+            ErrorCode::ApiRateLimited | ErrorCode::UserRateLimited => 429,
             _ => 200,
         }
     }
 
     /// Whether the same request may succeed if retried unchanged.
     pub fn retryable(self) -> bool {
-        matches!(self, ErrorCode::ServiceUnavailable)
+        matches!(
+            self,
+            ErrorCode::ServiceUnavailable | ErrorCode::ApiRateLimited | ErrorCode::UserRateLimited
+        )
     }
 }
 

@@ -31,6 +31,8 @@ pub struct Config {
     pub instance_id: String,
     /// Offline push to the vendors (APNs, FCM, Huawei, Xiaomi, OPPO, vivo, Meizu).
     pub push: PushConfig,
+    /// Hostile-input bounds and rate limits (docs/limits.md).
+    pub limits: LimitsConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -133,6 +135,56 @@ impl Default for Config {
             views: ViewsConfig::default(),
             instance_id: default_instance_id(),
             push: PushConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// Bounds on what clients may make the servers do: connections, slow
+/// clients, JSON nesting, and call rates (docs/limits.md). A rate of 0
+/// turns that limit off.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct LimitsConfig {
+    /// Connections the REST server (ingest) holds at once; further clients
+    /// wait in the listen backlog until one closes.
+    pub rest_max_connections: usize,
+    /// Connections (WebSocket sessions included) delivery holds at once.
+    pub ws_max_connections: usize,
+    /// A client must send a request's complete headers within this time
+    /// (HTTP and the WebSocket handshake), else it is disconnected (slowloris).
+    pub header_read_timeout_ms: u64,
+    /// A REST request body must arrive completely within this time.
+    pub body_read_timeout_ms: u64,
+    /// A REST connection on which nothing is read or written this long is
+    /// closed (idle keep-alive connections hold no slot forever). Longer
+    /// than the slowest request (`ingest.projection_timeout_ms`).
+    pub rest_idle_timeout_ms: u64,
+    /// Deepest nesting of arrays and objects accepted in a REST body or a
+    /// WebSocket frame.
+    pub json_max_depth: usize,
+    /// Calls per second to each REST API for the whole app (Tencent's
+    /// default is 200 per API, sendmsg included); answered 60007 past it.
+    pub rest_api_per_sec: u32,
+    /// Sends per second by one user (REST `From_Account`, WebSocket
+    /// `send`); answered 60018 past it.
+    pub user_sends_per_sec: u32,
+    /// Sends a user may make in a burst before `user_sends_per_sec` applies.
+    pub user_sends_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            rest_max_connections: 4_096,
+            ws_max_connections: 50_000,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            rest_idle_timeout_ms: 60_000,
+            json_max_depth: 32,
+            rest_api_per_sec: 200,
+            user_sends_per_sec: 20,
+            user_sends_burst: 40,
         }
     }
 }

@@ -9,7 +9,6 @@ pub mod push;
 mod requests;
 mod session;
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -60,6 +59,10 @@ pub(crate) struct DeliveryState {
     pub views: missive_core::config::ViewsConfig,
     /// Sends, recalls and read reports, as the REST API does them.
     pub actions: UserActions,
+    /// Deepest JSON nesting accepted in a frame.
+    pub json_max_depth: usize,
+    /// Per-user send rate.
+    pub limits: missive_core::ratelimit::RateLimits,
 }
 
 pub struct Delivery {
@@ -115,6 +118,8 @@ impl Delivery {
             offline_caps: missive_core::views::OfflineCaps::from_config(&self.config.views),
             views: self.config.views.clone(),
             actions: self.actions.clone(),
+            json_max_depth: self.config.limits.json_max_depth,
+            limits: missive_core::ratelimit::RateLimits::new(&self.config.limits),
         });
         let mut app = Router::new()
             .route("/v1/ws", get(upgrade))
@@ -137,10 +142,15 @@ impl Delivery {
                 },
             ));
         tracing::info!(addr = %self.local_addr(), "delivery WebSocket listening");
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future()
-            .await;
+        // Bounded connections (a session holds its slot until it ends), and
+        // clients slow to send the handshake cut off (docs/limits.md).
+        let served = missive_core::net::serve(
+            self.listener,
+            app,
+            self.config.limits.ws(),
+            shutdown.clone(),
+        )
+        .await;
         state.sessions.close();
         state.sessions.wait().await;
         let _ = listener_task.await;

@@ -3,6 +3,20 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+impl ClientFrame {
+    /// Decodes a client's text frame: JSON nested at most `max_depth` deep
+    /// (checked before parsing), and one of the frames below. The error says
+    /// precisely what is wrong.
+    pub fn decode(text: &str, max_depth: usize) -> Result<Self, String> {
+        if missive_core::limits::json_too_deep(text.as_bytes(), max_depth).is_some() {
+            return Err(format!(
+                "the frame nests arrays and objects more than {max_depth} deep"
+            ));
+        }
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
 /// Frames a client sends. Requests after login may carry an `id`, echoed in
 /// the reply (`ok`, `sent`, `history`, `contacts` or `error`) so a client can
 /// pair them; replies may arrive out of order.

@@ -29,7 +29,12 @@ pub async fn handle(
     request: ClientFrame,
 ) -> ServerFrame {
     match request {
-        ClientFrame::Send { id, msg } => match state.actions.send(user, &msg).await {
+        ClientFrame::Send { id, msg } => match async {
+            state.limits.check_user(user)?;
+            state.actions.send(user, &msg).await
+        }
+        .await
+        {
             Ok(r) => ServerFrame::Sent {
                 id,
                 msg_key: r.msg_key,

@@ -68,7 +68,7 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
 
     // Login.
     let login = match tokio::time::timeout(LOGIN_TIMEOUT, stream.next()).await {
-        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<ClientFrame>(&text),
+        Ok(Some(Ok(Message::Text(text)))) => ClientFrame::decode(&text, state.json_max_depth),
         Ok(Some(Ok(_))) => {
             let _ = sink
                 .send(close(
@@ -218,7 +218,7 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
             _ = registration.wake.notified() => {}
             _ = resync.tick() => presence.beat().await,
             incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientFrame>(&text) {
+                Some(Ok(Message::Text(text))) => match ClientFrame::decode(&text, state.json_max_depth) {
                     Ok(ClientFrame::Ping { id }) => {
                         alive = outbox.push(frame(&ServerFrame::Pong { id })).await;
                     }

@@ -47,6 +47,7 @@ pub struct Ingest {
     router: axum::Router,
     appender: EventAppender,
     commands: Option<commands::consumer::CommandsConsumer>,
+    limits: missive_core::net::ServeLimits,
 }
 
 impl Ingest {
@@ -66,6 +67,7 @@ impl Ingest {
             config: config.clone(),
             verifier,
             pool,
+            limits: missive_core::ratelimit::RateLimits::new(&config.limits),
         });
         let commands = if config.ingest.commands_enabled {
             let ids = missive_core::registry::commands_ids(&config).await?;
@@ -82,6 +84,7 @@ impl Ingest {
             router: rest::router(state),
             appender,
             commands,
+            limits: config.limits.rest(),
         })
     }
 
@@ -96,10 +99,11 @@ impl Ingest {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), IngestError> {
         tracing::info!(addr = %self.local_addr(), "ingest REST listening");
         let commands = self.commands.map(|c| tokio::spawn(c.run(shutdown.clone())));
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .map_err(IngestError::Serve);
+        // Bounded connections, and slow clients cut off (docs/limits.md).
+        let served =
+            missive_core::net::serve(self.listener, self.router, self.limits, shutdown.clone())
+                .await
+                .map_err(IngestError::Serve);
         if served.is_err() {
             shutdown.cancel();
         }

@@ -192,6 +192,7 @@ impl EventCodec {
     pub fn decode_body(&self, fingerprint: &[u8; 8], body: &[u8]) -> Result<Envelope, DecodeError> {
         let mut rest = body;
         let value = if self.is_current(fingerprint) {
+            crate::preflight::check(self.schema, body).map_err(DecodeError::Avro)?;
             from_avro_datum(self.schema, &mut rest, None)
                 .map_err(|e| DecodeError::Avro(e.to_string()))?
         } else {
@@ -200,6 +201,7 @@ impl EventCodec {
                 .iter()
                 .find(|(r, _)| r.is_named_by(fingerprint))
                 .ok_or_else(|| self.unknown(fingerprint))?;
+            crate::preflight::check(&writer.schema, body).map_err(DecodeError::Avro)?;
             let value = from_avro_datum(&writer.schema, &mut rest, None)
                 .map_err(|e| DecodeError::Avro(e.to_string()))?;
             resolver.resolve(value).map_err(|e| {

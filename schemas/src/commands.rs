@@ -376,6 +376,7 @@ impl CommandCodec {
                 known: format!("commands v1 {}", hex_lower(&self.fingerprint)),
             });
         }
+        crate::preflight::check(&self.schema, body).map_err(DecodeError::Avro)?;
         let mut rest = body;
         let value = from_avro_datum(&self.schema, &mut rest, None)
             .map_err(|e| DecodeError::Avro(e.to_string()))?;

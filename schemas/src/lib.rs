@@ -10,6 +10,7 @@ pub mod commands;
 pub mod compat;
 pub mod events;
 pub mod framing;
+pub mod preflight;
 pub mod resolve;
 pub mod samples;
 

@@ -61,6 +61,10 @@ pub async fn test_config() -> (Config, String) {
     config.delivery.listen = "127.0.0.1:0".parse().unwrap();
     config.projector.listen = "127.0.0.1:0".parse().unwrap();
     config.instance_id = format!("test-{}", &db[db.len() - 6..]);
+    // Tests send as fast as they can: rate limits are off unless a test
+    // (tests/rate_limits.rs) sets them.
+    config.limits.rest_api_per_sec = 0;
+    config.limits.user_sends_per_sec = 0;
     (config, db)
 }
 
@@ -292,6 +296,16 @@ impl TestApp {
         ws
     }
 
+    /// What a rejected input must leave unchanged: the events topic's end
+    /// offsets and every view's rows (after the projector caught up).
+    pub async fn snapshot(&self) -> (i64, Digests) {
+        self.wait_projected().await;
+        (
+            self.events_on_log(),
+            missive_core::views::digest(&self.pg).await.unwrap(),
+        )
+    }
+
     /// Number of records on the events topic (sum of high watermarks).
     pub fn events_on_log(&self) -> i64 {
         log_size(&self.config, &self.config.events_topic())
@@ -374,6 +388,11 @@ impl TestApp {
             .await
             .expect("drop the test database");
     }
+}
+
+/// A `MsgBody` of one text element.
+pub fn text_body(t: &str) -> Value {
+    json!([{"MsgType": "TIMTextElem", "MsgContent": {"Text": t}}])
 }
 
 pub fn rand_u32() -> u32 {
@@ -521,6 +540,19 @@ impl WsClient {
                 Some(Ok(_)) => continue,
                 None | Some(Err(_)) => return json!({"type": "closed"}),
             }
+        }
+    }
+
+    /// Sends `frame` with `id` and returns the reply carrying that id.
+    pub async fn request(&mut self, id: u64, mut frame: Value) -> Value {
+        frame["id"] = id.into();
+        self.send(frame).await;
+        loop {
+            let f = self.next().await;
+            if f["id"] == id {
+                return f;
+            }
+            assert_ne!(f["type"], "closed", "closed while waiting for reply {id}");
         }
     }
 

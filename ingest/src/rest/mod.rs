@@ -33,6 +33,9 @@ pub struct RestState {
     pub pool: Pool,
     pub pipeline: SendPipeline,
     pub changes: ChangePipeline,
+    /// Per-API and per-user call rates (REST only; the commands topic is
+    /// paced by its consumer).
+    pub limits: missive_core::ratelimit::RateLimits,
 }
 
 /// Every REST call (and every command from the commands topic) is the app administrator's.
@@ -190,29 +193,92 @@ async fn handle(
     body: HttpBody,
 ) -> Result<Map<String, Value>, ApiError> {
     let admin = authenticate_admin(state, query)?;
+    let api = known_api(&format!("{service}/{command}"));
+    if api != "other" {
+        state.limits.check_api(api)?;
+    }
     let is_msg_api = service == "openim";
-    let bytes = read_body(body, state.config.ingest.max_request_bytes)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::BodyTooLarge,
-                format!(
-                    "the request body is larger than {} bytes",
-                    state.config.ingest.max_request_bytes
-                ),
-            )
-        })?;
+    let limits = &state.config.limits;
+    let read_timeout = std::time::Duration::from_millis(limits.body_read_timeout_ms);
+    let bytes = tokio::time::timeout(
+        read_timeout,
+        read_body(body, state.config.ingest.max_request_bytes),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            ErrorCode::HttpParse,
+            format!(
+                "the request body did not arrive within {} ms",
+                limits.body_read_timeout_ms
+            ),
+        )
+    })?
+    .map_err(|_| {
+        ApiError::new(
+            ErrorCode::BodyTooLarge,
+            format!(
+                "the request body is larger than {} bytes",
+                state.config.ingest.max_request_bytes
+            ),
+        )
+    })?;
+    let map = parse_body(&bytes, is_msg_api, limits.json_max_depth)?;
+    if matches!(api, "openim/sendmsg" | "openim/batchsendmsg") {
+        // A send as a user counts against that user's rate; the
+        // administrator's own sends (no From_Account) only against the API's.
+        if let Some(Value::String(from)) = map.get("From_Account") {
+            if *from != admin.identifier {
+                state.limits.check_user(from)?;
+            }
+        }
+    }
+    route(state, &admin, service, command, &map).await
+}
+
+/// A REST body: a JSON object nested at most `max_depth` deep. Message APIs
+/// answer 90001 when it is not, the others 60003.
+pub fn parse_body(
+    bytes: &[u8],
+    is_msg_api: bool,
+    max_depth: usize,
+) -> Result<Map<String, Value>, ApiError> {
     let parse_code = if is_msg_api {
         ErrorCode::MsgJsonParse
     } else {
         ErrorCode::JsonParse
     };
-    let json: Value = serde_json::from_slice(&bytes)
+    if missive_core::limits::json_too_deep(bytes, max_depth).is_some() {
+        return Err(ApiError::new(
+            parse_code,
+            format!("the body nests arrays and objects more than {max_depth} deep"),
+        ));
+    }
+    let json: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::new(parse_code, format!("the body is not valid JSON: {e}")))?;
     let Value::Object(map) = json else {
         return Err(ApiError::new(parse_code, "the body must be a JSON object"));
     };
-    route(state, &admin, service, command, &map).await
+    Ok(map)
+}
+
+/// The REST decoder and validator of a `sendmsg` body, without the
+/// pipeline's view reads and append: what runs on hostile bytes before
+/// anything is stored (the fuzz tests drive it).
+pub fn decode_sendmsg(
+    bytes: &[u8],
+    admin_identifier: &str,
+    max_depth: usize,
+) -> Result<crate::send::SendRequest, ApiError> {
+    let map = parse_body(bytes, true, max_depth)?;
+    let admin = Admin {
+        identifier: admin_identifier.to_owned(),
+        channel: Channel::Rest,
+    };
+    let req = openim::parse_send(&admin, &fields::Body(&map))?;
+    crate::send::check_user_id(&req.from, "From_Account", ErrorCode::FromAccountInvalid)?;
+    crate::send::check_user_id(&req.to, "To_Account", ErrorCode::ToAccountInvalid)?;
+    Ok(req)
 }
 
 /// Runs one API call as `admin`: the REST router and the commands topic share

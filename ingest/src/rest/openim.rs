@@ -32,7 +32,7 @@ pub(crate) async fn sendmsg(
     Ok(out)
 }
 
-fn parse_send(admin: &Admin, body: &Body<'_>) -> Result<SendRequest, ApiError> {
+pub(crate) fn parse_send(admin: &Admin, body: &Body<'_>) -> Result<SendRequest, ApiError> {
     let from = sender(admin, body)?;
     let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
     parse_message(from, to.to_owned(), body, Sender::Admin)
