@@ -278,6 +278,11 @@ impl Harness {
         config.ingest.listen = "127.0.0.1:0".parse()?;
         config.delivery.listen = "127.0.0.1:0".parse()?;
         config.projector.listen = "127.0.0.1:0".parse()?;
+        // The load comes from one backend and simulated users far past
+        // Tencent's default per-API and per-user rates: measure missive, not
+        // its rate limits (docs/limits.md).
+        config.limits.rest_api_per_sec = 0;
+        config.limits.user_sends_per_sec = 0;
         let config = Arc::new(config);
 
         let stop = CancellationToken::new();

@@ -71,8 +71,11 @@ impl RestClient {
         };
         match v["ErrorCode"].as_u64() {
             Some(0) => Attempt::Ok(v),
-            // 91000: the log or the views are unavailable (retryable by contract).
-            Some(91000) => Attempt::Retry(format!("91000: {}", v["ErrorInfo"])),
+            // 91000: the log or the views are unavailable; 60007/60018: a
+            // rate limit (docs/limits.md). All retryable by contract.
+            Some(code @ (91000 | 60007 | 60018)) => {
+                Attempt::Retry(format!("{code}: {}", v["ErrorInfo"]))
+            }
             _ if status.is_server_error() => Attempt::Retry(format!("HTTP {status}: {v}")),
             _ => Attempt::Refused(v),
         }
