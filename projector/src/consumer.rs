@@ -195,17 +195,22 @@ impl ConsumeLoop {
             ownership: ownership.clone(),
             stop: self.stop.clone(),
         };
-        let consumer: BaseConsumer<OffsetsContext> =
-            missive_core::kafka::consumer_config(&self.config, "projector")
-                .set("group.id", &self.config.projector.group_id)
-                .set(
-                    "group.instance.id",
-                    format!("{}.projector", self.config.instance_id),
-                )
-                .set("enable.auto.commit", "false")
-                .set("enable.auto.offset.store", "false")
-                .set("auto.offset.reset", "earliest")
-                .create_with_context(context)?;
+        let mut settings = missive_core::kafka::consumer_config(&self.config, "projector");
+        settings
+            .set("group.id", &self.config.projector.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest");
+        if self.replay.is_none() {
+            // A static member restarted after a crash takes its partitions
+            // back at once (docs/faults.md). A replay is a one-off group of
+            // its own: there the static join only costs time on tansu.
+            settings.set(
+                "group.instance.id",
+                format!("{}.projector", self.config.instance_id),
+            );
+        }
+        let consumer: BaseConsumer<OffsetsContext> = settings.create_with_context(context)?;
         consumer.subscribe(&[&topic])?;
         let dlq: FutureProducer = missive_core::kafka::producer(&self.config)?;
         let linger = Duration::from_millis(self.config.projector.batch_linger_ms);
