@@ -305,6 +305,31 @@ impl Harness {
             }),
         ];
 
+        // Measure the running system, not its start-up: wait until the
+        // projector owns every partition (it creates their offset rows then;
+        // a static member's first join takes seconds on tansu).
+        {
+            let pg = db::connect(&config.database_url).await?;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let owned: i64 = pg
+                    .query_one(
+                        "SELECT count(*) FROM projector_offsets WHERE topic = $1",
+                        &[&config.events_topic()],
+                    )
+                    .await?
+                    .get(0);
+                if owned >= i64::from(config.kafka.partitions) {
+                    break;
+                }
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "the projector owns {owned} of {} partitions after 60 s",
+                    config.kafka.partitions
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
         let shared = Arc::new(Shared {
             t0: Instant::now(),
             rec: Mutex::new(Recorder::default()),
