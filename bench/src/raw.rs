@@ -57,25 +57,7 @@ pub async fn produce(
         .collect();
     let bytes: u64 = payloads.iter().map(|(_, p)| p.len() as u64).sum();
     let started = Instant::now();
-    let mut in_flight = FuturesUnordered::new();
-    for (key, payload) in &payloads {
-        let producer = &producer;
-        in_flight.push(async move {
-            producer
-                .send(
-                    FutureRecord::to(topic).key(key).payload(payload),
-                    Duration::from_secs(60),
-                )
-                .await
-                .map_err(|(e, _)| e)
-        });
-        if in_flight.len() >= 20_000 {
-            in_flight.next().await.expect("in flight")?;
-        }
-    }
-    while let Some(r) = in_flight.next().await {
-        r?;
-    }
+    send_all(&producer, topic, payloads).await?;
     let secs = started.elapsed().as_secs_f64();
     Ok(json!({
         "topic": topic,
@@ -85,6 +67,39 @@ pub async fn produce(
         "records_per_s": records as f64 / secs,
         "mb_per_s": bytes as f64 / 1e6 / secs,
     }))
+}
+
+/// Sends every (key, payload) record to `topic` and waits for every
+/// acknowledgement, with at most 20,000 in flight (librdkafka's queue
+/// stays far from full, and memory stays bounded).
+pub async fn send_all<P>(
+    producer: &FutureProducer,
+    topic: &str,
+    records: impl IntoIterator<Item = (String, P)>,
+) -> Result<(), rdkafka::error::KafkaError>
+where
+    P: AsRef<[u8]>,
+{
+    let mut in_flight = FuturesUnordered::new();
+    for (key, payload) in records {
+        in_flight.push(async move {
+            producer
+                .send(
+                    FutureRecord::to(topic).key(&key).payload(payload.as_ref()),
+                    Duration::from_secs(60),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|(e, _)| e)
+        });
+        if in_flight.len() >= 20_000 {
+            in_flight.next().await.expect("in flight")?;
+        }
+    }
+    while let Some(r) = in_flight.next().await {
+        r?;
+    }
+    Ok(())
 }
 
 /// Reads the whole of `topic` from the start; JSON with records/s.
