@@ -272,18 +272,24 @@ impl Drop for ChildProjector {
 }
 
 /// `missive projector` as a child process, so it can be killed with SIGKILL.
+/// The `missive` binary, pointed at this test's database and topics.
+fn missive(app: &TestApp) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_missive"));
+    cmd.env(
+        "MISSIVE_DATABASE_URL",
+        app.config.database_url.expose_secret(),
+    )
+    .env(
+        "MISSIVE_KAFKA__TOPIC_PREFIX",
+        &app.config.kafka.topic_prefix,
+    );
+    cmd
+}
+
 fn spawn_projector(app: &TestApp) -> ChildProjector {
     ChildProjector(
-        Command::new(env!("CARGO_BIN_EXE_missive"))
+        missive(app)
             .arg("projector")
-            .env(
-                "MISSIVE_DATABASE_URL",
-                app.config.database_url.expose_secret(),
-            )
-            .env(
-                "MISSIVE_KAFKA__TOPIC_PREFIX",
-                &app.config.kafka.topic_prefix,
-            )
             // Offsets live in PostgreSQL: a fresh group never waits for the
             // killed member's session to time out.
             .env("MISSIVE_PROJECTOR__GROUP_ID", unique_name("killed"))
@@ -409,16 +415,8 @@ async fn missive_replay_rebuilds_into_a_new_database_and_compares_every_view() {
     mixed_workload(&app, 0).await;
     app.wait_projected().await;
     let into = format!("{}_cli", app.db);
-    let run = Command::new(env!("CARGO_BIN_EXE_missive"))
+    let run = missive(&app)
         .args(["replay", "--compare", "--into", &into])
-        .env(
-            "MISSIVE_DATABASE_URL",
-            app.config.database_url.expose_secret(),
-        )
-        .env(
-            "MISSIVE_KAFKA__TOPIC_PREFIX",
-            &app.config.kafka.topic_prefix,
-        )
         .env("MISSIVE_PROGRESS", "0")
         .output()
         .expect("run `missive replay`");
@@ -440,16 +438,8 @@ async fn missive_replay_rebuilds_into_a_new_database_and_compares_every_view() {
         );
     }
     // A second replay into the same (now existing) database is refused.
-    let again = Command::new(env!("CARGO_BIN_EXE_missive"))
+    let again = missive(&app)
         .args(["replay", "--into", &into])
-        .env(
-            "MISSIVE_DATABASE_URL",
-            app.config.database_url.expose_secret(),
-        )
-        .env(
-            "MISSIVE_KAFKA__TOPIC_PREFIX",
-            &app.config.kafka.topic_prefix,
-        )
         .output()
         .unwrap();
     assert!(!again.status.success());

@@ -12,6 +12,7 @@ use apache_avro::{from_avro_datum, to_avro_datum, Schema};
 
 use crate::events::Envelope;
 use crate::framing::{confluent_header, split, Framing, SchemaIds};
+use crate::preflight::Preflight;
 use crate::resolve::Resolver;
 use crate::DecodeError;
 
@@ -40,12 +41,17 @@ const MAX_ALLOCATION_BYTES: usize = 8 * 1024 * 1024;
 /// Encodes and decodes event envelopes.
 pub struct EventCodec {
     schema: &'static Schema,
+    preflight: Preflight<'static>,
     fingerprint: [u8; 8],
     /// The current schema's apache-avro fingerprint (see [`legacy_fingerprint_of`]).
     legacy_fingerprint: [u8; 8],
     /// The released versions other than the current one, each with its
     /// resolver onto the current schema, built once.
-    older: Vec<(&'static ReleasedSchema, Resolver<'static>)>,
+    older: Vec<(
+        &'static ReleasedSchema,
+        Resolver<'static>,
+        Preflight<'static>,
+    )>,
 }
 
 /// A released version of the event schema.
@@ -101,11 +107,12 @@ impl EventCodec {
                     let r: &'static ReleasedSchema = Box::leak(Box::new(r));
                     let resolver = Resolver::new(&r.schema, schema)
                         .expect("released schemas resolve their named types");
-                    (r, resolver)
+                    (r, resolver, Preflight::new(&r.schema))
                 })
                 .collect();
             EventCodec {
                 schema,
+                preflight: Preflight::new(schema),
                 fingerprint,
                 legacy_fingerprint,
                 older,
@@ -129,8 +136,8 @@ impl EventCodec {
         }
         self.older
             .iter()
-            .find(|(r, _)| r.is_named_by(fingerprint))
-            .map(|(r, _)| &r.schema)
+            .find(|(r, ..)| r.is_named_by(fingerprint))
+            .map(|(r, ..)| &r.schema)
     }
 
     fn is_current(&self, fingerprint: &[u8; 8]) -> bool {
@@ -192,16 +199,16 @@ impl EventCodec {
     pub fn decode_body(&self, fingerprint: &[u8; 8], body: &[u8]) -> Result<Envelope, DecodeError> {
         let mut rest = body;
         let value = if self.is_current(fingerprint) {
-            crate::preflight::check(self.schema, body).map_err(DecodeError::Avro)?;
+            self.preflight.check(body).map_err(DecodeError::Avro)?;
             from_avro_datum(self.schema, &mut rest, None)
                 .map_err(|e| DecodeError::Avro(e.to_string()))?
         } else {
-            let (writer, resolver) = self
+            let (writer, resolver, preflight) = self
                 .older
                 .iter()
-                .find(|(r, _)| r.is_named_by(fingerprint))
+                .find(|(r, ..)| r.is_named_by(fingerprint))
                 .ok_or_else(|| self.unknown(fingerprint))?;
-            crate::preflight::check(&writer.schema, body).map_err(DecodeError::Avro)?;
+            preflight.check(body).map_err(DecodeError::Avro)?;
             let value = from_avro_datum(&writer.schema, &mut rest, None)
                 .map_err(|e| DecodeError::Avro(e.to_string()))?;
             resolver.resolve(value).map_err(|e| {
@@ -218,7 +225,7 @@ impl EventCodec {
         let mut known: Vec<String> = self
             .older
             .iter()
-            .map(|(r, _)| {
+            .map(|(r, ..)| {
                 format!(
                     "v{} {} (or {})",
                     r.version,

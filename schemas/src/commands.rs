@@ -297,7 +297,8 @@ impl Command {
 
 /// Encodes and decodes commands (single-object encoding).
 pub struct CommandCodec {
-    schema: Schema,
+    schema: &'static Schema,
+    preflight: crate::preflight::Preflight<'static>,
     fingerprint: [u8; 8],
 }
 
@@ -307,18 +308,21 @@ impl CommandCodec {
         CODEC.get_or_init(|| {
             // Same allocation bound as the event codec.
             let _ = crate::EventCodec::get();
-            let schema = Schema::parse_str(COMMANDS_SCHEMA_JSON)
-                .expect("commands.avsc is a valid Avro schema");
-            let fingerprint = fingerprint_of(&schema);
+            // Leaked once per process, so the preflight pass can borrow it.
+            let schema: &'static Schema = Box::leak(Box::new(
+                Schema::parse_str(COMMANDS_SCHEMA_JSON)
+                    .expect("commands.avsc is a valid Avro schema"),
+            ));
             CommandCodec {
                 schema,
-                fingerprint,
+                preflight: crate::preflight::Preflight::new(schema),
+                fingerprint: fingerprint_of(schema),
             }
         })
     }
 
     pub fn schema(&self) -> &Schema {
-        &self.schema
+        self.schema
     }
 
     pub fn fingerprint(&self) -> [u8; 8] {
@@ -326,7 +330,7 @@ impl CommandCodec {
     }
 
     pub fn encode(&self, command: &Command) -> Vec<u8> {
-        let body = to_avro_datum(&self.schema, command.to_value())
+        let body = to_avro_datum(self.schema, command.to_value())
             .expect("a Command always matches its schema");
         let mut out = Vec::with_capacity(10 + body.len());
         out.extend_from_slice(&SINGLE_OBJECT_MAGIC);
@@ -346,7 +350,7 @@ impl CommandCodec {
     pub fn encode_confluent(&self, command: &Command, schema_id: u32) -> Vec<u8> {
         let mut out = confluent_header(schema_id).to_vec();
         out.extend_from_slice(
-            &to_avro_datum(&self.schema, command.to_value())
+            &to_avro_datum(self.schema, command.to_value())
                 .expect("a Command always matches its schema"),
         );
         out
@@ -376,9 +380,9 @@ impl CommandCodec {
                 known: format!("commands v1 {}", hex_lower(&self.fingerprint)),
             });
         }
-        crate::preflight::check(&self.schema, body).map_err(DecodeError::Avro)?;
+        self.preflight.check(body).map_err(DecodeError::Avro)?;
         let mut rest = body;
-        let value = from_avro_datum(&self.schema, &mut rest, None)
+        let value = from_avro_datum(self.schema, &mut rest, None)
             .map_err(|e| DecodeError::Avro(e.to_string()))?;
         if !rest.is_empty() {
             return Err(DecodeError::TrailingBytes(rest.len()));

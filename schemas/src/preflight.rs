@@ -17,17 +17,35 @@ use apache_avro::Schema;
 /// Deepest nesting of schema types walked (records, arrays, maps, unions).
 const MAX_DEPTH: usize = 64;
 
-/// Checks that `body` can be decoded with `schema` without any length or
-/// count exceeding what remains. The error says what and where.
+/// The pass for one writer schema, with its named types collected once:
+/// build it with the codec, not per record.
+pub struct Preflight<'s> {
+    schema: &'s Schema,
+    names: HashMap<String, &'s Schema>,
+}
+
+impl<'s> Preflight<'s> {
+    pub fn new(schema: &'s Schema) -> Self {
+        let mut names = HashMap::new();
+        collect_names(schema, &mut names);
+        Self { schema, names }
+    }
+
+    /// Checks that `body` can be decoded with the schema without any length
+    /// or count exceeding what remains. The error says what and where.
+    pub fn check(&self, body: &[u8]) -> Result<(), String> {
+        let mut walker = Walker {
+            names: &self.names,
+            rest: body,
+            len: body.len(),
+        };
+        walker.walk(self.schema, 0)
+    }
+}
+
+/// [`Preflight::check`] for a one-off schema.
 pub fn check(schema: &Schema, body: &[u8]) -> Result<(), String> {
-    let mut names = HashMap::new();
-    collect_names(schema, &mut names);
-    let mut walker = Walker {
-        names,
-        rest: body,
-        len: body.len(),
-    };
-    walker.walk(schema, 0)
+    Preflight::new(schema).check(body)
 }
 
 fn collect_names<'s>(schema: &'s Schema, names: &mut HashMap<String, &'s Schema>) {
@@ -56,7 +74,7 @@ fn collect_names<'s>(schema: &'s Schema, names: &mut HashMap<String, &'s Schema>
 }
 
 struct Walker<'s, 'b> {
-    names: HashMap<String, &'s Schema>,
+    names: &'s HashMap<String, &'s Schema>,
     rest: &'b [u8],
     len: usize,
 }
