@@ -1,7 +1,7 @@
 //! Backpressure (issue #9): with the broker stopped, ingest answers every send
 //! with a retryable 91000 at once instead of queueing it, appends nothing,
 //! and accepts sends again by itself when the broker returns. The broker is a
-//! private tansu on its own port, so stopping it disturbs no other test.
+//! private Apache Kafka broker on its own port, so stopping it disturbs no other test.
 
 mod support;
 
@@ -29,7 +29,7 @@ async fn a_stopped_broker_gets_retryable_refusals_and_ingest_recovers_by_itself(
     ));
     let mut broker = PrivateBroker::start(&dir)
         .await
-        .expect("private tansu starts");
+        .expect("private Kafka broker starts");
     let brokers = broker.addr();
     let app = TestApp::spawn_with(|c| {
         c.kafka.brokers = brokers;
@@ -93,7 +93,7 @@ async fn a_stopped_broker_gets_retryable_refusals_and_ingest_recovers_by_itself(
     }
     assert!(unreachable);
 
-    broker.start_process().await.expect("tansu restarts");
+    broker.start_process().await.expect("the broker restarts");
     // Nothing refused reached the log.
     assert_eq!(app.events_on_log(), on_log_before);
     // The same ingest, not restarted, accepts the retries (same MsgRandom and MsgSeq).
