@@ -92,6 +92,37 @@ async fn a_stopped_broker_gets_retryable_refusals_and_ingest_recovers_by_itself(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(unreachable);
+    // Readiness says so too, naming the broker; so does the projector's.
+    let ready = |addr| {
+        let http = app.http.clone();
+        async move {
+            let r = http
+                .get(format!("http://{addr}/readyz"))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = ready(app.ingest.as_ref().unwrap().addr).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["checks"]["broker"]["ok"], false, "{body}");
+    assert_eq!(body["checks"]["postgres"]["ok"], true, "{body}");
+    // The projector samples the broker once a second.
+    let mut projector_ready = true;
+    for _ in 0..100 {
+        let (status, body) = ready(app.projector.as_ref().unwrap().addr).await;
+        if status == 503 {
+            assert_eq!(body["checks"]["projection"]["ok"], false, "{body}");
+            projector_ready = false;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !projector_ready,
+        "the projector's readiness never noticed the broker is gone"
+    );
 
     broker.start_process().await.expect("the broker restarts");
     // Nothing refused reached the log.
@@ -116,6 +147,8 @@ async fn a_stopped_broker_gets_retryable_refusals_and_ingest_recovers_by_itself(
         }
     }
     app.wait_projected().await;
+    let (status, body) = ready(app.ingest.as_ref().unwrap().addr).await;
+    assert_eq!(status, 200, "ready again: {body}");
     // Every message once, seqs dense.
     let row = app
         .pg

@@ -222,8 +222,11 @@ impl PrivateBroker {
             .replace("@LOG_DIRS@", path_str(&broker.dir.join("data"))?);
         std::fs::write(broker.dir.join("server.properties"), settings)?;
         // KRaft formats its log directory once, with a cluster id of 22
-        // base64url characters (a UUID's 16 bytes).
-        let cluster_id = base64_url(uuid::Uuid::new_v4().as_bytes());
+        // base64url characters (a UUID's 16 bytes); like Kafka's own, never
+        // one starting with '-', which the command line would take for an option.
+        let cluster_id = std::iter::repeat_with(|| base64_url(uuid::Uuid::new_v4().as_bytes()))
+            .find(|id| !id.starts_with('-'))
+            .expect("an id");
         let out = broker
             .java()
             .args(["kafka.tools.StorageTool", "format", "-t", &cluster_id, "-c"])

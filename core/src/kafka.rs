@@ -118,6 +118,24 @@ impl ClientContext for LinkHealth {
     }
 }
 
+/// A consumer with a [`LinkHealth`] context (metadata and offset look-ups
+/// that must also say whether the broker is reachable).
+impl rdkafka::consumer::ConsumerContext for LinkHealth {}
+
+/// A client of `role` whose [`LinkHealth`] follows its broker connections
+/// (statistics every second, reconnects at least every second).
+pub fn watched_consumer(
+    config: &Config,
+    role: &str,
+) -> Result<(rdkafka::consumer::BaseConsumer<LinkHealth>, LinkHealth), KafkaError> {
+    let health = LinkHealth::default();
+    let consumer = base_config(config, role)
+        .set("statistics.interval.ms", "1000")
+        .set("reconnect.backoff.max.ms", "1000")
+        .create_with_context(health.clone())?;
+    Ok((consumer, health))
+}
+
 /// The events producer ([`producer`]'s settings) with a [`LinkHealth`]
 /// context: statistics every second and reconnect attempts at least every
 /// second, so a returning broker is noticed quickly.

@@ -16,6 +16,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use missive_core::kafka::LinkHealth;
 use missive_core::telemetry::ReadinessProbe;
 use missive_core::Config;
 
@@ -59,17 +60,22 @@ impl Progress {
     /// Samples every second until `stop`.
     pub async fn run(self, config: Arc<Config>, pool: Pool, stop: CancellationToken) {
         let topic = config.events_topic();
-        let consumer: Option<Arc<BaseConsumer>> =
-            match missive_core::kafka::base_config(&config, "projector-monitor").create() {
-                Ok(c) => Some(Arc::new(c)),
+        let (consumer, link) =
+            match missive_core::kafka::watched_consumer(&config, "projector-monitor") {
+                Ok((c, link)) => (Some(Arc::new(c)), Some(link)),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot create the lag monitor's Kafka client");
-                    None
+                    (None, None)
                 }
             };
         let mut stored_before: BTreeMap<i32, i64> = BTreeMap::new();
         loop {
             let ends = match &consumer {
+                // Offsets can come from librdkafka's caches: the connection
+                // state says whether the broker is there.
+                Some(_) if link.as_ref().is_some_and(|l| l.is_down()) => {
+                    Err("no broker connection is up".to_owned())
+                }
                 Some(c) => {
                     let (c, t) = (c.clone(), topic.clone());
                     tokio::task::spawn_blocking(move || end_offsets(&c, &t))
@@ -168,7 +174,12 @@ impl ReadinessProbe for Progress {
 }
 
 /// The log end offset of every partition of `topic`.
-fn end_offsets(consumer: &BaseConsumer, topic: &str) -> Result<BTreeMap<i32, i64>, String> {
+fn end_offsets(
+    consumer: &BaseConsumer<LinkHealth>,
+    topic: &str,
+) -> Result<BTreeMap<i32, i64>, String> {
+    // Serves the client's callbacks: its statistics keep `LinkHealth` current.
+    let _ = consumer.poll(Duration::ZERO);
     let metadata = consumer
         .fetch_metadata(Some(topic), KAFKA_TIMEOUT)
         .map_err(|e| e.to_string())?;

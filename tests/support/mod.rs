@@ -145,24 +145,37 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut app = Self::without_services(adjust).await;
+        app.ingest = Some(start_ingest(&app.config).await);
+        app.projector = Some(start_projector(&app.config).await);
+        app.delivery = Some(start_delivery(&app.config).await);
+        app
+    }
+
+    /// A database and topic prefix of its own, and no service running (a
+    /// test that runs the `missive` binary itself).
+    pub async fn without_services(adjust: impl FnOnce(&mut Config)) -> Self {
         let (mut config, db) = test_config().await;
         adjust(&mut config);
         let config = Arc::new(config);
-        let ingest = start_ingest(&config).await;
-        let projector = start_projector(&config).await;
-        let delivery = start_delivery(&config).await;
         let pg = missive_core::db::connect(&config.database_url)
             .await
             .unwrap();
         Self {
             config,
             db,
-            ingest: Some(ingest),
-            projector: Some(projector),
-            delivery: Some(delivery),
+            ingest: None,
+            projector: None,
+            delivery: None,
             http: reqwest::Client::new(),
             pg,
         }
+    }
+
+    /// The test database's URL, to hand to a child process.
+    pub fn database_url(&self) -> String {
+        use secrecy::ExposeSecret;
+        self.config.database_url.expose_secret().to_owned()
     }
 
     pub fn verifier(&self) -> UserSigVerifier {
