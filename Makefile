@@ -49,9 +49,10 @@ dev: up
 test: up
 	@$(ENV)
 	mkdir -p "$(dir $(TEST_LOG))"
-	echo "==> cargo test --workspace --all-targets (output also in $(TEST_LOG))"
+	echo "==> cargo test --workspace --all-targets --no-fail-fast (output also in $(TEST_LOG))"
 	status=0
-	cargo test --workspace --all-targets 2>&1 | tee "$(TEST_LOG)" || status=$$?
+	# --no-fail-fast: one failing test binary must not hide the others' results.
+	cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$(TEST_LOG)" || status=$$?
 	# One summary over all test binaries.
 	echo
 	echo "==> test summary"

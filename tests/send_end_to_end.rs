@@ -332,6 +332,31 @@ async fn health_and_metrics_are_served_by_every_service() {
         metrics.contains("missive_projector_events_total"),
         "{metrics}"
     );
+    // Described, histograms with buckets (not summaries), lag per partition.
+    assert!(
+        metrics.contains("# HELP missive_projector_events_total Events committed"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("missive_projector_batch_seconds_bucket{le=\"0.005\"}"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("missive_projector_batch_seconds{quantile"),
+        "{metrics}"
+    );
+    let deadline = std::time::Instant::now() + support::WAIT;
+    loop {
+        let metrics = app.metrics(app.projector.as_ref().unwrap().addr).await;
+        if metrics.contains("missive_projector_lag_events{partition=\"0\"} 0") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no lag gauge: {metrics}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     app.stop().await;
 }
 

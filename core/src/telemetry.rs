@@ -61,14 +61,150 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
                 .and_then(|b| b.set_buckets(COUNT_BUCKETS))
                 .expect("bucket lists are not empty")
                 .install_recorder()
-                .expect("no other metrics recorder is installed")
+                .expect("no other metrics recorder is installed");
+            describe_metrics();
+            handle
         })
         .clone()
+}
+
+/// HELP text of every metric missive exports, in one place.
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    // ingest
+    describe_counter!(
+        "missive_rest_requests_total",
+        "REST API calls, by API and error code."
+    );
+    describe_counter!(
+        "missive_rate_limited_total",
+        "Requests refused by a rate limit (60007/60018)."
+    );
+    describe_counter!(
+        "missive_ingest_events_appended_total",
+        "Events appended to the log."
+    );
+    describe_counter!(
+        "missive_ingest_append_failures_total",
+        "Appends the broker did not acknowledge."
+    );
+    describe_counter!(
+        "missive_ingest_append_refused_total",
+        "Appends refused at once: broker unreachable or too many pending (91000)."
+    );
+    describe_counter!(
+        "missive_ingest_send_retries_total",
+        "Sends recognised as retries of a stored message."
+    );
+    describe_histogram!(
+        "missive_ingest_append_seconds",
+        Unit::Seconds,
+        "Time from append to the broker's acknowledgement."
+    );
+    describe_counter!(
+        "missive_commands_total",
+        "Commands read from the commands topic, by kind and outcome."
+    );
+    describe_counter!(
+        "missive_commands_dead_lettered_total",
+        "Commands sent to the commands dead-letter topic."
+    );
+    // projector
+    describe_counter!(
+        "missive_projector_events_total",
+        "Events committed to the views (dead letters included)."
+    );
+    describe_counter!(
+        "missive_projector_messages_total",
+        "Messages written to history."
+    );
+    describe_counter!(
+        "missive_projector_duplicates_total",
+        "Message events already in history (retries), skipped."
+    );
+    describe_counter!("missive_projector_dead_letters_total", "Events sent to the events dead-letter topic, by reason: decode (not an event) or apply (the views refuse it).");
+    describe_counter!(
+        "missive_projector_batch_retries_total",
+        "Batches retried after a transient failure."
+    );
+    describe_histogram!(
+        "missive_projector_batch_seconds",
+        Unit::Seconds,
+        "Time to write and commit one batch."
+    );
+    describe_histogram!(
+        "missive_projector_batch_events",
+        Unit::Count,
+        "Events per committed batch."
+    );
+    describe_gauge!(
+        "missive_projector_lag_events",
+        Unit::Count,
+        "Events in the log not yet in the views, by partition (the group's stored offsets)."
+    );
+    describe_gauge!(
+        "missive_projector_stalled_seconds",
+        Unit::Seconds,
+        "How long events have waited with no offset moving (0 when projection keeps up)."
+    );
+    describe_counter!(
+        "missive_janitor_messages_deleted_total",
+        "History rows removed by retention."
+    );
+    describe_counter!(
+        "missive_janitor_inbox_deleted_total",
+        "Expired offline inbox entries removed."
+    );
+    // delivery
+    describe_gauge!(
+        "missive_connections_open",
+        "Open client connections, by server."
+    );
+    describe_gauge!("missive_delivery_sessions", "Logged-in WebSocket sessions.");
+    describe_counter!("missive_delivery_pushed_total", "Frames pushed to devices.");
+    describe_counter!(
+        "missive_delivery_slow_disconnects_total",
+        "Clients cut off because their queue stayed full."
+    );
+    describe_counter!(
+        "missive_push_notifications_total",
+        "Offline notifications finished, by vendor and outcome."
+    );
+    describe_counter!(
+        "missive_push_sent_total",
+        "Offline notifications the vendor accepted."
+    );
+    describe_counter!(
+        "missive_push_failed_total",
+        "Offline notifications that failed for good."
+    );
+    describe_counter!("missive_push_retried_total", "Vendor calls retried.");
+    describe_counter!(
+        "missive_push_invalid_tokens_total",
+        "Tokens the vendor reported invalid (removed)."
+    );
+    describe_counter!(
+        "missive_push_skipped_total",
+        "Messages not notified offline, by reason (the recipient is online, ...)."
+    );
+    describe_counter!(
+        "missive_push_duplicates_total",
+        "Notifications already claimed (a re-read event), skipped."
+    );
+    describe_counter!(
+        "missive_push_dead_letters_total",
+        "Notifications sent to the push dead-letter topic."
+    );
+    describe_histogram!(
+        "missive_push_request_seconds",
+        Unit::Seconds,
+        "Vendor call latency, by vendor."
+    );
 }
 
 /// One condition of a service's readiness, besides PostgreSQL.

@@ -445,24 +445,34 @@ pub fn rand_u32() -> u32 {
     uuid::Uuid::new_v4().as_u128() as u32
 }
 
-/// Sum of the high watermarks of a topic's partitions.
+/// Sum of the high watermarks of a topic's partitions. A broker that has
+/// just restarted answers "not leader" until its partitions are online
+/// again: asked again then, until `WAIT`.
 pub fn log_size(config: &Config, topic: &str) -> i64 {
     let consumer: BaseConsumer = missive_core::kafka::base_config(config, "test-watermarks")
         .create()
         .unwrap();
-    let md = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    md.topics()[0]
-        .partitions()
-        .iter()
-        .map(|p| {
-            consumer
-                .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
-                .unwrap()
-                .1
-        })
-        .sum()
+    let read = || -> rdkafka::error::KafkaResult<i64> {
+        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+        let mut sum = 0;
+        for p in md.topics()[0].partitions() {
+            sum += consumer
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(10))?
+                .1;
+        }
+        Ok(sum)
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match read() {
+            Ok(sum) => return sum,
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("end offsets of {topic} not known yet ({e}); asking again");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("end offsets of {topic}: {e}"),
+        }
+    }
 }
 
 /// A record read back from a topic.
