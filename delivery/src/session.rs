@@ -10,7 +10,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use missive_core::{time, ApiError, ErrorCode};
+use missive_core::{storable, time, ApiError, ErrorCode};
+use missive_ingest::send::check_user_id;
 
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::DeliveryState;
@@ -116,6 +117,16 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                 "device must be 1 to 64 bytes and platform at most 16",
             ))
             .await;
+        return;
+    }
+    // The three are stored (presence, push tokens): refused here if the
+    // views could not hold them.
+    let code = ErrorCode::InvalidRequest;
+    if let Err(e) = check_user_id(&user, "user", code)
+        .and_then(|()| storable::check_field("device", &device, code))
+        .and_then(|()| storable::check_field("platform", &platform, code))
+    {
+        let _ = sink.send(close(CLOSE_BAD_LOGIN, &e.info)).await;
         return;
     }
     if let Err(e) = state.verifier.verify(&usersig, &user, time::now_secs()) {
