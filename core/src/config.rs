@@ -90,6 +90,12 @@ pub struct IngestConfig {
     /// Appends waiting for the broker's acknowledgement, at most; past it a
     /// send is refused at once with a retryable 91000 instead of queueing.
     pub max_pending_appends: usize,
+    /// Sends this instance remembers having appended, at most, so that a
+    /// retry arriving before the projector stored the first copy is answered
+    /// as a duplicate instead of appended again (docs/idempotency.md).
+    pub recent_sends_max: u64,
+    /// How long a send is remembered for that (seconds).
+    pub recent_sends_window_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -267,6 +273,8 @@ impl Default for IngestConfig {
             commands_group_id: None,
             commands_enabled: true,
             max_pending_appends: 4_096,
+            recent_sends_max: 100_000,
+            recent_sends_window_secs: 600,
         }
     }
 }
