@@ -177,6 +177,13 @@ pub struct LimitsConfig {
     pub user_sends_per_sec: u32,
     /// Sends a user may make in a burst before `user_sends_per_sec` applies.
     pub user_sends_burst: u32,
+    /// WebSocket requests per second by one user, of every type (send,
+    /// history, read, recall, contacts, push_token, ping, and frames that do
+    /// not parse); answered 60018 past it. Sends count against
+    /// `user_sends_per_sec` as well.
+    pub user_requests_per_sec: u32,
+    /// Requests a user may make in a burst before `user_requests_per_sec` applies.
+    pub user_requests_burst: u32,
 }
 
 impl Default for LimitsConfig {
@@ -191,6 +198,8 @@ impl Default for LimitsConfig {
             rest_api_per_sec: 200,
             user_sends_per_sec: 20,
             user_sends_burst: 40,
+            user_requests_per_sec: 50,
+            user_requests_burst: 100,
         }
     }
 }

@@ -61,7 +61,7 @@ pub(crate) struct DeliveryState {
     pub actions: UserActions,
     /// Deepest JSON nesting accepted in a frame.
     pub json_max_depth: usize,
-    /// Per-user send rate.
+    /// Per-user send and request rates.
     pub limits: missive_core::ratelimit::RateLimits,
 }
 

@@ -229,11 +229,23 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
             _ = registration.wake.notified() => {}
             _ = resync.tick() => presence.beat().await,
             incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => match ClientFrame::decode(&text, state.json_max_depth) {
-                    Ok(ClientFrame::Ping { id }) => {
+                // Every frame counts against the user's request rate, the
+                // ones that do not parse included.
+                Some(Ok(Message::Text(text))) => match (
+                    ClientFrame::decode(&text, state.json_max_depth),
+                    state.limits.check_request(&user),
+                ) {
+                    (decoded, Err(e)) => {
+                        alive = outbox.push(frame(&ServerFrame::Error {
+                            id: decoded.ok().and_then(|f| f.id()),
+                            code: e.code.code(),
+                            info: e.info,
+                        })).await;
+                    }
+                    (Ok(ClientFrame::Ping { id }), Ok(())) => {
                         alive = outbox.push(frame(&ServerFrame::Pong { id })).await;
                     }
-                    Ok(request) => match in_flight.clone().try_acquire_owned() {
+                    (Ok(request), Ok(())) => match in_flight.clone().try_acquire_owned() {
                         Ok(permit) => {
                             let (state, user, device, outbox, too_slow) = (
                                 state.clone(),
@@ -258,7 +270,7 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                             })).await;
                         }
                     },
-                    Err(e) => {
+                    (Err(e), Ok(())) => {
                         alive = outbox.push(frame(&ServerFrame::Error {
                             id: None,
                             code: ErrorCode::InvalidRequest.code(),
@@ -267,10 +279,14 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                     }
                 },
                 Some(Ok(Message::Binary(_))) => {
+                    let e = state.limits.check_request(&user).err().unwrap_or_else(|| ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "binary frames are not part of the protocol; send JSON text",
+                    ));
                     alive = outbox.push(frame(&ServerFrame::Error {
                         id: None,
-                        code: ErrorCode::InvalidRequest.code(),
-                        info: "binary frames are not part of the protocol; send JSON text".into(),
+                        code: e.code.code(),
+                        info: e.info,
                     })).await;
                 }
 
