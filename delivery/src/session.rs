@@ -409,9 +409,13 @@ async fn drain(
     login_cursor: i64,
     outbox: &Outbox,
 ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
-    let client = state.pool.get().await?;
     loop {
-        let page = inbox::after(&client, user, *cursor, time::now_millis(), login_cursor).await?;
+        // The connection is released before the page is pushed: a slow
+        // client may hold up its own queue, never the pool.
+        let page = {
+            let client = state.pool.get().await?;
+            inbox::after(&client, user, *cursor, time::now_millis(), login_cursor).await?
+        };
         let full = page.len() as i64 == inbox::PAGE;
         for p in page {
             let next = p.cursor;
