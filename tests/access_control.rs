@@ -207,6 +207,33 @@ async fn a_websocket_login_needs_the_users_own_valid_signature() {
     app.stop().await;
 }
 
+/// A session lives no longer than its UserSig: when it expires, the server
+/// sends 70001 and closes with 4003, and the user must log in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_websocket_session_is_closed_when_its_usersig_expires() {
+    let app = TestApp::spawn().await;
+    let short = app
+        .verifier()
+        .generate("alice", 2, missive_core::time::now_secs());
+    let mut ws = WsClient::connect(app.delivery.as_ref().unwrap().addr).await;
+    ws.send(json!({"type": "login", "user": "alice", "usersig": short, "device": "d"}))
+        .await;
+    ws.next_of("sync_done").await;
+    let err = ws.next_of("error").await;
+    assert_eq!(err["code"], 70001, "{err}");
+    assert!(err["info"].as_str().unwrap().contains("expired"), "{err}");
+    let closed = ws.next().await;
+    assert_eq!(closed["type"], "closed", "{closed}");
+    assert_eq!(closed["code"], missive_delivery::CLOSE_USERSIG_EXPIRED);
+    assert_eq!(closed["code"], 4003);
+    // A session with a longer-lived signature is still served.
+    let mut bob = app.ws("bob", "d").await;
+    bob.next_of("sync_done").await;
+    let pong = bob.request(1, json!({"type": "ping"})).await;
+    assert_eq!(pong["type"], "pong");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_user_reaches_only_their_own_conversations_inbox_and_messages() {
     let app = TestApp::spawn().await;

@@ -25,7 +25,7 @@ use missive_core::usersig::UserSigVerifier;
 use missive_core::Config;
 use missive_ingest::user_actions::UserActions;
 
-pub use session::{CLOSE_AUTH_FAILED, CLOSE_BAD_LOGIN, CLOSE_TOO_SLOW};
+pub use session::{CLOSE_AUTH_FAILED, CLOSE_BAD_LOGIN, CLOSE_TOO_SLOW, CLOSE_USERSIG_EXPIRED};
 
 /// Largest frame a client may send.
 const MAX_FRAME_BYTES: usize = 64 * 1024;

@@ -26,6 +26,8 @@ const MAX_REQUESTS_IN_FLIGHT: usize = 32;
 /// Close codes (4000-4999 are for applications).
 pub const CLOSE_AUTH_FAILED: u16 = 4001;
 pub const CLOSE_BAD_LOGIN: u16 = 4002;
+/// The session's UserSig expired: log in again with a new one.
+pub const CLOSE_USERSIG_EXPIRED: u16 = 4003;
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 
 fn frame(f: &ServerFrame) -> Message {
@@ -129,18 +131,31 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
         let _ = sink.send(close(CLOSE_BAD_LOGIN, &e.info)).await;
         return;
     }
-    if let Err(e) = state.verifier.verify(&usersig, &user, time::now_secs()) {
-        let e = ApiError::from(e);
-        let _ = sink
-            .send(frame(&ServerFrame::Error {
-                id: None,
-                code: e.code.code(),
-                info: e.info.clone(),
-            }))
-            .await;
-        let _ = sink.send(close(CLOSE_AUTH_FAILED, &e.info)).await;
-        return;
-    }
+    let verified = match state.verifier.verify(&usersig, &user, time::now_secs()) {
+        Ok(v) => v,
+        Err(e) => {
+            let e = ApiError::from(e);
+            let _ = sink
+                .send(frame(&ServerFrame::Error {
+                    id: None,
+                    code: e.code.code(),
+                    info: e.info.clone(),
+                }))
+                .await;
+            let _ = sink.send(close(CLOSE_AUTH_FAILED, &e.info)).await;
+            return;
+        }
+    };
+    // The session lives as long as its UserSig: valid through `expires_at`,
+    // closed at the start of the next second. (tokio caps a sleep
+    // at about 30 years.)
+    let usersig_expiry = tokio::time::sleep(Duration::from_secs(
+        verified
+            .expires_at
+            .saturating_add(1)
+            .saturating_sub(time::now_secs()),
+    ));
+    tokio::pin!(usersig_expiry);
 
     // From here on every frame goes through a bounded queue drained by the
     // writer task, so one slow client only ever stalls itself.
@@ -294,6 +309,18 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                 Some(Ok(_)) => {} // ping/pong are answered by the library
             },
             _ = too_slow.cancelled() => alive = false,
+            _ = &mut usersig_expiry => {
+                let e = ApiError::from(missive_core::usersig::UserSigError::Expired {
+                    expires_at: verified.expires_at,
+                });
+                let _ = outbox.tx.try_send(frame(&ServerFrame::Error {
+                    id: None,
+                    code: e.code.code(),
+                    info: e.info.clone(),
+                }));
+                let _ = outbox.tx.try_send(close(CLOSE_USERSIG_EXPIRED, &e.info));
+                break;
+            }
             Some(_) = requests.join_next(), if !requests.is_empty() => {}
             _ = shutdown.cancelled() => {
                 let _ = outbox.tx.try_send(close(1001, "server shutting down"));
