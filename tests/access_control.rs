@@ -403,3 +403,37 @@ async fn signatures_and_secrets_never_reach_the_logs() {
     );
     app.stop().await;
 }
+
+/// Outside `missive dev`, the services that verify UserSigs refuse to start
+/// with the built-in development key (published in missive's source), and
+/// say what to set. The UserSig tool still works with it, for `make dev`.
+#[test]
+fn services_refuse_to_start_with_the_development_secret_key() {
+    let missive = |args: &[&str], key: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_missive"));
+        cmd.args(args)
+            .env_remove("MISSIVE_CONFIG")
+            .env("MISSIVE_INGEST_LISTEN", "127.0.0.1:0")
+            .env("MISSIVE_DELIVERY_LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "off");
+        match key {
+            Some(k) => cmd.env("MISSIVE_SECRET_KEY", k),
+            None => cmd.env_remove("MISSIVE_SECRET_KEY"),
+        };
+        cmd.output().expect("run missive")
+    };
+    for service in ["ingest", "delivery"] {
+        for key in [None, Some(missive_core::config::DEV_SECRET_KEY), Some("")] {
+            let out = missive(&[service], key);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{service} started with {key:?}");
+            assert!(
+                stderr.contains("refusing to start") && stderr.contains("Set MISSIVE_SECRET_KEY"),
+                "{service} with {key:?}: {stderr}"
+            );
+        }
+    }
+    let token = missive(&["token", "--user", "alice"], None);
+    assert!(token.status.success(), "{token:?}");
+    assert!(!token.stdout.is_empty());
+}

@@ -125,11 +125,47 @@ pub struct DeliveryConfig {
     pub demo: bool,
 }
 
+/// The secret key missive has by default, for development. It is in this
+/// file for anyone to read, so whoever reaches a server running with it can
+/// sign a UserSig for any user, the administrator included.
+pub const DEV_SECRET_KEY: &str = "missive-dev-secret-key-change-me";
+
+/// A configuration that is fine for development and unsafe anywhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnsafeConfig {
+    #[error(
+        "the UserSig secret key is missive's built-in development key, which anyone can \
+         read in missive's source and use to sign a UserSig for any user, the administrator \
+         included. Set MISSIVE_SECRET_KEY (or `secret_key` in the MISSIVE_CONFIG file) to \
+         your app's own secret key; only `missive dev` runs with the development key"
+    )]
+    DevSecretKey,
+    #[error(
+        "the UserSig secret key is empty. Set MISSIVE_SECRET_KEY (or `secret_key` in the \
+         MISSIVE_CONFIG file) to your app's own secret key"
+    )]
+    EmptySecretKey,
+}
+
+impl Config {
+    /// Refuses what only development may run with: the built-in (or an
+    /// empty) secret key. The services that verify UserSigs call it before
+    /// they start; `missive dev` does not.
+    pub fn check_not_development(&self) -> Result<(), UnsafeConfig> {
+        use secrecy::ExposeSecret;
+        match self.secret_key.expose_secret() {
+            "" => Err(UnsafeConfig::EmptySecretKey),
+            DEV_SECRET_KEY => Err(UnsafeConfig::DevSecretKey),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
             sdkappid: 1_400_000_000,
-            secret_key: SecretString::from("missive-dev-secret-key-change-me"),
+            secret_key: SecretString::from(DEV_SECRET_KEY),
             admin_identifier: "administrator".into(),
             database_url: SecretString::from("postgres://missive@127.0.0.1:54329/missive"),
             db_pool_size: 16,
@@ -681,6 +717,27 @@ mod tests {
             assert!(debug.contains("TEAM123456"), "non-secrets stay visible");
             Ok(())
         });
+    }
+
+    #[test]
+    fn only_development_runs_with_the_built_in_or_an_empty_key() {
+        let dev = Config::default();
+        let e = dev.check_not_development().unwrap_err();
+        assert_eq!(e, UnsafeConfig::DevSecretKey);
+        assert!(e.to_string().contains("Set MISSIVE_SECRET_KEY"), "{e}");
+        let empty = Config {
+            secret_key: SecretString::from(""),
+            ..Config::default()
+        };
+        assert_eq!(
+            empty.check_not_development(),
+            Err(UnsafeConfig::EmptySecretKey)
+        );
+        let own = Config {
+            secret_key: SecretString::from("an-app-of-our-own"),
+            ..Config::default()
+        };
+        assert_eq!(own.check_not_development(), Ok(()));
     }
 
     #[test]
