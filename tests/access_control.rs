@@ -437,3 +437,39 @@ fn services_refuse_to_start_with_the_development_secret_key() {
     assert!(token.status.success(), "{token:?}");
     assert!(!token.stdout.is_empty());
 }
+
+/// The demo's UserSig endpoint (development only) serves loopback clients
+/// and never signs the administrator, whose UserSig opens the REST admin API.
+/// (Refusals of other peers are unit-tested in delivery/src/demo.rs: a test
+/// can only connect from loopback.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_never_mints_the_administrators_usersig() {
+    let app = TestApp::spawn_with(|c| c.delivery.demo = true).await;
+    let addr = app.delivery.as_ref().unwrap().addr;
+    let get = |user: String| {
+        let http = app.http.clone();
+        async move {
+            let resp = http
+                .get(format!("http://{addr}/demo/usersig?user={user}"))
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, alice) = get("alice".into()).await;
+    assert_eq!(status, 200, "{alice}");
+    let sig = alice["usersig"].as_str().unwrap();
+    assert!(app
+        .verifier()
+        .verify(sig, "alice", missive_core::time::now_secs())
+        .is_ok());
+    let (status, admin) = get(app.config.admin_identifier.clone()).await;
+    assert_eq!(status, 403, "{admin}");
+    assert!(admin.get("usersig").is_none(), "{admin}");
+    assert!(admin["ErrorInfo"]
+        .as_str()
+        .unwrap()
+        .contains("administrator"));
+    app.stop().await;
+}

@@ -119,9 +119,10 @@ pub struct DeliveryConfig {
     /// cut off (it resyncs from its cursor when it reconnects).
     pub stall_timeout_ms: u64,
     /// DEVELOPMENT ONLY: serve the browser demo at `/demo` and mint a
-    /// UserSig for any user at `/demo/usersig` (anyone reaching the port
-    /// can then act as anyone). Off by default; `missive dev` turns it on.
-    /// Never enable it in production.
+    /// UserSig for any user but the administrator at `/demo/usersig`, to
+    /// loopback clients only (anyone on this machine can then act as any
+    /// user). Off by default; `missive dev` turns it on. Never enable it in
+    /// production.
     pub demo: bool,
 }
 

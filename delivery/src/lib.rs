@@ -126,10 +126,10 @@ impl Delivery {
             .with_state(state.clone());
         if self.config.delivery.demo {
             tracing::warn!("the browser demo and its UserSig endpoint are on: development only");
-            app = app.merge(demo::routes(UserSigVerifier::new(
-                self.config.sdkappid,
-                self.config.secret_key.clone(),
-            )));
+            app = app.merge(demo::routes(
+                UserSigVerifier::new(self.config.sdkappid, self.config.secret_key.clone()),
+                self.config.admin_identifier.clone(),
+            ));
         }
         let app = app
             .merge(missive_core::telemetry::ops_routes(
