@@ -1,5 +1,5 @@
 # Developer entry points for missive. The local stack (a private PostgreSQL
-# cluster and a tansu Kafka-protocol broker, data in .data/) is managed by the
+# cluster and an Apache Kafka broker in KRaft mode, data in .data/) is managed by the
 # scripts in infra/; see docs/infra.md. Nothing here needs Docker.
 
 SHELL := /bin/bash
@@ -17,7 +17,7 @@ TEST_LOG := .data/logs/cargo-test.log
 
 help:
 	@cat <<'TXT'
-	make up     start PostgreSQL (127.0.0.1:54329) and tansu (127.0.0.1:19092)
+	make up     start PostgreSQL (127.0.0.1:54329) and Apache Kafka (127.0.0.1:19092)
 	make down   stop them (data in .data/ is kept)
 	make reset  stop them and delete .data/
 	make dev    up, migrate, then run `missive dev` (all services) in the foreground
@@ -87,7 +87,7 @@ bench:
 
 # The fault loop (docs/faults.md): a private PostgreSQL and broker, the
 # release `missive` under load, every fault once per round, then the
-# exactly-once checks. `up` only installs PostgreSQL and tansu if missing.
+# exactly-once checks. `up` installs PostgreSQL and fetches the Kafka jars if missing.
 ROUNDS ?= 10
 CHAOS_RATE ?= 100
 chaos:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop the local missive stack started by infra/up.sh: the tansu broker and
+# Stop the local missive stack started by infra/up.sh: the Kafka broker and
 # the private PostgreSQL cluster. Data in .data/ is kept. Idempotent.
 set -euo pipefail
 
@@ -7,21 +7,21 @@ LOG_TAG=down
 # shellcheck source=infra/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-stop_tansu() {
+stop_kafka() {
     local pids=() pid i
-    if pid="$(tansu_pid_alive)"; then pids+=("$pid"); fi
-    # Fallback when the pid file is stale or gone: tansu processes running in
-    # our data folder, and only those.
+    if pid="$(kafka_pid_alive)"; then pids+=("$pid"); fi
+    # Fallback when the pid file is stale or gone: brokers running on our
+    # data folder, and only those.
     while read -r pid; do
         if [[ -n "$pid" && " ${pids[*]} " != *" $pid "* ]]; then pids+=("$pid"); fi
-    done < <(tansu_pids_in_data_dir)
+    done < <(kafka_pids_in_data_dir)
 
     if [[ ${#pids[@]} -eq 0 ]]; then
-        log "tansu is not running"
+        log "Kafka is not running"
     else
-        log "stopping tansu (pid ${pids[*]})"
+        log "stopping Kafka (pid ${pids[*]})"
         kill "${pids[@]}" 2>/dev/null || true
-        for ((i = 0; i < 30; i++)); do
+        for ((i = 0; i < 60; i++)); do
             local alive=0
             for pid in "${pids[@]}"; do
                 if [[ -e "/proc/$pid" ]]; then alive=1; fi
@@ -31,12 +31,12 @@ stop_tansu() {
         done
         for pid in "${pids[@]}"; do
             if [[ -e "/proc/$pid" ]]; then
-                log "tansu (pid $pid) ignored SIGTERM for 15s: killing it"
+                log "Kafka (pid $pid) ignored SIGTERM for 30s: killing it"
                 kill -KILL "$pid" 2>/dev/null || true
             fi
         done
     fi
-    rm -f "$TANSU_PID_FILE"
+    rm -f "$KAFKA_PID_FILE"
 }
 
 stop_postgres() {
@@ -55,6 +55,6 @@ stop_postgres() {
         >>"$LOG_DIR/postgres.log" 2>&1 </dev/null
 }
 
-stop_tansu
+stop_kafka
 stop_postgres
 log "stopped (data kept in ${DATA_DIR#"$REPO_ROOT"/}; infra/reset.sh deletes it)"

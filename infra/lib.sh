@@ -12,12 +12,17 @@ PG_DATA="$DATA_DIR/pg"
 if [[ -L "$PG_DATA" ]]; then
     PG_DATA="$(readlink -f "$PG_DATA")"
 fi
-TANSU_DIR="$DATA_DIR/tansu"
-TANSU_PID_FILE="$DATA_DIR/tansu.pid"
-TANSU_VERSION="0.6.0"
+KAFKA_DIR="$DATA_DIR/kafka"          # jars (libs/), config, KRaft log dirs (data/)
+KAFKA_LIBS="$KAFKA_DIR/libs"
+KAFKA_PID_FILE="$DATA_DIR/kafka.pid"
+KAFKA_POM="$REPO_ROOT/infra/kafka/pom.xml"
+# The version the jars in $KAFKA_LIBS must have; keep in step with the pom.
+KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")"
 
 PG_PORT="${MISSIVE_PG_PORT:-54329}"
 KAFKA_PORT="${MISSIVE_KAFKA_PORT:-19092}"
+# The KRaft controller's own listener.
+KAFKA_CONTROLLER_PORT="${MISSIVE_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 HOST="127.0.0.1"
 
 log() { printf '[%s] %s\n' "${LOG_TAG:-infra}" "$*"; }
@@ -80,28 +85,29 @@ pg_running_port() {
     fi
 }
 
-# --- tansu ------------------------------------------------------------------
+# --- Apache Kafka -------------------------------------------------------------
 
-# PIDs of tansu processes whose working directory is our data folder. This is
-# how down.sh finds a broker whose pid file was lost, without touching any
-# other tansu on the machine.
-tansu_pids_in_data_dir() {
-    local p cwd
+# PIDs of Java processes running our broker: `kafka.Kafka` with a config file
+# under our data folder. This is how down.sh finds a broker whose pid file was
+# lost, without touching any other Kafka on the machine.
+kafka_pids_in_data_dir() {
+    local p
     for p in /proc/[0-9]*; do
-        [[ "$(cat "$p/comm" 2>/dev/null)" == tansu ]] || continue
-        cwd="$(readlink "$p/cwd" 2>/dev/null)" || continue
-        [[ "$cwd" == "$TANSU_DIR" ]] && echo "${p#/proc/}"
+        [[ "$(cat "$p/comm" 2>/dev/null)" == java ]] || continue
+        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "kafka.Kafka $KAFKA_DIR/server.properties" &&
+            echo "${p#/proc/}"
     done
     return 0
 }
 
-# PID from the pid file if that process is still our tansu, else nothing.
-tansu_pid_alive() {
+# PID from the pid file if that process is still our broker, else nothing.
+kafka_pid_alive() {
     local pid
-    [[ -f "$TANSU_PID_FILE" ]] || return 1
-    pid="$(cat "$TANSU_PID_FILE" 2>/dev/null)"
+    [[ -f "$KAFKA_PID_FILE" ]] || return 1
+    pid="$(cat "$KAFKA_PID_FILE" 2>/dev/null)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == tansu ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "kafka.Kafka $KAFKA_DIR/server.properties" ||
+        return 1
     echo "$pid"
 }
 

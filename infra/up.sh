@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start the local missive stack, installing what is missing:
 #   - a private PostgreSQL cluster on 127.0.0.1:${MISSIVE_PG_PORT:-54329}
-#   - a tansu Kafka-protocol broker on 127.0.0.1:${MISSIVE_KAFKA_PORT:-19092}
+#   - an Apache Kafka broker (KRaft, one node) on 127.0.0.1:${MISSIVE_KAFKA_PORT:-19092},
+#     its controller on the next port; jars from Maven Central (infra/kafka/pom.xml)
 # All state lives in .data/ at the repository root (git-ignored).
 # Idempotent: when everything already runs, it only confirms it.
 #
@@ -14,7 +15,7 @@ LOG_TAG=up
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_LOG="$LOG_DIR/postgres.log"
-TANSU_LOG="$LOG_DIR/tansu.log"
+KAFKA_LOG="$LOG_DIR/kafka.log"
 READY_TIMEOUT=60 # seconds each service gets to accept connections
 
 # ---------------------------------------------------------------------------
@@ -43,8 +44,8 @@ apt_install() {
 # Tools the Rust build needs: a C toolchain for the -sys crates, and what
 # rdkafka-sys needs to build the bundled librdkafka with its mklove ./configure
 # (bash, make, cc/c++, pkg-config to find zlib, python3 for its linker-script
-# generator; perl is used by several -sys build scripts). libssl-dev is not
-# needed: rdkafka is built without TLS.
+# generator; perl is used by several -sys build scripts), and OpenSSL's headers
+# (libssl-dev): librdkafka is built with TLS and SCRAM for real clusters.
 ensure_build_deps() {
     local missing=()
     if ! command -v gcc >/dev/null || ! command -v g++ >/dev/null ||
@@ -55,6 +56,7 @@ ensure_build_deps() {
     command -v perl >/dev/null || missing+=(perl)
     command -v python3 >/dev/null || missing+=(python3)
     [[ -e /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
+    [[ -e /usr/include/openssl/ssl.h ]] || missing+=(libssl-dev)
     if [[ ${#missing[@]} -gt 0 ]]; then
         apt_install "${missing[@]}"
     fi
@@ -196,111 +198,138 @@ ensure_database() {
 }
 
 # ---------------------------------------------------------------------------
-# tansu (Kafka-protocol broker)
+# Apache Kafka
 # ---------------------------------------------------------------------------
 
-TANSU_EXTERNAL=0
+KAFKA_EXTERNAL=0
+# The broker's JVM: a small heap for a development box, G1 with short pauses
+# (a pause is added to every push), and no waiting on a full disk of GC logs.
+KAFKA_HEAP_OPTS="${MISSIVE_KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
+KAFKA_JVM_OPTS=(-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExitOnOutOfMemoryError
+    -Djava.awt.headless=true)
 
-# True when $1 is tansu $TANSU_VERSION built with the SQLite (libsql) engine.
-tansu_suitable() {
-    local version
-    version="$("$1" --version 2>/dev/null)" || return 1
-    [[ " $version " == *" $TANSU_VERSION "* ]] || return 1
-    "$1" --help 2>/dev/null | grep -q '^Storage engines:.*libsql'
+ensure_java() {
+    command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
+    command -v mvn >/dev/null 2>&1 || apt_install maven
 }
 
-# Path of a suitable tansu binary (PATH first, then cargo's bin folder).
-find_tansu() {
-    local candidate
-    for candidate in "$(command -v tansu 2>/dev/null || true)" \
-        "${CARGO_HOME:-$HOME/.cargo}/bin/tansu"; do
-        if [[ -n "$candidate" && -x "$candidate" ]] && tansu_suitable "$candidate"; then
-            echo "$candidate"
-            return 0
-        fi
-    done
-    return 1
+# The jars of the pinned release, copied by Maven from Maven Central.
+ensure_kafka_installed() {
+    ensure_java
+    if [[ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" && -f "$KAFKA_LIBS/.complete" &&
+        "$KAFKA_LIBS/.complete" -nt "$KAFKA_POM" ]]; then
+        return 0
+    fi
+    log "fetching Apache Kafka $KAFKA_VERSION from Maven Central (infra/kafka/pom.xml)"
+    rm -rf "$KAFKA_LIBS"
+    mkdir -p "$KAFKA_LIBS"
+    if ! mvn -q -B -f "$KAFKA_POM" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS" >>"$KAFKA_LOG" 2>&1 </dev/null; then
+        show_log_tail "$KAFKA_LOG"
+        die "mvn could not fetch the Kafka jars"
+    fi
+    touch "$KAFKA_LIBS/.complete"
 }
 
-ensure_tansu_installed() {
-    TANSU_BIN="$(find_tansu)" && return 0
-    command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain first"
-    log "installing tansu $TANSU_VERSION from crates.io with the SQLite engine"
-    log "(a one-time build: roughly 15-25 minutes on a 2-core machine)"
-    # --force: replace a tansu of another version or without libsql.
-    cargo install tansu --version "$TANSU_VERSION" --locked --features libsql --force
-    TANSU_BIN="$(find_tansu)" || die "tansu $TANSU_VERSION still not found after cargo install"
+# server.properties from the template, rewritten when it changes (a new port).
+# Returns 0 when the file changed.
+write_kafka_config() {
+    local want
+    want="$(sed -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+        -e "s|@LOG_DIRS@|$KAFKA_DIR/data|g" "$REPO_ROOT/infra/kafka/server.properties")"
+    [[ -f "$KAFKA_DIR/server.properties" && "$(cat "$KAFKA_DIR/server.properties")" == "$want" ]] &&
+        return 1
+    printf '%s\n' "$want" >"$KAFKA_DIR/server.properties"
+    return 0
 }
 
-stop_tansu_pid() {
+kafka_java() {
+    java "${KAFKA_JVM_OPTS[@]}" -Dlog4j2.configurationFile="$REPO_ROOT/infra/kafka/log4j2.yaml" \
+        -cp "$KAFKA_LIBS/*" "$@"
+}
+
+# KRaft needs its log directory formatted once, with a cluster id.
+format_kafka_storage() {
+    [[ -f "$KAFKA_DIR/data/meta.properties" ]] && return 0
+    local cluster_id
+    cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$KAFKA_LOG" | tail -n 1)"
+    log "formatting the KRaft log directory (cluster $cluster_id)"
+    if ! kafka_java kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" \
+        -c "$KAFKA_DIR/server.properties" >>"$KAFKA_LOG" 2>&1 </dev/null; then
+        show_log_tail "$KAFKA_LOG"
+        die "kafka-storage format failed"
+    fi
+}
+
+stop_kafka_pid() {
     local pid="$1" i
     kill "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 30; i++)); do
+    for ((i = 0; i < 60; i++)); do
         [[ -e "/proc/$pid" ]] || return 0
         sleep 0.5
     done
     kill -KILL "$pid" 2>/dev/null || true
 }
 
-start_tansu() {
+start_kafka() {
     local pid
-    mkdir -p "$TANSU_DIR" "$LOG_DIR"
+    mkdir -p "$KAFKA_DIR" "$LOG_DIR"
 
     # A broker of ours without a pid file (e.g. the file was removed): adopt it.
-    if ! pid="$(tansu_pid_alive)"; then
-        pid="$(tansu_pids_in_data_dir | head -n 1)"
-        [[ -n "$pid" ]] && echo "$pid" >"$TANSU_PID_FILE"
+    if ! pid="$(kafka_pid_alive)"; then
+        pid="$(kafka_pids_in_data_dir | head -n 1)"
+        [[ -n "$pid" ]] && echo "$pid" >"$KAFKA_PID_FILE"
     fi
 
-    # Running, but on another port than wanted now: restart it.
-    if [[ -n "$pid" ]] &&
-        ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--listener-url tcp://$HOST:$KAFKA_PORT "; then
-        log "tansu (pid $pid) listens elsewhere, wanted port $KAFKA_PORT: restarting it"
-        stop_tansu_pid "$pid"
+    # Running with another configuration (e.g. a new MISSIVE_KAFKA_PORT): restart it.
+    if [[ -n "$pid" ]] && write_kafka_config; then
+        log "Kafka settings changed: restarting the broker (pid $pid)"
+        stop_kafka_pid "$pid"
         pid=""
     fi
 
     if [[ -n "$pid" ]]; then
-        log "tansu already running (pid $pid)"
+        log "Kafka already running (pid $pid)"
     elif tcp_open "$KAFKA_PORT"; then
         if kafka_answers "$KAFKA_PORT"; then
-            # E.g. Apache Kafka from infra/docker-compose.yml.
+            # E.g. Apache Kafka from infra/docker-compose.yml, or a cluster of your own.
             log "a Kafka broker not started by this script already answers on $HOST:$KAFKA_PORT; using it"
-            TANSU_EXTERNAL=1
+            KAFKA_EXTERNAL=1
             return 0
         fi
         die "port $HOST:$KAFKA_PORT is taken by something that is not a Kafka broker (set MISSIVE_KAFKA_PORT)"
     else
-        ensure_tansu_installed
-        log "starting tansu $TANSU_VERSION on $HOST:$KAFKA_PORT (log: ${TANSU_LOG#"$REPO_ROOT"/})"
-        # tansu 0.6.0 opens only the Kafka listener (no metrics port; OTLP
-        # metrics are pushed only if --otlp-endpoint-url is given). The SQLite
-        # path is relative, hence the working directory .data/tansu.
+        ensure_kafka_installed
+        write_kafka_config || true
+        format_kafka_storage
+        log "starting Apache Kafka $KAFKA_VERSION on $HOST:$KAFKA_PORT (log: ${KAFKA_LOG#"$REPO_ROOT"/})"
         # setsid + nohup: the broker outlives this script and its terminal;
         # stdin/stdout are detached so `make test | tee` does not hang on it.
+        # Many topics and connections: raise the open-files limit if allowed.
         (
-            cd "$TANSU_DIR"
-            RUST_LOG="${MISSIVE_TANSU_LOG:-warn}" exec setsid nohup "$TANSU_BIN" broker \
-                --listener-url "tcp://$HOST:$KAFKA_PORT" \
-                --advertised-listener-url "tcp://$HOST:$KAFKA_PORT" \
-                --storage-engine "sqlite://tansu.db"
-        ) >>"$TANSU_LOG" 2>&1 </dev/null &
+            ulimit -n 65536 2>/dev/null || true
+            # shellcheck disable=SC2086 # the heap options are words on purpose
+            exec setsid nohup java "${KAFKA_JVM_OPTS[@]}" $KAFKA_HEAP_OPTS \
+                -Dlog4j2.configurationFile="$REPO_ROOT/infra/kafka/log4j2.yaml" \
+                -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties"
+        ) >>"$KAFKA_LOG" 2>&1 </dev/null &
         pid=$!
-        echo "$pid" >"$TANSU_PID_FILE"
+        echo "$pid" >"$KAFKA_PID_FILE"
     fi
 
     local i
-    for ((i = 0; i < READY_TIMEOUT; i++)); do
+    for ((i = 0; i < READY_TIMEOUT * 2; i++)); do
         if [[ ! -e "/proc/$pid" ]]; then
-            show_log_tail "$TANSU_LOG"
-            rm -f "$TANSU_PID_FILE"
-            die "tansu exited during startup"
+            show_log_tail "$KAFKA_LOG"
+            rm -f "$KAFKA_PID_FILE"
+            die "Kafka exited during startup"
         fi
         kafka_answers "$KAFKA_PORT" && return 0
-        sleep 1
+        sleep 0.5
     done
-    show_log_tail "$TANSU_LOG"
-    die "tansu does not answer Kafka requests on $HOST:$KAFKA_PORT after ${READY_TIMEOUT}s"
+    show_log_tail "$KAFKA_LOG"
+    die "Kafka does not answer on $HOST:$KAFKA_PORT after ${READY_TIMEOUT}s"
 }
 
 # ---------------------------------------------------------------------------
@@ -357,12 +386,12 @@ main() {
     ensure_postgres_installed
     start_postgres
     ensure_database
-    start_tansu
+    start_kafka
 
     local pg_where="data ${PG_DATA#"$REPO_ROOT"/}"
-    local kafka_where="tansu $TANSU_VERSION, data ${TANSU_DIR#"$REPO_ROOT"/}/tansu.db"
+    local kafka_where="Apache Kafka $KAFKA_VERSION, KRaft, data ${KAFKA_DIR#"$REPO_ROOT"/}/data"
     if [[ "$PG_EXTERNAL" -eq 1 ]]; then pg_where="not managed by infra/"; fi
-    if [[ "$TANSU_EXTERNAL" -eq 1 ]]; then kafka_where="not managed by infra/"; fi
+    if [[ "$KAFKA_EXTERNAL" -eq 1 ]]; then kafka_where="not managed by infra/"; fi
     cat <<EOF
 [up] missive stack is up
 [up]   PostgreSQL  $HOST:$PG_PORT   ($pg_where)

@@ -1,7 +1,7 @@
 //! Backpressure (issue #9): with the broker stopped, ingest answers every send
 //! with a retryable 91000 at once instead of queueing it, appends nothing,
 //! and accepts sends again by itself when the broker returns. The broker is a
-//! private tansu on its own port, so stopping it disturbs no other test.
+//! private Apache Kafka broker on its own port, so stopping it disturbs no other test.
 
 mod support;
 
@@ -29,7 +29,7 @@ async fn a_stopped_broker_gets_retryable_refusals_and_ingest_recovers_by_itself(
     ));
     let mut broker = PrivateBroker::start(&dir)
         .await
-        .expect("private tansu starts");
+        .expect("private Kafka broker starts");
     let brokers = broker.addr();
     let app = TestApp::spawn_with(|c| {
         c.kafka.brokers = brokers;
@@ -92,8 +92,39 @@ async fn a_stopped_broker_gets_retryable_refusals_and_ingest_recovers_by_itself(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(unreachable);
+    // Readiness says so too, naming the broker; so does the projector's.
+    let ready = |addr| {
+        let http = app.http.clone();
+        async move {
+            let r = http
+                .get(format!("http://{addr}/readyz"))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = ready(app.ingest.as_ref().unwrap().addr).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["checks"]["broker"]["ok"], false, "{body}");
+    assert_eq!(body["checks"]["postgres"]["ok"], true, "{body}");
+    // The projector samples the broker once a second.
+    let mut projector_ready = true;
+    for _ in 0..100 {
+        let (status, body) = ready(app.projector.as_ref().unwrap().addr).await;
+        if status == 503 {
+            assert_eq!(body["checks"]["projection"]["ok"], false, "{body}");
+            projector_ready = false;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !projector_ready,
+        "the projector's readiness never noticed the broker is gone"
+    );
 
-    broker.start_process().await.expect("tansu restarts");
+    broker.start_process().await.expect("the broker restarts");
     // Nothing refused reached the log.
     assert_eq!(app.events_on_log(), on_log_before);
     // The same ingest, not restarted, accepts the retries (same MsgRandom and MsgSeq).
@@ -116,6 +147,8 @@ async fn a_stopped_broker_gets_retryable_refusals_and_ingest_recovers_by_itself(
         }
     }
     app.wait_projected().await;
+    let (status, body) = ready(app.ingest.as_ref().unwrap().addr).await;
+    assert_eq!(status, 200, "ready again: {body}");
     // Every message once, seqs dense.
     let row = app
         .pg

@@ -1,4 +1,4 @@
-//! The fault loop (issue #9): a private PostgreSQL and tansu broker, the real
+//! The fault loop (issue #9): a private PostgreSQL and Apache Kafka broker, the real
 //! `missive ingest | projector | delivery` processes, a steady load, and
 //! faults one after another (kill -9 of each service, a broker restart, a
 //! PostgreSQL restart, a WebSocket client cut mid-stream). After each round

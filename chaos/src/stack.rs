@@ -1,4 +1,4 @@
-//! A private PostgreSQL cluster and a private tansu broker on free loopback
+//! A private PostgreSQL cluster and a private Apache Kafka broker on free loopback
 //! ports, under one scratch directory. The fault loop kills and restarts
 //! them, so it never touches the shared development stack.
 
@@ -173,29 +173,34 @@ impl Drop for PrivatePostgres {
     }
 }
 
-/// The tansu binary `infra/up.sh` installs: `$MISSIVE_TANSU_BIN`, PATH, or cargo's bin folder.
-pub fn tansu_binary() -> anyhow::Result<PathBuf> {
-    if let Ok(p) = std::env::var("MISSIVE_TANSU_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("tansu")).collect())
-        .unwrap_or_default();
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    if let Some(home) = cargo_home {
-        candidates.push(home.join("bin").join("tansu"));
-    }
-    candidates
-        .into_iter()
-        .find(|p| p.is_file())
-        .context("tansu not found (run `make up` once, which installs it)")
+/// The repository this crate was built from: the broker's jars and its
+/// settings live under it.
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the chaos crate lives in the workspace")
+        .to_owned()
 }
 
-/// A tansu broker of its own, with SQLite storage in `dir/tansu`.
+/// The Apache Kafka jars `infra/up.sh` fetches: `$MISSIVE_KAFKA_LIBS`, or
+/// `.data/kafka/libs` in the repository.
+pub fn kafka_libs() -> anyhow::Result<PathBuf> {
+    let libs = std::env::var_os("MISSIVE_KAFKA_LIBS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".data/kafka/libs"));
+    if !libs.join(".complete").exists() {
+        bail!(
+            "no Apache Kafka jars in {} (run `make up` once, which fetches them)",
+            libs.display()
+        );
+    }
+    Ok(libs)
+}
+
+/// An Apache Kafka broker of its own (one KRaft node, the settings of
+/// `infra/kafka/server.properties`) with its log directories in `dir/kafka`.
 pub struct PrivateBroker {
-    bin: PathBuf,
+    libs: PathBuf,
     dir: PathBuf,
     pub port: u16,
     child: Option<Child>,
@@ -204,14 +209,57 @@ pub struct PrivateBroker {
 impl PrivateBroker {
     pub async fn start(dir: &Path) -> anyhow::Result<Self> {
         let mut broker = Self {
-            bin: tansu_binary()?,
-            dir: dir.join("tansu"),
+            libs: kafka_libs()?,
+            dir: dir.join("kafka"),
             port: free_port()?,
             child: None,
         };
+        let controller_port = free_port()?;
         std::fs::create_dir_all(&broker.dir)?;
+        let settings = include_str!("../../infra/kafka/server.properties")
+            .replace("@PORT@", &broker.port.to_string())
+            .replace("@CONTROLLER_PORT@", &controller_port.to_string())
+            .replace("@LOG_DIRS@", path_str(&broker.dir.join("data"))?);
+        std::fs::write(broker.dir.join("server.properties"), settings)?;
+        // KRaft formats its log directory once, with a cluster id of 22
+        // base64url characters (a UUID's 16 bytes); like Kafka's own, never
+        // one starting with '-', which the command line would take for an option.
+        let cluster_id = std::iter::repeat_with(|| base64_url(uuid::Uuid::new_v4().as_bytes()))
+            .find(|id| !id.starts_with('-'))
+            .expect("an id");
+        let out = broker
+            .java()
+            .args(["kafka.tools.StorageTool", "format", "-t", &cluster_id, "-c"])
+            .arg(broker.dir.join("server.properties"))
+            .stdin(Stdio::null())
+            .output()
+            .context("run java (is a JDK installed? `make up` installs one)")?;
+        if !out.status.success() {
+            bail!(
+                "kafka-storage format failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         broker.start_process().await?;
         Ok(broker)
+    }
+
+    fn java(&self) -> Command {
+        let mut c = Command::new("java");
+        c.args([
+            "-Xms128m",
+            "-Xmx512m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+        ])
+        .arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            repo_root().join("infra/kafka/log4j2.yaml").display()
+        ))
+        .arg("-cp")
+        .arg(self.libs.join("*"));
+        c
     }
 
     pub fn addr(&self) -> String {
@@ -222,28 +270,20 @@ impl PrivateBroker {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("tansu.log"))?;
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(&self.bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-            ])
-            .arg(&url)
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .current_dir(&self.dir)
-            .env("RUST_LOG", "warn")
+            .open(self.dir.join("kafka.log"))?;
+        let child = self
+            .java()
+            .arg("kafka.Kafka")
+            .arg(self.dir.join("server.properties"))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
-            .with_context(|| format!("start {}", self.bin.display()))?;
+            .context("start the Kafka broker")?;
         self.child = Some(child);
         wait_listening(
             SocketAddr::from(([127, 0, 0, 1], self.port)),
-            Duration::from_secs(30),
+            Duration::from_secs(60),
         )
         .await
     }
@@ -265,6 +305,12 @@ impl Drop for PrivateBroker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Unpadded base64url, the form of a KRaft cluster id.
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn path_str(p: &Path) -> anyhow::Result<&str> {

@@ -2,6 +2,7 @@
 //! TOML file (`MISSIVE_CONFIG`) and then by `MISSIVE_*` environment variables
 //! (nested keys with `__`, e.g. `MISSIVE_PROJECTOR__BATCH_MAX=2000`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use figment::providers::{Env, Format, Toml};
@@ -29,6 +30,13 @@ pub struct Config {
     pub views: ViewsConfig,
     /// Names this process in events and logs; defaults to host + pid.
     pub instance_id: String,
+    /// True when `instance_id` was configured (`MISSIVE_INSTANCE_ID`, a pod
+    /// name): consumers then join their groups as static members, so a
+    /// restart under the same name takes its partitions back at once. With
+    /// the default name (new on every start) they join dynamically and leave
+    /// on shutdown, so a restart never waits for the old member to expire.
+    #[serde(skip)]
+    pub stable_instance_id: bool,
     /// Offline push to the vendors (APNs, FCM, Huawei, Xiaomi, OPPO, vivo, Meizu).
     pub push: PushConfig,
     /// Hostile-input bounds and rate limits (docs/limits.md).
@@ -59,6 +67,16 @@ pub struct KafkaConfig {
     /// `confluent` encoding; when set with `single_object`, missive still
     /// reads Confluent-framed records of the schemas registered there.
     pub schema_registry_url: Option<String>,
+    /// A consumer that stops heartbeating (killed, hung) loses its
+    /// partitions after this long (librdkafka `session.timeout.ms`).
+    pub session_timeout_ms: u32,
+    /// librdkafka properties given to every client as they are, for a real
+    /// cluster: `security.protocol`, `sasl.mechanisms`, `sasl.username`,
+    /// `sasl.password`, `ssl.ca.location`, ... (docs/infra.md). From the
+    /// environment, `MISSIVE_KAFKA__LIBRDKAFKA__SASL_MECHANISMS=PLAIN` sets
+    /// `sasl.mechanisms` (librdkafka names have dots, never underscores).
+    /// Values are kept secret: never logged.
+    pub librdkafka: BTreeMap<String, SecretString>,
 }
 
 /// The framing of records missive writes; readers accept both.
@@ -107,6 +125,9 @@ pub struct ProjectorConfig {
     pub batch_max: usize,
     /// How long a partial batch waits for more events before it is written.
     pub batch_linger_ms: u64,
+    /// Events waiting and no offset moving for this long: the projector
+    /// reports not ready (`/readyz` answers 503).
+    pub stall_after_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -177,6 +198,7 @@ impl Default for Config {
             permissions: PermissionsConfig::default(),
             views: ViewsConfig::default(),
             instance_id: default_instance_id(),
+            stable_instance_id: false,
             push: PushConfig::default(),
             limits: LimitsConfig::default(),
         }
@@ -305,6 +327,8 @@ impl Default for KafkaConfig {
             events_retention_ms: -1,
             encoding: Encoding::SingleObject,
             schema_registry_url: None,
+            session_timeout_ms: 10_000,
+            librdkafka: BTreeMap::new(),
         }
     }
 }
@@ -332,6 +356,7 @@ impl Default for ProjectorConfig {
             group_id: "missive-projector".into(),
             batch_max: 1_000,
             batch_linger_ms: 5,
+            stall_after_ms: 5_000,
         }
     }
 }
@@ -355,14 +380,14 @@ impl Config {
         if let Ok(path) = std::env::var("MISSIVE_CONFIG") {
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment
-            .merge(
-                Env::prefixed("MISSIVE_")
-                    .ignore(&["config"])
-                    .map(|key| env_key(key.as_str()).into()),
-            )
-            .extract()
-            .map_err(Box::new)
+        let figment = figment.merge(
+            Env::prefixed("MISSIVE_")
+                .ignore(&["config"])
+                .map(|key| env_key(key.as_str()).into()),
+        );
+        let mut config: Self = figment.extract().map_err(Box::new)?;
+        config.stable_instance_id = figment.contains("instance_id");
+        Ok(config)
     }
 
     pub fn events_topic(&self) -> String {

@@ -9,10 +9,12 @@ use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
+use secrecy::ExposeSecret;
 
 use crate::config::Config;
 
-/// Settings every client shares.
+/// Settings every client shares, then the operator's own librdkafka
+/// properties (security, SASL, TLS: `kafka.librdkafka`), which win.
 pub fn base_config(config: &Config, role: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.kafka.brokers)
@@ -21,7 +23,31 @@ pub fn base_config(config: &Config, role: &str) -> ClientConfig {
             format!("missive-{role}-{}", config.instance_id),
         )
         .set("log_level", "4");
+    for (key, value) in &config.kafka.librdkafka {
+        // From the environment, `sasl_mechanisms` stands for `sasl.mechanisms`.
+        c.set(key.replace('_', "."), value.expose_secret());
+    }
     c
+}
+
+/// Group membership of a long-running consumer (`role`: projector, push,
+/// commands). With a configured instance id it joins as a static member
+/// (`group.instance.id`), so a restart under the same name takes its
+/// partitions back without a rebalance; otherwise it joins dynamically and
+/// leaves the group when it closes, so the partitions move at once. Either
+/// way a member that dies without leaving loses them after the session
+/// timeout.
+pub fn join_group(config: &Config, settings: &mut ClientConfig, group: &str, role: &str) {
+    settings.set("group.id", group).set(
+        "session.timeout.ms",
+        config.kafka.session_timeout_ms.to_string(),
+    );
+    if config.stable_instance_id {
+        settings.set(
+            "group.instance.id",
+            format!("{}.{role}", config.instance_id),
+        );
+    }
 }
 
 /// A consumer's settings: `base_config` plus the fetch wait.
@@ -90,6 +116,24 @@ impl ClientContext for LinkHealth {
         }
         tracing::warn!(%error, reason, "librdkafka");
     }
+}
+
+/// A consumer with a [`LinkHealth`] context (metadata and offset look-ups
+/// that must also say whether the broker is reachable).
+impl rdkafka::consumer::ConsumerContext for LinkHealth {}
+
+/// A client of `role` whose [`LinkHealth`] follows its broker connections
+/// (statistics every second, reconnects at least every second).
+pub fn watched_consumer(
+    config: &Config,
+    role: &str,
+) -> Result<(rdkafka::consumer::BaseConsumer<LinkHealth>, LinkHealth), KafkaError> {
+    let health = LinkHealth::default();
+    let consumer = base_config(config, role)
+        .set("statistics.interval.ms", "1000")
+        .set("reconnect.backoff.max.ms", "1000")
+        .create_with_context(health.clone())?;
+    Ok((consumer, health))
 }
 
 /// The events producer ([`producer`]'s settings) with a [`LinkHealth`]

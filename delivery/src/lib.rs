@@ -135,6 +135,7 @@ impl Delivery {
             .merge(missive_core::telemetry::ops_routes(
                 "delivery",
                 Some(self.pool.clone()),
+                vec![Arc::new(self.actions.link_health())],
             ))
             .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
                 |req: &axum::http::Request<_>| {

@@ -79,6 +79,11 @@ impl EventAppender {
         })
     }
 
+    /// Whether the broker is reachable, as this producer sees it (readiness).
+    pub fn link_health(&self) -> LinkHealth {
+        self.link.clone()
+    }
+
     /// Writes records in `framing` (the Confluent wire format when so configured).
     pub fn with_framing(mut self, framing: Framing) -> Self {
         self.framing = framing;

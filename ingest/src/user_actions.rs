@@ -45,6 +45,11 @@ impl UserActions {
         })
     }
 
+    /// Whether the broker is reachable, as the events producer sees it.
+    pub fn link_health(&self) -> missive_core::kafka::LinkHealth {
+        self.pipeline.appender().link_health()
+    }
+
     /// `msg` holds Tencent `sendmsg` fields; the sender is always `user`.
     pub async fn send(
         &self,

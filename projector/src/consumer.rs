@@ -5,6 +5,16 @@
 //! offsets; every batch advances them in the same transaction as the view
 //! rows it wrote, fenced on the value it expects, so a crash, a kill or a
 //! zombie instance after a rebalance can neither lose nor double an event.
+//!
+//! No single event may stop the line. A batch that fails for a *permanent*
+//! reason (PostgreSQL data errors, SQLSTATE classes 22 and 23: the event
+//! itself cannot be stored) is split in halves until the one event is found;
+//! that event goes to the dead-letter topic with the reason, its partition
+//! and offset, and is skipped, and the rest commits. The split depends only
+//! on the events and the views before them, so a replay skips the same
+//! events (rebuild = live), and a skipped event takes no seq. *Transient*
+//! failures (connection loss, serialization failure, deadlock, resources)
+//! retry the batch with capped exponential backoff and jitter.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -121,23 +131,31 @@ async fn load_offsets(
     Ok(partitions.iter().map(|p| (*p, all[p])).collect())
 }
 
-/// A record that does not decode, bound for the dead-letter topic.
-struct DeadLetter {
+/// A record read from the log and not yet committed.
+struct Polled {
     partition: i32,
     offset: i64,
     key: Option<Vec<u8>>,
     payload: Vec<u8>,
-    reason: String,
+    /// The event, or why it is bound for the dead-letter topic instead.
+    event: Result<Envelope, DeadReason>,
 }
 
-/// Events read but not yet committed.
+/// Why a record is dead-lettered: its `kind` labels the metric.
+struct DeadReason {
+    /// `decode` (not an event of ours) or `apply` (the views refuse it).
+    kind: &'static str,
+    detail: String,
+}
+
+/// Records read but not yet committed, in the order they were read (so
+/// each prefix holds a prefix of every partition).
 struct Pending {
     generation: u64,
     started: Instant,
-    events: Vec<Envelope>,
-    dead: Vec<DeadLetter>,
-    /// Per partition: (first offset, last offset) in this batch.
-    ranges: BTreeMap<i32, (i64, i64)>,
+    records: Vec<Polled>,
+    /// Per partition, the last offset read into this batch.
+    last: BTreeMap<i32, i64>,
     /// Payload bytes read, for progress reports.
     bytes: u64,
 }
@@ -147,22 +165,112 @@ impl Pending {
         Self {
             generation,
             started: Instant::now(),
-            events: Vec::new(),
-            dead: Vec::new(),
-            ranges: BTreeMap::new(),
+            records: Vec::new(),
+            last: BTreeMap::new(),
             bytes: 0,
         }
     }
 
     fn len(&self) -> usize {
-        self.events.len() + self.dead.len()
+        self.records.len()
     }
 }
 
 enum FlushError {
     /// Another instance advanced an offset: this batch is not ours to write.
     Fenced,
-    Retry(String),
+    /// Worth retrying as it is: the database or the broker is unavailable
+    /// for now, or the transaction lost a race.
+    Transient(String),
+    /// The batch cannot be stored as it is, however often it is retried.
+    Permanent(String),
+}
+
+/// Data errors (class 22: a value PostgreSQL cannot store, such as U+0000 in
+/// text or jsonb) and integrity errors (class 23) come from the events
+/// themselves and fail the same way on every retry. Anything else (no
+/// SQLSTATE: the connection; 40001, 40P01; 53xxx resources; 57xxx shutdown;
+/// and our own bugs, 42xxx, which a fixed release must get to project) is
+/// retried rather than costing events.
+fn is_permanent(sqlstate: Option<&str>) -> bool {
+    sqlstate.is_some_and(|c| c.starts_with("22") || c.starts_with("23"))
+}
+
+fn classify(e: tokio_postgres::Error) -> FlushError {
+    // tokio-postgres prints only "db error"; the server's words say why.
+    let code = e.code().map(|c| c.code().to_owned());
+    let why = match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    };
+    if is_permanent(code.as_deref()) {
+        FlushError::Permanent(why)
+    } else {
+        FlushError::Transient(why)
+    }
+}
+
+/// Capped exponential backoff with full jitter: attempt 0 waits up to
+/// 100 ms, doubling up to 10 s, so projectors retrying the same outage do
+/// not hit PostgreSQL in step.
+fn backoff(attempt: u32) -> Duration {
+    let cap_ms = 100u64.saturating_mul(1 << attempt.min(7)).min(10_000);
+    Duration::from_millis(rand::random_range(cap_ms / 4..=cap_ms))
+}
+
+/// Where a batch goes: the topics, the dead-letter producer, the partitions
+/// this instance owns, the views' limits.
+struct Sink<'a> {
+    topic: &'a str,
+    dlq_topic: &'a str,
+    dlq: &'a FutureProducer,
+    ownership: &'a Arc<Mutex<Ownership>>,
+    limits: apply::Limits,
+}
+
+/// The record as it was read, with headers saying why and where from.
+async fn send_dead_letter(
+    sink: &Sink<'_>,
+    r: &Polled,
+    dead: &DeadReason,
+) -> Result<(), FlushError> {
+    let partition = r.partition.to_string();
+    let offset = r.offset.to_string();
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: "missive.dlq.reason",
+            value: Some(dead.detail.as_bytes()),
+        })
+        .insert(Header {
+            key: "missive.dlq.kind",
+            value: Some(dead.kind.as_bytes()),
+        })
+        .insert(Header {
+            key: "missive.dlq.topic",
+            value: Some(sink.topic.as_bytes()),
+        })
+        .insert(Header {
+            key: "missive.dlq.partition",
+            value: Some(partition.as_bytes()),
+        })
+        .insert(Header {
+            key: "missive.dlq.offset",
+            value: Some(offset.as_bytes()),
+        });
+    let mut record = FutureRecord::to(sink.dlq_topic)
+        .payload(&r.payload)
+        .headers(headers);
+    if let Some(k) = &r.key {
+        record = record.key(k);
+    }
+    sink.dlq
+        .send(record, Timeout::After(Duration::from_secs(10)))
+        .await
+        .map_err(|(e, _)| FlushError::Transient(format!("dead-letter topic: {e}")))?;
+    metrics::counter!("missive_projector_dead_letters_total", "reason" => dead.kind).increment(1);
+    tracing::warn!(partition = r.partition, offset = r.offset, kind = dead.kind,
+        reason = %dead.detail, "event sent to the dead-letter topic");
+    Ok(())
 }
 
 /// Where a replay stops and how far it got.
@@ -197,18 +305,19 @@ impl ConsumeLoop {
         };
         let mut settings = missive_core::kafka::consumer_config(&self.config, "projector");
         settings
-            .set("group.id", &self.config.projector.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest");
         if self.replay.is_none() {
-            // A static member restarted after a crash takes its partitions
-            // back at once (docs/faults.md). A replay is a one-off group of
-            // its own: there the static join only costs time on tansu.
-            settings.set(
-                "group.instance.id",
-                format!("{}.projector", self.config.instance_id),
+            missive_core::kafka::join_group(
+                &self.config,
+                &mut settings,
+                &self.config.projector.group_id,
+                "projector",
             );
+        } else {
+            // A replay is a one-off group of its own.
+            settings.set("group.id", &self.config.projector.group_id);
         }
         let consumer: BaseConsumer<OffsetsContext> = settings.create_with_context(context)?;
         consumer.subscribe(&[&topic])?;
@@ -218,7 +327,15 @@ impl ConsumeLoop {
         let limits = apply::Limits {
             recent_contacts_max: self.config.views.recent_contacts_max.max(1),
         };
+        let sink = Sink {
+            topic: &topic,
+            dlq_topic: &dlq_topic,
+            dlq: &dlq,
+            ownership: &ownership,
+            limits,
+        };
         let mut pending = Pending::new(0);
+        let mut attempt = 0u32;
         tracing::info!(%topic, group = %self.config.projector.group_id, "projector consuming");
 
         loop {
@@ -228,25 +345,38 @@ impl ConsumeLoop {
                 // A rebalance happened: what was read before it is re-read by
                 // whoever owns the partitions now, from the stored offsets.
                 pending = Pending::new(generation);
+                attempt = 0;
             }
             let due = pending.len() >= batch_max
                 || (pending.len() > 0 && pending.started.elapsed() >= linger)
                 || stopping;
             if due && pending.len() > 0 {
-                let batch = std::mem::replace(&mut pending, Pending::new(generation));
-                match self.flush(&batch, &topic, &dlq_topic, &dlq, &ownership, limits) {
-                    Ok(()) => {}
+                match self.flush_isolating(&mut pending.records, generation, &sink) {
+                    Ok(()) => {
+                        attempt = 0;
+                        pending = Pending::new(generation);
+                    }
                     Err(FlushError::Fenced) => {
                         tracing::warn!("offsets moved under us; re-reading from PostgreSQL");
+                        attempt = 0;
+                        pending = Pending::new(generation);
                         self.reseek(&consumer, &topic, &ownership);
                     }
-                    Err(FlushError::Retry(e)) => {
-                        tracing::warn!(error = %e, "batch not committed; retrying");
+                    Err(FlushError::Transient(e) | FlushError::Permanent(e)) => {
+                        // (A permanent error is isolated inside; one that
+                        // escapes came with no event to blame: retried.)
+                        metrics::counter!("missive_projector_batch_retries_total").increment(1);
                         if stopping {
+                            tracing::warn!(error = %e, "batch not committed; stopping");
                             break;
                         }
-                        std::thread::sleep(Duration::from_millis(500));
-                        pending = batch;
+                        let pause = backoff(attempt);
+                        attempt = attempt.saturating_add(1);
+                        tracing::warn!(error = %e, retry_in = ?pause, attempt,
+                            "batch not committed; retrying");
+                        std::thread::sleep(pause);
+                        // Whatever part of the batch did commit is skipped
+                        // on the retry (its offsets moved).
                         continue;
                     }
                 }
@@ -275,9 +405,9 @@ impl ConsumeLoop {
                 continue; // read across a rebalance; the loop head resets the batch
             }
             let expected = pending
-                .ranges
+                .last
                 .get(&partition)
-                .map(|r| r.1 + 1)
+                .map(|last| last + 1)
                 .or_else(|| own.next.get(&partition).copied());
             drop(own);
             match expected {
@@ -288,23 +418,22 @@ impl ConsumeLoop {
             if pending.len() == 0 {
                 pending.started = Instant::now();
             }
-            pending
-                .ranges
-                .entry(partition)
-                .and_modify(|r| r.1 = offset)
-                .or_insert((offset, offset));
+            pending.last.insert(partition, offset);
             let payload = msg.payload().unwrap_or_default();
             pending.bytes += payload.len() as u64;
-            match EventCodec::get().decode_framed(payload, &self.schema_ids) {
-                Ok(env) => pending.events.push(env),
-                Err(e) => pending.dead.push(DeadLetter {
-                    partition,
-                    offset,
-                    key: msg.key().map(<[u8]>::to_vec),
-                    payload: payload.to_vec(),
-                    reason: e.to_string(),
-                }),
-            }
+            let event = EventCodec::get()
+                .decode_framed(payload, &self.schema_ids)
+                .map_err(|e| DeadReason {
+                    kind: "decode",
+                    detail: e.to_string(),
+                });
+            pending.records.push(Polled {
+                partition,
+                offset,
+                key: msg.key().map(<[u8]>::to_vec),
+                payload: payload.to_vec(),
+                event,
+            });
         }
         consumer.unsubscribe();
         tracing::info!("projector stopped");
@@ -324,117 +453,133 @@ impl ConsumeLoop {
             .all(|(p, end)| own.next.get(p).is_some_and(|next| next >= end))
     }
 
+    /// Commits `records`; an event that fails permanently is isolated by
+    /// splitting the batch in halves (each committed on its own) until it
+    /// stands alone, then dead-lettered and skipped.
+    fn flush_isolating(
+        &self,
+        records: &mut [Polled],
+        generation: u64,
+        sink: &Sink<'_>,
+    ) -> Result<(), FlushError> {
+        let why = match self.flush(records, generation, sink) {
+            Err(FlushError::Permanent(why)) => why,
+            other => return other,
+        };
+        let mut events = records.iter_mut().filter(|r| r.event.is_ok());
+        let (Some(only), None) = (events.next(), events.next()) else {
+            if records.len() < 2 {
+                // No event to blame (nothing but dead letters): not the data.
+                return Err(FlushError::Transient(why));
+            }
+            let (front, back) = records.split_at_mut(records.len() / 2);
+            self.flush_isolating(front, generation, sink)?;
+            return self.flush_isolating(back, generation, sink);
+        };
+        tracing::error!(partition = only.partition, offset = only.offset, reason = %why,
+            "event cannot be applied to the views; sending it to the dead-letter topic");
+        only.event = Err(DeadReason {
+            kind: "apply",
+            detail: why,
+        });
+        self.flush(records, generation, sink)
+    }
+
+    /// One transaction: dead letters to their topic first, then the offsets
+    /// (fenced), the events, the notifications. Records at offsets already
+    /// committed (a retry after part of the batch went through) are skipped.
     fn flush(
         &self,
-        batch: &Pending,
-        topic: &str,
-        dlq_topic: &str,
-        dlq: &FutureProducer,
-        ownership: &Arc<Mutex<Ownership>>,
-        limits: apply::Limits,
+        records: &[Polled],
+        generation: u64,
+        sink: &Sink<'_>,
     ) -> Result<(), FlushError> {
         let started = Instant::now();
-        let expected: BTreeMap<i32, i64> = {
-            let own = ownership.lock().expect("ownership lock");
-            if own.generation != batch.generation {
+        // Per partition: the stored offset this batch continues, and its new value.
+        let mut advance: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+        let todo: Vec<&Polled> = {
+            let own = sink.ownership.lock().expect("ownership lock");
+            if own.generation != generation {
                 return Err(FlushError::Fenced);
             }
-            batch
-                .ranges
-                .keys()
-                .map(|p| (*p, own.next.get(p).copied().unwrap_or(0)))
+            records
+                .iter()
+                .filter(|r| own.next.get(&r.partition).is_some_and(|n| r.offset >= *n))
+                .inspect(|r| {
+                    let stored = own.next[&r.partition];
+                    advance
+                        .entry(r.partition)
+                        .and_modify(|a| a.1 = r.offset + 1)
+                        .or_insert((stored, r.offset + 1));
+                })
                 .collect()
         };
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let events: Vec<Envelope> = todo
+            .iter()
+            .filter_map(|r| r.event.as_ref().ok().cloned())
+            .collect();
         let applied = self.handle.block_on(async {
             // Dead letters first: they must be on their topic before the
             // offsets that skip them are committed.
-            for d in &batch.dead {
-                let headers = OwnedHeaders::new()
-                    .insert(Header {
-                        key: "missive.dlq.reason",
-                        value: Some(d.reason.as_bytes()),
-                    })
-                    .insert(Header {
-                        key: "missive.dlq.topic",
-                        value: Some(topic.as_bytes()),
-                    })
-                    .insert(Header {
-                        key: "missive.dlq.partition",
-                        value: Some(d.partition.to_string().as_bytes()),
-                    })
-                    .insert(Header {
-                        key: "missive.dlq.offset",
-                        value: Some(d.offset.to_string().as_bytes()),
-                    });
-                let mut record = FutureRecord::to(dlq_topic)
-                    .payload(&d.payload)
-                    .headers(headers);
-                if let Some(k) = &d.key {
-                    record = record.key(k);
-                }
-                dlq.send(record, Timeout::After(Duration::from_secs(10)))
-                    .await
-                    .map_err(|(e, _)| FlushError::Retry(format!("dead-letter topic: {e}")))?;
-                tracing::warn!(partition = d.partition, offset = d.offset, reason = %d.reason,
-                    "undecodable event sent to the dead-letter topic");
+            for r in &todo {
+                let Err(dead) = &r.event else { continue };
+                send_dead_letter(sink, r, dead).await?;
             }
-            // tokio-postgres prints only "db error"; the server's words say why.
-            let retry = |e: tokio_postgres::Error| {
-                FlushError::Retry(match e.as_db_error() {
-                    Some(db) => format!("{} ({})", db.message(), db.code().code()),
-                    None => e.to_string(),
-                })
-            };
             let mut client = self
                 .pool
                 .get()
                 .await
-                .map_err(|e| FlushError::Retry(e.to_string()))?;
-            let tx = client.transaction().await.map_err(retry)?;
-            let applied = apply::apply(&tx, &batch.events, limits)
-                .await
-                .map_err(retry)?;
-            let advance = tx
+                .map_err(|e| FlushError::Transient(e.to_string()))?;
+            let tx = client.transaction().await.map_err(classify)?;
+            // The fence first: it also locks the offset rows, so a second
+            // instance on the same partitions waits here rather than racing
+            // on the view rows.
+            let advance_stmt = tx
                 .prepare_cached(include_str!("sql/advance_offset.sql"))
                 .await
-                .map_err(retry)?;
-            for (p, (_, last)) in &batch.ranges {
+                .map_err(classify)?;
+            for (p, (from, to)) in &advance {
                 let updated = tx
-                    .execute(&advance, &[&topic, p, &expected[p], &(last + 1)])
+                    .execute(&advance_stmt, &[&sink.topic, p, from, to])
                     .await
-                    .map_err(retry)?;
+                    .map_err(classify)?;
                 if updated != 1 {
                     return Err(FlushError::Fenced);
                 }
             }
+            let applied = apply::apply(&tx, &events, sink.limits)
+                .await
+                .map_err(classify)?;
             for payload in notify_payloads(&applied.users) {
                 tx.execute("SELECT pg_notify($1, $2)", &[&INBOX_CHANNEL, &payload])
                     .await
-                    .map_err(retry)?;
+                    .map_err(classify)?;
             }
-            tx.commit().await.map_err(retry)?;
+            tx.commit().await.map_err(classify)?;
             Ok(applied)
         })?;
         {
-            let mut own = ownership.lock().expect("ownership lock");
-            if own.generation == batch.generation {
-                for (p, (_, last)) in &batch.ranges {
-                    own.next.insert(*p, last + 1);
+            let mut own = sink.ownership.lock().expect("ownership lock");
+            if own.generation == generation {
+                for (p, (_, to)) in &advance {
+                    own.next.insert(*p, *to);
                 }
             }
         }
+        let bytes: u64 = todo.iter().map(|r| r.payload.len() as u64).sum();
         if let Some(target) = &self.replay {
-            target.progress.add(batch.len() as u64, batch.bytes);
+            target.progress.add(todo.len() as u64, bytes);
         }
-        metrics::counter!("missive_projector_events_total").increment(batch.len() as u64);
+        metrics::counter!("missive_projector_events_total").increment(todo.len() as u64);
         metrics::counter!("missive_projector_messages_total").increment(applied.messages as u64);
         metrics::counter!("missive_projector_duplicates_total")
             .increment(applied.duplicates as u64);
-        metrics::counter!("missive_projector_dead_letters_total")
-            .increment(batch.dead.len() as u64);
         metrics::histogram!("missive_projector_batch_seconds")
             .record(started.elapsed().as_secs_f64());
-        metrics::histogram!("missive_projector_batch_events").record(batch.len() as f64);
+        metrics::histogram!("missive_projector_batch_events").record(todo.len() as f64);
         Ok(())
     }
 
@@ -491,6 +636,39 @@ fn notify_payloads(users: &std::collections::BTreeSet<String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_data_and_integrity_errors_are_permanent() {
+        for code in ["22P05", "22021", "22001", "23505", "23503"] {
+            assert!(is_permanent(Some(code)), "{code}");
+        }
+        // Connection loss (no SQLSTATE), serialization failure, deadlock,
+        // resources, shutdown, and our own SQL bugs are retried.
+        for code in [
+            None,
+            Some("40001"),
+            Some("40P01"),
+            Some("53300"),
+            Some("57P01"),
+            Some("42P01"),
+        ] {
+            assert!(!is_permanent(code), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_to_its_cap_with_jitter() {
+        for attempt in 0..40 {
+            let cap = Duration::from_millis((100u64 << attempt.min(7)).min(10_000));
+            let d = backoff(attempt);
+            assert!(
+                d <= cap && d >= cap / 4,
+                "attempt {attempt}: {d:?} vs cap {cap:?}"
+            );
+        }
+        let waits: std::collections::HashSet<Duration> = (0..20).map(|_| backoff(10)).collect();
+        assert!(waits.len() > 1, "no jitter: {waits:?}");
+    }
 
     #[test]
     fn notify_payloads_stay_under_the_limit_and_keep_every_user() {

@@ -5,6 +5,7 @@
 pub mod apply;
 mod consumer;
 pub mod janitor;
+mod monitor;
 
 use std::collections::BTreeMap;
 use std::future::IntoFuture;
@@ -71,7 +72,14 @@ impl Projector {
 
     /// Projects until `shutdown` fires; the batch in hand is committed first.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ProjectorError> {
-        let ops = missive_core::telemetry::ops_routes::<()>("projector", Some(self.pool.clone()));
+        let progress = monitor::Progress::new(&self.config);
+        let ops = missive_core::telemetry::ops_routes::<()>(
+            "projector",
+            Some(self.pool.clone()),
+            vec![Arc::new(progress.clone())],
+        );
+        let monitor =
+            tokio::spawn(progress.run(self.config.clone(), self.pool.clone(), shutdown.clone()));
         tracing::info!(addr = %self.local_addr(), "projector health/metrics listening");
         let server = tokio::spawn(
             axum::serve(self.listener, ops)
@@ -104,6 +112,7 @@ impl Projector {
         shutdown.cancel();
         let _ = server.await;
         let _ = janitor.await;
+        let _ = monitor.await;
         match result {
             Ok(r) => Ok(r?),
             Err(_) => Err(ProjectorError::Panicked),

@@ -146,24 +146,37 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut app = Self::without_services(adjust).await;
+        app.ingest = Some(start_ingest(&app.config).await);
+        app.projector = Some(start_projector(&app.config).await);
+        app.delivery = Some(start_delivery(&app.config).await);
+        app
+    }
+
+    /// A database and topic prefix of its own, and no service running (a
+    /// test that runs the `missive` binary itself).
+    pub async fn without_services(adjust: impl FnOnce(&mut Config)) -> Self {
         let (mut config, db) = test_config().await;
         adjust(&mut config);
         let config = Arc::new(config);
-        let ingest = start_ingest(&config).await;
-        let projector = start_projector(&config).await;
-        let delivery = start_delivery(&config).await;
         let pg = missive_core::db::connect(&config.database_url)
             .await
             .unwrap();
         Self {
             config,
             db,
-            ingest: Some(ingest),
-            projector: Some(projector),
-            delivery: Some(delivery),
+            ingest: None,
+            projector: None,
+            delivery: None,
             http: reqwest::Client::new(),
             pg,
         }
+    }
+
+    /// The test database's URL, to hand to a child process.
+    pub fn database_url(&self) -> String {
+        use secrecy::ExposeSecret;
+        self.config.database_url.expose_secret().to_owned()
     }
 
     pub fn verifier(&self) -> UserSigVerifier {
@@ -379,15 +392,48 @@ impl TestApp {
         {
             svc.shutdown().await;
         }
-        // Topics are left in place: tansu 0.6 panics in its group coordinator
-        // when a topic with consumer-group state is deleted, and stops
-        // serving; librdkafka clients then crash on the metadata it returns.
-        // Topic names are unique per test, and `make reset` clears them.
+        delete_topics(&self.config).await;
         let admin_url: SecretString = Config::load().unwrap().database_url;
         drop(self.pg);
         missive_core::db::drop_database(&admin_url, &self.db)
             .await
             .expect("drop the test database");
+    }
+}
+
+/// Deletes every topic of this test (its prefix is unique), so a suite
+/// leaves the broker as it found it.
+pub async fn delete_topics(config: &Config) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    let prefix = format!("{}.", config.kafka.topic_prefix);
+    let admin: AdminClient<DefaultClientContext> =
+        missive_core::kafka::base_config(config, "test-cleanup")
+            .create()
+            .expect("admin client");
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(10))
+        .expect("broker metadata");
+    let topics: Vec<String> = metadata
+        .topics()
+        .iter()
+        .map(|t| t.name().to_owned())
+        .filter(|t| t.starts_with(&prefix))
+        .collect();
+    if topics.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin
+        .delete_topics(&names, &opts)
+        .await
+        .expect("delete the test's topics")
+    {
+        if let Err((topic, code)) = result {
+            panic!("cannot delete topic {topic}: {code:?}");
+        }
     }
 }
 

@@ -550,9 +550,9 @@ fn plan(
         }
     }
     // A time start is looked up in the broker's time index (to skip what
-    // precedes it); a time end is not: some brokers answer it wrongly (tansu
-    // 0.6 says offset 0), and reading to the log's end is always right.
-    // Either way `occurred_at` decides exactly.
+    // precedes it); a time end is not: record timestamps are producer
+    // clocks, so the index can only bound the end loosely, and reading to
+    // the log's end is always right. Either way `occurred_at` decides exactly.
     let starts = times(consumer, topic, &ids, &opts.from, -TIME_SLACK_MS)?;
     for p in ids {
         let (low, high) = consumer.fetch_watermarks(topic, p, KAFKA_TIMEOUT)?;

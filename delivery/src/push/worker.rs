@@ -119,9 +119,9 @@ impl PushWorker {
         let dlq_topic = config.push_dlq_topic();
         missive_core::kafka::ensure_topics(&config, &[events_topic.clone(), dlq_topic.clone()])
             .await?;
-        let consumer: StreamConsumer = missive_core::kafka::consumer_config(&config, "push")
-            .set("group.id", config.push_group_id())
-            .set("group.instance.id", format!("{}.push", config.instance_id))
+        let mut settings = missive_core::kafka::consumer_config(&config, "push");
+        missive_core::kafka::join_group(&config, &mut settings, &config.push_group_id(), "push");
+        let consumer: StreamConsumer = settings
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")

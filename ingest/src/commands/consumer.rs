@@ -56,12 +56,14 @@ pub struct CommandsConsumer {
 impl CommandsConsumer {
     pub fn new(state: Arc<RestState>, schema_ids: SchemaIds) -> Result<Self, KafkaError> {
         let config = &state.config;
-        let consumer: StreamConsumer = missive_core::kafka::base_config(config, "commands")
-            .set("group.id", config.commands_group())
-            .set(
-                "group.instance.id",
-                format!("{}.commands", config.instance_id),
-            )
+        let mut settings = missive_core::kafka::base_config(config, "commands");
+        missive_core::kafka::join_group(
+            config,
+            &mut settings,
+            &config.commands_group(),
+            "commands",
+        );
+        let consumer: StreamConsumer = settings
             // Offsets are stored by hand once a command is handled; only
             // those are committed (periodically and on shutdown).
             .set("enable.auto.commit", "true")

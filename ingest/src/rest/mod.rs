@@ -56,7 +56,11 @@ pub fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
 }
 
 pub fn router(state: Arc<RestState>) -> Router {
-    let ops = missive_core::telemetry::ops_routes("ingest", Some(state.pool.clone()));
+    let ops = missive_core::telemetry::ops_routes(
+        "ingest",
+        Some(state.pool.clone()),
+        vec![Arc::new(state.pipeline.appender().link_health())],
+    );
     Router::new()
         .route("/v4/{service}/{command}", post(dispatch))
         .with_state(state)
