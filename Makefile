@@ -25,7 +25,7 @@ help:
 	make lint   cargo fmt --check and cargo clippy -D warnings
 	make bench  up, then missive-bench suite: raw limits, rebuild, ramp, burst, steady (bench/results/)
 	make chaos  the fault loop: ROUNDS (default 10) rounds of kill -9 / restarts under load
-	make fuzz   the proptest fuzz targets with FUZZ_CASES (200000) cases each (no stack needed)
+	make fuzz   the proptest fuzz targets: FUZZ_CASES (200000) cases each, FUZZ_PIPELINE_CASES (20000) through the stack
 	TXT
 
 up:
@@ -98,15 +98,22 @@ chaos:
 	target/release/missive-chaos --rounds $(ROUNDS) --rate $(CHAOS_RATE) | tee bench/results/chaos.txt
 
 # Property-based fuzzing (docs/limits.md): each target's properties run
-# FUZZ_CASES cases instead of the few hundred `cargo test` runs. Needs no stack.
+# FUZZ_CASES cases instead of the few hundred `cargo test` runs. The parser
+# targets need no stack; the whole-pipeline target (tests/fuzz_pipeline.rs:
+# REST and WebSocket sends through the log into PostgreSQL) runs on the local
+# stack, FUZZ_PIPELINE_CASES cases of a round trip each.
 FUZZ_CASES ?= 200000
-fuzz:
-	@start=$$(date +%s)
-	for target in "missive-schemas fuzz_avro" "missive-core fuzz_usersig" "missive-ingest fuzz_rest" "missive-delivery fuzz_frames"; do
+FUZZ_PIPELINE_CASES ?= 20000
+fuzz: up
+	@$(ENV)
+	start=$$(date +%s)
+	for target in "missive-schemas fuzz_avro $(FUZZ_CASES)" "missive-core fuzz_usersig $(FUZZ_CASES)" \
+			"missive-ingest fuzz_rest $(FUZZ_CASES)" "missive-delivery fuzz_frames $(FUZZ_CASES)" \
+			"missive fuzz_pipeline $(FUZZ_PIPELINE_CASES)"; do
 		set -- $$target
-		echo "==> $$1 --test $$2 with PROPTEST_CASES=$(FUZZ_CASES)"
+		echo "==> $$1 --test $$2 with PROPTEST_CASES=$$3"
 		t0=$$(date +%s)
-		PROPTEST_CASES=$(FUZZ_CASES) cargo test -p $$1 --test $$2
+		PROPTEST_CASES=$$3 cargo test -p $$1 --test $$2 -- --nocapture
 		echo "==> $$2: $$(( $$(date +%s) - t0 )) s"
 	done
-	echo "==> fuzz: $(FUZZ_CASES) cases per property, $$(( $$(date +%s) - start )) s in all, no failure"
+	echo "==> fuzz: $(FUZZ_CASES) cases per parser property, $(FUZZ_PIPELINE_CASES) through the pipeline, $$(( $$(date +%s) - start )) s in all, no failure"

@@ -109,6 +109,13 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init_tracing();
     let _ = telemetry::metrics_handle();
     let shutdown = missive_core::shutdown::on_signal();
+    if matches!(cli.command, Command::Ingest | Command::Delivery) {
+        // Outside `missive dev`, a service that verifies UserSigs must not
+        // accept the ones anybody can sign with the published key.
+        config
+            .check_not_development()
+            .context("refusing to start")?;
+    }
     match cli.command {
         Command::Ingest => missive_ingest::run(config, shutdown).await?,
         Command::Projector => missive_projector::run(config, shutdown).await?,

@@ -207,6 +207,33 @@ async fn a_websocket_login_needs_the_users_own_valid_signature() {
     app.stop().await;
 }
 
+/// A session lives no longer than its UserSig: when it expires, the server
+/// sends 70001 and closes with 4003, and the user must log in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_websocket_session_is_closed_when_its_usersig_expires() {
+    let app = TestApp::spawn().await;
+    let short = app
+        .verifier()
+        .generate("alice", 2, missive_core::time::now_secs());
+    let mut ws = WsClient::connect(app.delivery.as_ref().unwrap().addr).await;
+    ws.send(json!({"type": "login", "user": "alice", "usersig": short, "device": "d"}))
+        .await;
+    ws.next_of("sync_done").await;
+    let err = ws.next_of("error").await;
+    assert_eq!(err["code"], 70001, "{err}");
+    assert!(err["info"].as_str().unwrap().contains("expired"), "{err}");
+    let closed = ws.next().await;
+    assert_eq!(closed["type"], "closed", "{closed}");
+    assert_eq!(closed["code"], missive_delivery::CLOSE_USERSIG_EXPIRED);
+    assert_eq!(closed["code"], 4003);
+    // A session with a longer-lived signature is still served.
+    let mut bob = app.ws("bob", "d").await;
+    bob.next_of("sync_done").await;
+    let pong = bob.request(1, json!({"type": "ping"})).await;
+    assert_eq!(pong["type"], "pong");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_user_reaches_only_their_own_conversations_inbox_and_messages() {
     let app = TestApp::spawn().await;
@@ -374,5 +401,75 @@ async fn signatures_and_secrets_never_reach_the_logs() {
         !logs.contains(&admin_sig[20..60]),
         "part of the UserSig was logged"
     );
+    app.stop().await;
+}
+
+/// Outside `missive dev`, the services that verify UserSigs refuse to start
+/// with the built-in development key (published in missive's source), and
+/// say what to set. The UserSig tool still works with it, for `make dev`.
+#[test]
+fn services_refuse_to_start_with_the_development_secret_key() {
+    let missive = |args: &[&str], key: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_missive"));
+        cmd.args(args)
+            .env_remove("MISSIVE_CONFIG")
+            .env("MISSIVE_INGEST_LISTEN", "127.0.0.1:0")
+            .env("MISSIVE_DELIVERY_LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "off");
+        match key {
+            Some(k) => cmd.env("MISSIVE_SECRET_KEY", k),
+            None => cmd.env_remove("MISSIVE_SECRET_KEY"),
+        };
+        cmd.output().expect("run missive")
+    };
+    for service in ["ingest", "delivery"] {
+        for key in [None, Some(missive_core::config::DEV_SECRET_KEY), Some("")] {
+            let out = missive(&[service], key);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{service} started with {key:?}");
+            assert!(
+                stderr.contains("refusing to start") && stderr.contains("Set MISSIVE_SECRET_KEY"),
+                "{service} with {key:?}: {stderr}"
+            );
+        }
+    }
+    let token = missive(&["token", "--user", "alice"], None);
+    assert!(token.status.success(), "{token:?}");
+    assert!(!token.stdout.is_empty());
+}
+
+/// The demo's UserSig endpoint (development only) serves loopback clients
+/// and never signs the administrator, whose UserSig opens the REST admin API.
+/// (Refusals of other peers are unit-tested in delivery/src/demo.rs: a test
+/// can only connect from loopback.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_never_mints_the_administrators_usersig() {
+    let app = TestApp::spawn_with(|c| c.delivery.demo = true).await;
+    let addr = app.delivery.as_ref().unwrap().addr;
+    let get = |user: String| {
+        let http = app.http.clone();
+        async move {
+            let resp = http
+                .get(format!("http://{addr}/demo/usersig?user={user}"))
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, alice) = get("alice".into()).await;
+    assert_eq!(status, 200, "{alice}");
+    let sig = alice["usersig"].as_str().unwrap();
+    assert!(app
+        .verifier()
+        .verify(sig, "alice", missive_core::time::now_secs())
+        .is_ok());
+    let (status, admin) = get(app.config.admin_identifier.clone()).await;
+    assert_eq!(status, 403, "{admin}");
+    assert!(admin.get("usersig").is_none(), "{admin}");
+    assert!(admin["ErrorInfo"]
+        .as_str()
+        .unwrap()
+        .contains("administrator"));
     app.stop().await;
 }

@@ -220,6 +220,23 @@ async fn bad_commands_land_on_the_dlq_with_reasons_while_good_ones_flow() {
         }),
     ));
 
+    // Strings the views cannot store (issue #16): refused, not appended.
+    let nul_text = codec.encode(&command("nul-text", text("amy", "bo", "nul \u{0} inside")));
+    let lone_surrogate = codec.encode(&command(
+        "lone-surrogate",
+        Action::SendMessage(SendMessage {
+            msg_body: r#"[{"MsgType": "TIMTextElem", "MsgContent": {"Text": "\ud800"}}]"#.into(),
+            ..SendMessage::text("amy", "bo", "")
+        }),
+    ));
+    let nul_custom_data = codec.encode(&command(
+        "nul-ccd",
+        Action::SendMessage(SendMessage {
+            cloud_custom_data: "\u{0}".into(),
+            ..SendMessage::text("amy", "bo", "fine")
+        }),
+    ));
+
     // (trace id, bytes, expected dead-letter code and reason)
     type Step<'a> = (&'a str, Vec<u8>, Option<(u32, &'a str)>);
     let sequence: Vec<Step> = vec![
@@ -242,6 +259,21 @@ async fn bad_commands_land_on_the_dlq_with_reasons_while_good_ones_flow() {
             "batch",
             batch_one_bad,
             Some((90003, "1 of 2 recipients refused")),
+        ),
+        (
+            "nul-text",
+            nul_text,
+            Some((90010, "MsgBody[0].MsgContent.Text holds U+0000")),
+        ),
+        (
+            "lone-surrogate",
+            lone_surrogate,
+            Some((90001, "msg_body is not valid JSON")),
+        ),
+        (
+            "nul-ccd",
+            nul_custom_data,
+            Some((90002, "CloudCustomData holds U+0000")),
         ),
         ("friends", befriend, None),
         ("checked", checked_ok, None),
@@ -291,7 +323,7 @@ async fn bad_commands_land_on_the_dlq_with_reasons_while_good_ones_flow() {
         .collect();
     assert_eq!(
         kinds.len(),
-        4,
+        7,
         "decoded refusals carry their kind: {kinds:?}"
     );
     app.stop().await;

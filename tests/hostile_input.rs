@@ -251,3 +251,243 @@ async fn oversized_or_deeply_nested_input_is_refused_precisely_and_changes_nothi
     );
     app.stop().await;
 }
+
+/// Issue #16: a string PostgreSQL cannot store (U+0000 in `text`, `\u0000`
+/// in `jsonb`) used to be accepted and then stopped the projector for
+/// everyone. Every door refuses it now, naming the field, and appends
+/// nothing; unpaired surrogates are refused as bad JSON, never with a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn strings_the_views_cannot_store_are_refused_at_every_door() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .rest(
+            "im_open_login_svc/account_import",
+            json!({"UserID": "alice"}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    let sent = app.send_text("alice", "bob", 1, "before").await;
+    let key = sent["MsgKey"].as_str().unwrap().to_owned();
+    let before = app.snapshot().await;
+    let nul = "nul \u{0} inside";
+    let text = |t: &str| json!([{"MsgType": "TIMTextElem", "MsgContent": {"Text": t}}]);
+    let send = |extra: serde_json::Value| {
+        let mut b = json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 5,
+            "MsgBody": text("fine")});
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let now = missive_core::time::now_secs();
+    // (API, body, code, the start of ErrorInfo)
+    let cases = [
+        (
+            "openim/sendmsg",
+            send(json!({"MsgBody": text(nul)})),
+            90010,
+            "MsgBody[0].MsgContent.Text holds U+0000 (NUL) at byte 4",
+        ),
+        (
+            "openim/sendmsg",
+            send(
+                json!({"MsgBody": [{"MsgType": "TIMCustomElem", "MsgContent": {"Data": "{}", "Desc": "d", "Ext": nul}}]}),
+            ),
+            90010,
+            "MsgBody[0].MsgContent.Ext holds U+0000",
+        ),
+        (
+            "openim/sendmsg",
+            send(
+                json!({"MsgBody": [{"MsgType": "TIMCustomElem", "MsgContent": {"Data": "{\"a\":\"\u{0}\"}"}}]}),
+            ),
+            90010,
+            "MsgBody[0].MsgContent.Data holds U+0000",
+        ),
+        (
+            "openim/sendmsg",
+            send(json!({"CloudCustomData": nul})),
+            90002,
+            "CloudCustomData holds U+0000",
+        ),
+        (
+            "openim/sendmsg",
+            send(json!({"OfflinePushInfo": {"PushFlag": 0, "Title": nul}})),
+            90043,
+            "OfflinePushInfo.Title holds U+0000",
+        ),
+        (
+            "openim/sendmsg",
+            send(json!({"OfflinePushInfo": {"ApnsInfo": {"Sound": nul}}})),
+            90043,
+            "OfflinePushInfo.ApnsInfo.Sound holds U+0000",
+        ),
+        (
+            "openim/sendmsg",
+            send(json!({"To_Account": "b\u{0}b"})),
+            90003,
+            "To_Account holds U+0000",
+        ),
+        (
+            "openim/batchsendmsg",
+            send(json!({"To_Account": ["bob", "carol"], "MsgBody": text(nul)})),
+            90010,
+            "MsgBody[0].MsgContent.Text holds U+0000",
+        ),
+        (
+            "openim/importmsg",
+            send(json!({"SyncFromOldSystem": 2, "MsgTimeStamp": now - 60, "MsgBody": text(nul)})),
+            90010,
+            "MsgBody[0].MsgContent.Text holds U+0000",
+        ),
+        (
+            "openim/modify_c2c_msg",
+            json!({"From_Account": "alice", "To_Account": "bob", "MsgKey": key, "MsgBody": text(nul)}),
+            90010,
+            "MsgBody[0].MsgContent.Text holds U+0000",
+        ),
+        (
+            "openim/modify_c2c_msg",
+            json!({"From_Account": "alice", "To_Account": "bob", "MsgKey": key, "CloudCustomData": nul}),
+            90002,
+            "CloudCustomData holds U+0000",
+        ),
+        (
+            "openim/admin_msgwithdraw",
+            json!({"From_Account": "alice", "To_Account": "bob", "MsgKey": format!("{key}\u{0}")}),
+            90054,
+            "MsgKey holds U+0000",
+        ),
+        (
+            "im_open_login_svc/account_import",
+            json!({"UserID": "carol", "Nick": nul}),
+            70402,
+            "Nick holds U+0000",
+        ),
+        (
+            "im_open_login_svc/account_import",
+            json!({"UserID": "carol", "FaceUrl": nul}),
+            70402,
+            "FaceUrl holds U+0000",
+        ),
+        (
+            "profile/portrait_set",
+            json!({"From_Account": "alice", "ProfileItem": [{"Tag": "Tag_Profile_IM_Nick", "Value": "ok"}, {"Tag": "Tag_Profile_IM_Image", "Value": nul}]}),
+            40001,
+            "ProfileItem[1].Value holds U+0000",
+        ),
+        (
+            "missive_push/set_token",
+            json!({"From_Account": "alice", "DeviceId": "phone", "Platform": "fcm", "Token": "t\u{0}"}),
+            96003,
+            "Token holds U+0000",
+        ),
+        (
+            "missive_push/set_token",
+            json!({"From_Account": "alice", "DeviceId": "ph\u{0}one", "Platform": "fcm", "Token": "t"}),
+            96001,
+            "DeviceId holds U+0000",
+        ),
+    ];
+    for (api, body, code, info) in cases {
+        let (status, reply) = app
+            .rest_raw(api, &app.admin_query(), body.to_string())
+            .await;
+        assert_eq!(
+            (status, &reply["ErrorCode"]),
+            (200, &json!(code)),
+            "{api}: {reply}"
+        );
+        let got = reply["ErrorInfo"].as_str().unwrap();
+        assert!(
+            got.starts_with(info),
+            "{api}: `{got}` should start with `{info}`"
+        );
+    }
+    // Unpaired surrogates and invalid UTF-8 never become strings: bad JSON.
+    let q = app.admin_query();
+    for raw in [
+        br#"{"From_Account":"alice","To_Account":"bob","MsgRandom":6,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"\ud800"}}]}"#.to_vec(),
+        br#"{"From_Account":"alice","To_Account":"bob","MsgRandom":6,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"x\udc00y"}}]}"#.to_vec(),
+        b"{\"From_Account\":\"alice\",\"To_Account\":\"bob\",\"MsgRandom\":6,\"MsgBody\":[{\"MsgType\":\"TIMTextElem\",\"MsgContent\":{\"Text\":\"\xed\xa0\x80\"}}]}".to_vec(),
+    ] {
+        let resp = app
+            .http
+            .post(app.rest_url("openim/sendmsg", &q))
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let reply: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(reply["ErrorCode"], 90001, "{reply}");
+        let info = reply["ErrorInfo"].as_str().unwrap();
+        assert!(info.starts_with("the body is not valid JSON"), "{info}");
+    }
+
+    // WebSocket: a send naming the field, a lone surrogate as a bad frame,
+    // and a login whose device could not be stored.
+    let mut ws = app.ws("alice", "phone").await;
+    ws.next_of("sync_done").await;
+    let err = ws
+        .request(1, json!({"type": "send", "msg": {"To_Account": "bob", "MsgRandom": 7, "MsgBody": text(nul)}}))
+        .await;
+    assert_eq!(err["type"], "error", "{err}");
+    assert_eq!(err["code"], 90010);
+    assert!(
+        err["info"]
+            .as_str()
+            .unwrap()
+            .starts_with("MsgBody[0].MsgContent.Text holds U+0000"),
+        "{err}"
+    );
+    let err = ws
+        .request(
+            2,
+            json!({"type": "recall", "peer": "bob", "msg_key": format!("{key}\u{0}")}),
+        )
+        .await;
+    assert_eq!(err["code"], 90054, "{err}");
+    use futures::SinkExt;
+    ws.stream
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            r#"{"type":"send","id":3,"msg":{"To_Account":"bob","MsgRandom":8,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"\ud800"}}]}}"#.into(),
+        ))
+        .await
+        .unwrap();
+    let err = ws.next_of("error").await;
+    assert_eq!(err["code"], 20001, "{err}");
+    // serde_json's words: "unexpected end of hex escape" (a high surrogate
+    // must be followed by a low one) or "lone leading surrogate".
+    assert!(
+        err["info"].as_str().unwrap().starts_with("bad frame: "),
+        "{err}"
+    );
+    let mut bad_login = WsClient::connect(app.delivery.as_ref().unwrap().addr).await;
+    bad_login
+        .send(
+            json!({"type": "login", "user": "alice", "usersig": app.sig("alice"),
+            "device": "ph\u{0}one", "platform": "Web"}),
+        )
+        .await;
+    let closed = bad_login.next().await;
+    assert_eq!(closed["type"], "closed", "{closed}");
+    assert_eq!(closed["code"], 4002);
+    assert!(
+        closed["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("device holds U+0000"),
+        "{closed}"
+    );
+
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "refused input changed something"
+    );
+    // Nothing stalled: a plain message still reaches the views.
+    app.send_text("alice", "bob", 9, "after").await;
+    app.wait_for_count("SELECT count(*) FROM messages", 2).await;
+    app.stop().await;
+}

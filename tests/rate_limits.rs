@@ -195,3 +195,82 @@ async fn one_users_websocket_flood_does_not_touch_another_users_sends() {
     assert_eq!(from_bob, 3);
     app.stop().await;
 }
+
+/// Every WebSocket request type counts against a per-user request rate, not
+/// only sends: a user flooding history, read, recall, contacts or push_token
+/// frames (or frames that do not parse) is answered 60018 with the frame's
+/// id, and another user's requests are untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_websocket_request_type_is_rate_limited_per_user() {
+    let app = TestApp::spawn_with(|c| {
+        c.limits.user_requests_per_sec = 1;
+        c.limits.user_requests_burst = 3;
+    })
+    .await;
+    let mut alice = app.ws("alice", "phone").await;
+    alice.next_of("sync_done").await;
+    let mut bob = app.ws("bob", "phone").await;
+    bob.next_of("sync_done").await;
+    let before = app.events_on_log();
+
+    let kinds = [
+        json!({"type": "history", "peer": "bob"}),
+        json!({"type": "read", "peer": "bob"}),
+        json!({"type": "recall", "peer": "bob", "msg_key": "1_2_abcdef012345"}),
+        json!({"type": "contacts"}),
+        json!({"type": "push_token", "platform": "fcm", "token": "t"}),
+        json!({"type": "ping"}),
+    ];
+    // Five rounds of every type, without waiting for replies.
+    let mut sent = 0u64;
+    for _ in 0..5 {
+        for k in &kinds {
+            let mut f = k.clone();
+            f["id"] = sent.into();
+            alice.send(f).await;
+            sent += 1;
+        }
+    }
+    // A frame that does not parse counts too (its error has no id).
+    alice.send(json!({"type": "teleport"})).await;
+    let mut limited_types = std::collections::BTreeSet::new();
+    let mut answered = 0;
+    let mut bad_frame = None;
+    while answered < sent || bad_frame.is_none() {
+        let f = alice.next().await;
+        assert_ne!(f["type"], "closed", "alice's session closed: {f}");
+        let Some(id) = f["id"].as_u64() else {
+            if f["type"] == "error" {
+                bad_frame = Some(f);
+            }
+            continue;
+        };
+        answered += 1;
+        if f["type"] == "error" && f["code"] == 60018 {
+            assert!(
+                f["info"]
+                    .as_str()
+                    .unwrap()
+                    .contains("alice makes more than 1 requests per second"),
+                "{f}"
+            );
+            limited_types.insert(kinds[(id % kinds.len() as u64) as usize]["type"].to_string());
+        }
+    }
+    assert_eq!(
+        limited_types.len(),
+        kinds.len(),
+        "30 requests against a burst of 3 limit every type: {limited_types:?}"
+    );
+    let bad_frame = bad_frame.unwrap();
+    assert_eq!(bad_frame["code"], 60018, "{bad_frame}");
+    // bob's budget is his own.
+    let reply = bob
+        .request(1, json!({"type": "history", "peer": "alice"}))
+        .await;
+    assert_eq!(reply["type"], "history", "{reply}");
+    // Limited requests changed nothing (alice's accepted read and push_token
+    // changes are appended, nothing else).
+    assert!(app.events_on_log() - before <= 3);
+    app.stop().await;
+}

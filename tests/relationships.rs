@@ -453,3 +453,60 @@ async fn friends_only_and_refusing_blocks_answer_with_tencents_codes() {
     assert_eq!(app.events_on_log(), 3 + 3 + 4 + 4);
     app.stop().await;
 }
+
+/// A change waits until the views include it; it must not hold a pooled
+/// PostgreSQL connection while it waits, or a lagging projector leaves every
+/// other request of that ingest without one. With a pool of one connection
+/// and the projector stopped, a read is still answered while an import waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_waiting_for_the_projector_holds_no_pooled_connection() {
+    let mut app = TestApp::spawn_with(|c| c.ingest.projection_timeout_ms = 120_000).await;
+    let mut one = (*app.config).clone();
+    one.db_pool_size = 1;
+    let ingest = support::start_ingest(&std::sync::Arc::new(one)).await;
+    app.projector.take().unwrap().shutdown().await;
+    let query = app.admin_query();
+    let url = |api: &str| format!("http://{}/v4/{api}?{query}", ingest.addr);
+    let log = app.events_on_log();
+
+    let import = tokio::spawn({
+        let (http, url) = (app.http.clone(), url("im_open_login_svc/account_import"));
+        async move {
+            let reply: Value = http
+                .post(url)
+                .body(json!({"UserID": "zoe", "Nick": "Zoe"}).to_string())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            reply
+        }
+    });
+    // The import is on the log and now waits for the (stopped) projector.
+    while app.events_on_log() == log {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let read: Value = app
+        .http
+        .post(url("openim/get_c2c_unread_msg_num"))
+        .body(json!({"To_Account": "zoe"}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["ErrorCode"], 0, "{read}");
+    assert!(
+        !import.is_finished(),
+        "the read was answered only after the import gave up its connection"
+    );
+    // Once the projector runs again, the import is acknowledged.
+    app.projector = Some(support::start_projector(&app.config).await);
+    let reply = import.await.unwrap();
+    assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    ingest.shutdown().await;
+    app.stop().await;
+}

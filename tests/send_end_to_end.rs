@@ -119,6 +119,147 @@ async fn a_retried_send_gets_the_same_msgkey_and_is_stored_once() {
     app.stop().await;
 }
 
+/// A retry that reaches the same ingest before the projector stored the
+/// first copy used to append a second event and answer `duplicate: false`.
+/// Now it appends nothing and gets the original MsgKey and MsgTime, and
+/// identical sends racing each other append once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retries_before_projection_append_nothing_and_answer_as_duplicates() {
+    let mut app = TestApp::spawn().await;
+    let mut alice = app.ws("alice", "phone").await;
+    alice.next_of("sync_done").await;
+    // Nothing is projected from here on: every retry below arrives before
+    // the first copy is in history.
+    app.projector.take().unwrap().shutdown().await;
+    let log = app.events_on_log();
+    let body = json!({
+        "From_Account": "carol", "To_Account": "dave", "MsgRandom": 77, "MsgSeq": 9,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "once"}}],
+    });
+    let first = app.rest("openim/sendmsg", body.clone()).await;
+    assert_eq!(first["ErrorCode"], 0, "{first}");
+    let retry = app.rest("openim/sendmsg", body.clone()).await;
+    assert_eq!(retry["ErrorCode"], 0, "{retry}");
+    assert_eq!(
+        (&retry["MsgKey"], &retry["MsgTime"]),
+        (&first["MsgKey"], &first["MsgTime"])
+    );
+    assert_eq!(app.events_on_log(), log + 1, "the retry appended nothing");
+
+    // Eight identical sends at once: one append, one MsgKey.
+    let mut racing = body.clone();
+    racing["MsgSeq"] = 10.into();
+    let replies =
+        futures::future::join_all((0..8).map(|_| app.rest("openim/sendmsg", racing.clone()))).await;
+    for r in &replies {
+        assert_eq!(r["ErrorCode"], 0, "{r}");
+        assert_eq!(
+            (&r["MsgKey"], &r["MsgTime"]),
+            (&replies[0]["MsgKey"], &replies[0]["MsgTime"])
+        );
+    }
+    assert_eq!(
+        app.events_on_log(),
+        log + 2,
+        "concurrent copies appended once"
+    );
+
+    // Over WebSocket the retry says so.
+    let send = json!({"type": "send", "msg": {"To_Account": "bob", "MsgRandom": 5, "MsgSeq": 1,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi bob"}}]}});
+    let sent = alice.request(1, send.clone()).await;
+    assert_eq!(
+        (&sent["type"], &sent["duplicate"]),
+        (&json!("sent"), &json!(false)),
+        "{sent}"
+    );
+    let again = alice.request(2, send).await;
+    assert_eq!(
+        (&again["type"], &again["duplicate"]),
+        (&json!("sent"), &json!(true)),
+        "{again}"
+    );
+    assert_eq!(
+        (&again["msg_key"], &again["msg_time"], &again["msg_seq"]),
+        (&sent["msg_key"], &sent["msg_time"], &sent["msg_seq"])
+    );
+    assert_eq!(app.events_on_log(), log + 3);
+
+    // Projected once each, with dense seqs.
+    app.projector = Some(support::start_projector(&app.config).await);
+    app.wait_projected().await;
+    assert_eq!(app.scalar("SELECT count(*) FROM messages").await, 3);
+    app.stop().await;
+}
+
+/// Backends that copied Tencent's sample constant MsgRandom and send no
+/// MsgSeq must not lose messages: a different message repeating the
+/// MsgRandom is a new message; only the same content is a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reused_msg_random_without_msg_seq_is_a_new_message_unless_it_repeats_the_content() {
+    let app = TestApp::spawn().await;
+    let send = |text: &str| {
+        json!({"From_Account": "shop", "To_Account": "erin", "MsgRandom": 1287657,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}]})
+    };
+    let first = app.rest("openim/sendmsg", send("order shipped")).await;
+    let second = app.rest("openim/sendmsg", send("order delivered")).await;
+    assert_eq!(
+        (&first["ErrorCode"], &second["ErrorCode"]),
+        (&json!(0), &json!(0))
+    );
+    assert_ne!(
+        first["MsgKey"], second["MsgKey"],
+        "a new message, not a retry"
+    );
+    app.wait_for_count("SELECT count(*) FROM messages", 2).await;
+    // The same content again is a retry, before and after projection alike.
+    let retry = app.rest("openim/sendmsg", send("order shipped")).await;
+    assert_eq!(
+        (&retry["MsgKey"], &retry["MsgTime"]),
+        (&first["MsgKey"], &first["MsgTime"])
+    );
+    let mut with_data = send("order shipped");
+    with_data["CloudCustomData"] = "{\"order\": 2}".into();
+    let third = app.rest("openim/sendmsg", with_data).await;
+    assert_ne!(
+        third["MsgKey"], first["MsgKey"],
+        "CloudCustomData is content too"
+    );
+    app.wait_for_count("SELECT count(*) FROM messages", 3).await;
+    let history = app
+        .rest(
+            "openim/admin_getroammsg",
+            json!({"Operator_Account": "erin", "Peer_Account": "shop", "MaxCnt": 10,
+                "MinTime": 0, "MaxTime": missive_core::time::now_secs() + 10}),
+        )
+        .await;
+    let texts: Vec<&str> = history["MsgList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["MsgBody"][0]["MsgContent"]["Text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["order shipped", "order delivered", "order shipped"]);
+
+    // A batch without MsgSeq shares one MsgKey across its recipients.
+    let batch = app
+        .rest(
+            "openim/batchsendmsg",
+            json!({"From_Account": "shop", "To_Account": ["erin", "fred"], "MsgRandom": 1287657,
+                "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "sale"}}]}),
+        )
+        .await;
+    assert_eq!(batch["ErrorCode"], 0, "{batch}");
+    let key = batch["MsgKey"].as_str().unwrap();
+    app.wait_for_count(
+        &format!("SELECT count(*) FROM messages WHERE msg_key = '{key}'"),
+        2,
+    )
+    .await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_requests_get_tencent_codes_and_append_nothing() {
     let app = TestApp::spawn().await;

@@ -108,6 +108,12 @@ pub struct IngestConfig {
     /// Appends waiting for the broker's acknowledgement, at most; past it a
     /// send is refused at once with a retryable 91000 instead of queueing.
     pub max_pending_appends: usize,
+    /// Sends this instance remembers having appended, at most, so that a
+    /// retry arriving before the projector stored the first copy is answered
+    /// as a duplicate instead of appended again (docs/idempotency.md).
+    pub recent_sends_max: u64,
+    /// How long a send is remembered for that (seconds).
+    pub recent_sends_window_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -134,17 +140,54 @@ pub struct DeliveryConfig {
     /// cut off (it resyncs from its cursor when it reconnects).
     pub stall_timeout_ms: u64,
     /// DEVELOPMENT ONLY: serve the browser demo at `/demo` and mint a
-    /// UserSig for any user at `/demo/usersig` (anyone reaching the port
-    /// can then act as anyone). Off by default; `missive dev` turns it on.
-    /// Never enable it in production.
+    /// UserSig for any user but the administrator at `/demo/usersig`, to
+    /// loopback clients only (anyone on this machine can then act as any
+    /// user). Off by default; `missive dev` turns it on. Never enable it in
+    /// production.
     pub demo: bool,
+}
+
+/// The secret key missive has by default, for development. It is in this
+/// file for anyone to read, so whoever reaches a server running with it can
+/// sign a UserSig for any user, the administrator included.
+pub const DEV_SECRET_KEY: &str = "missive-dev-secret-key-change-me";
+
+/// A configuration that is fine for development and unsafe anywhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnsafeConfig {
+    #[error(
+        "the UserSig secret key is missive's built-in development key, which anyone can \
+         read in missive's source and use to sign a UserSig for any user, the administrator \
+         included. Set MISSIVE_SECRET_KEY (or `secret_key` in the MISSIVE_CONFIG file) to \
+         your app's own secret key; only `missive dev` runs with the development key"
+    )]
+    DevSecretKey,
+    #[error(
+        "the UserSig secret key is empty. Set MISSIVE_SECRET_KEY (or `secret_key` in the \
+         MISSIVE_CONFIG file) to your app's own secret key"
+    )]
+    EmptySecretKey,
+}
+
+impl Config {
+    /// Refuses what only development may run with: the built-in (or an
+    /// empty) secret key. The services that verify UserSigs call it before
+    /// they start; `missive dev` does not.
+    pub fn check_not_development(&self) -> Result<(), UnsafeConfig> {
+        use secrecy::ExposeSecret;
+        match self.secret_key.expose_secret() {
+            "" => Err(UnsafeConfig::EmptySecretKey),
+            DEV_SECRET_KEY => Err(UnsafeConfig::DevSecretKey),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             sdkappid: 1_400_000_000,
-            secret_key: SecretString::from("missive-dev-secret-key-change-me"),
+            secret_key: SecretString::from(DEV_SECRET_KEY),
             admin_identifier: "administrator".into(),
             database_url: SecretString::from("postgres://missive@127.0.0.1:54329/missive"),
             db_pool_size: 16,
@@ -193,6 +236,13 @@ pub struct LimitsConfig {
     pub user_sends_per_sec: u32,
     /// Sends a user may make in a burst before `user_sends_per_sec` applies.
     pub user_sends_burst: u32,
+    /// WebSocket requests per second by one user, of every type (send,
+    /// history, read, recall, contacts, push_token, ping, and frames that do
+    /// not parse); answered 60018 past it. Sends count against
+    /// `user_sends_per_sec` as well.
+    pub user_requests_per_sec: u32,
+    /// Requests a user may make in a burst before `user_requests_per_sec` applies.
+    pub user_requests_burst: u32,
 }
 
 impl Default for LimitsConfig {
@@ -207,6 +257,8 @@ impl Default for LimitsConfig {
             rest_api_per_sec: 200,
             user_sends_per_sec: 20,
             user_sends_burst: 40,
+            user_requests_per_sec: 50,
+            user_requests_burst: 100,
         }
     }
 }
@@ -291,6 +343,8 @@ impl Default for IngestConfig {
             commands_group_id: None,
             commands_enabled: true,
             max_pending_appends: 4_096,
+            recent_sends_max: 100_000,
+            recent_sends_window_secs: 600,
         }
     }
 }
@@ -689,6 +743,27 @@ mod tests {
             assert!(debug.contains("TEAM123456"), "non-secrets stay visible");
             Ok(())
         });
+    }
+
+    #[test]
+    fn only_development_runs_with_the_built_in_or_an_empty_key() {
+        let dev = Config::default();
+        let e = dev.check_not_development().unwrap_err();
+        assert_eq!(e, UnsafeConfig::DevSecretKey);
+        assert!(e.to_string().contains("Set MISSIVE_SECRET_KEY"), "{e}");
+        let empty = Config {
+            secret_key: SecretString::from(""),
+            ..Config::default()
+        };
+        assert_eq!(
+            empty.check_not_development(),
+            Err(UnsafeConfig::EmptySecretKey)
+        );
+        let own = Config {
+            secret_key: SecretString::from("an-app-of-our-own"),
+            ..Config::default()
+        };
+        assert_eq!(own.check_not_development(), Ok(()));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod progress;
 pub mod ratelimit;
 pub mod registry;
 pub mod shutdown;
+pub mod storable;
 pub mod telemetry;
 pub mod time;
 pub mod usersig;

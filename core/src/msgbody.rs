@@ -13,6 +13,7 @@ use missive_schemas::{
 };
 
 use crate::api_error::{ApiError, ErrorCode};
+use crate::storable;
 
 /// Image and audio files may be at most 28 MB, files and videos 100 MB.
 pub const MAX_IMAGE_BYTES: i64 = 28 * 1024 * 1024;
@@ -220,9 +221,16 @@ struct Fields<'a> {
 }
 
 impl Fields<'_> {
+    /// Every string of an element is read here, so none that the views
+    /// cannot store gets through (see [`crate::storable`]).
+    fn stored(&self, name: &str, s: &str) -> Result<String, ApiError> {
+        storable::check_field(&format!("{}.{name}", self.at), s, ErrorCode::ElementFormat)?;
+        Ok(s.to_owned())
+    }
+
     fn string(&self, name: &str) -> Result<String, ApiError> {
         match self.map.get(name) {
-            Some(Value::String(s)) => Ok(s.clone()),
+            Some(Value::String(s)) => self.stored(name, s),
             Some(_) => Err(format_err(format!("{}.{name} must be a string", self.at))),
             None => Err(format_err(format!("{}.{name} is missing", self.at))),
         }
@@ -231,7 +239,7 @@ impl Fields<'_> {
     fn opt_string(&self, name: &str) -> Result<String, ApiError> {
         match self.map.get(name) {
             None | Some(Value::Null) => Ok(String::new()),
-            Some(Value::String(s)) => Ok(s.clone()),
+            Some(Value::String(s)) => self.stored(name, s),
             Some(_) => Err(format_err(format!("{}.{name} must be a string", self.at))),
         }
     }
@@ -429,6 +437,59 @@ mod tests {
         assert!(parse(&sound_url("https://cdn.example.com/a.m4a"), Sender::User).is_ok());
         assert_eq!(code_of(sound_url("ftp://cdn.example.com/a.m4a")), 90010);
         assert_eq!(code_of(sound_url("not a url")), 90010);
+    }
+
+    #[test]
+    fn a_string_the_views_cannot_store_is_refused_naming_its_field() {
+        let nul = "nul \u{0} inside";
+        let cases = [
+            (
+                json!([{"MsgType": "TIMTextElem", "MsgContent": {"Text": nul}}]),
+                "MsgBody[0].MsgContent.Text",
+            ),
+            (
+                json!([{"MsgType": "TIMTextElem", "MsgContent": {"Text": "ok"}},
+                    {"MsgType": "TIMCustomElem", "MsgContent": {"Data": "{}", "Ext": nul}}]),
+                "MsgBody[1].MsgContent.Ext",
+            ),
+            (
+                json!([{"MsgType": "TIMCustomElem", "MsgContent": {"Desc": nul}}]),
+                "MsgBody[0].MsgContent.Desc",
+            ),
+            (
+                json!([{"MsgType": "TIMFaceElem", "MsgContent": {"Index": 1, "Data": nul}}]),
+                "MsgBody[0].MsgContent.Data",
+            ),
+            (
+                json!([{"MsgType": "TIMLocationElem", "MsgContent": {"Desc": nul, "Latitude": 1.0, "Longitude": 1.0}}]),
+                "MsgBody[0].MsgContent.Desc",
+            ),
+            (
+                json!([{"MsgType": "TIMFileElem", "MsgContent": {"Url": "https://x.example/f", "FileSize": 1, "FileName": nul}}]),
+                "MsgBody[0].MsgContent.FileName",
+            ),
+            (
+                json!([{"MsgType": "TIMSystemElem", "MsgContent": {"Kind": "promo", "Data": nul}}]),
+                "MsgBody[0].MsgContent.Data",
+            ),
+        ];
+        for (body, field) in cases {
+            let e = parse(&body, Sender::Admin).unwrap_err();
+            assert_eq!(e.code, ErrorCode::ElementFormat, "{body}");
+            assert_eq!(
+                e.info,
+                format!("{field} holds U+0000 (NUL) at byte 4, which PostgreSQL cannot store")
+            );
+        }
+        // Everything else a string can hold is kept as it is.
+        let odd = "\u{1}\u{fffe}\u{ffff}😀\u{10ffff}\\u0000";
+        let body = json!([{"MsgType": "TIMTextElem", "MsgContent": {"Text": odd}}]);
+        assert_eq!(
+            parse(&body, Sender::User).unwrap(),
+            vec![Element::Text(TextElem {
+                text: odd.to_owned()
+            })]
+        );
     }
 
     #[test]

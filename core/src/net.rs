@@ -63,7 +63,7 @@ pub async fn serve(
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             _ = shutdown.cancelled() => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -85,7 +85,16 @@ pub async fn serve(
                 .idle_timeout
                 .map(|d| (d, Box::pin(tokio::time::sleep(d)))),
         });
-        let service = TowerToHyperService::new(router.clone());
+        // Handlers may ask who connected (`ConnectInfo<SocketAddr>`), as
+        // with axum::serve's `into_make_service_with_connect_info`.
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        ));
         let conn = builder
             .serve_connection_with_upgrades(io, service)
             .into_owned();

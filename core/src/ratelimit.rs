@@ -93,6 +93,9 @@ struct Inner {
     /// Per sending user.
     user: KeyedLimit<String, QuantaClock>,
     user_per_sec: u32,
+    /// Per user, every WebSocket request.
+    request: KeyedLimit<String, QuantaClock>,
+    request_per_sec: u32,
 }
 
 impl RateLimits {
@@ -110,9 +113,15 @@ impl RateLimits {
                 user: KeyedLimit::with_clock(
                     limits.user_sends_per_sec,
                     limits.user_sends_burst,
-                    clock,
+                    clock.clone(),
                 ),
                 user_per_sec: limits.user_sends_per_sec,
+                request: KeyedLimit::with_clock(
+                    limits.user_requests_per_sec,
+                    limits.user_requests_burst,
+                    clock,
+                ),
+                request_per_sec: limits.user_requests_per_sec,
             }),
         }
     }
@@ -141,6 +150,23 @@ impl RateLimits {
                 format!(
                     "{user} sends more than {} messages per second; retry in {} ms",
                     self.inner.user_per_sec,
+                    wait.as_millis().max(1)
+                ),
+            )
+        })
+    }
+}
+
+impl RateLimits {
+    /// One WebSocket request (of any type) by `user`.
+    pub fn check_request(&self, user: &str) -> Result<(), ApiError> {
+        self.inner.request.check(&user.to_owned()).map_err(|wait| {
+            metrics::counter!("missive_rate_limited_total", "limit" => "request").increment(1);
+            ApiError::new(
+                ErrorCode::UserRateLimited,
+                format!(
+                    "{user} makes more than {} requests per second; retry in {} ms",
+                    self.inner.request_per_sec,
                     wait.as_millis().max(1)
                 ),
             )
@@ -207,6 +233,8 @@ mod tests {
             rest_api_per_sec: 1,
             user_sends_per_sec: 1,
             user_sends_burst: 1,
+            user_requests_per_sec: 1,
+            user_requests_burst: 2,
             ..LimitsConfig::default()
         });
         assert!(limits.check_api("openim/sendmsg").is_ok());
@@ -217,5 +245,17 @@ mod tests {
         assert!(limits.check_user("alice").is_ok());
         assert_eq!(limits.check_user("alice").unwrap_err().code.code(), 60018);
         assert!(limits.check_user("bob").is_ok(), "per user");
+        // Requests have a budget of their own, per user.
+        assert!(limits.check_request("alice").is_ok());
+        assert!(limits.check_request("alice").is_ok());
+        let e = limits.check_request("alice").unwrap_err();
+        assert_eq!(e.code.code(), 60018);
+        assert!(
+            e.info
+                .contains("alice makes more than 1 requests per second"),
+            "{}",
+            e.info
+        );
+        assert!(limits.check_request("bob").is_ok(), "per user");
     }
 }

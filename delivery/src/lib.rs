@@ -25,7 +25,7 @@ use missive_core::usersig::UserSigVerifier;
 use missive_core::Config;
 use missive_ingest::user_actions::UserActions;
 
-pub use session::{CLOSE_AUTH_FAILED, CLOSE_BAD_LOGIN, CLOSE_TOO_SLOW};
+pub use session::{CLOSE_AUTH_FAILED, CLOSE_BAD_LOGIN, CLOSE_TOO_SLOW, CLOSE_USERSIG_EXPIRED};
 
 /// Largest frame a client may send.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -61,7 +61,7 @@ pub(crate) struct DeliveryState {
     pub actions: UserActions,
     /// Deepest JSON nesting accepted in a frame.
     pub json_max_depth: usize,
-    /// Per-user send rate.
+    /// Per-user send and request rates.
     pub limits: missive_core::ratelimit::RateLimits,
 }
 
@@ -126,10 +126,10 @@ impl Delivery {
             .with_state(state.clone());
         if self.config.delivery.demo {
             tracing::warn!("the browser demo and its UserSig endpoint are on: development only");
-            app = app.merge(demo::routes(UserSigVerifier::new(
-                self.config.sdkappid,
-                self.config.secret_key.clone(),
-            )));
+            app = app.merge(demo::routes(
+                UserSigVerifier::new(self.config.sdkappid, self.config.secret_key.clone()),
+                self.config.admin_identifier.clone(),
+            ));
         }
         let app = app
             .merge(missive_core::telemetry::ops_routes(

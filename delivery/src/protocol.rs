@@ -15,6 +15,20 @@ impl ClientFrame {
         }
         serde_json::from_str(text).map_err(|e| e.to_string())
     }
+
+    /// The request's `id`, echoed in its reply.
+    pub fn id(&self) -> Option<Value> {
+        match self {
+            ClientFrame::Login { .. } => None,
+            ClientFrame::Ping { id }
+            | ClientFrame::Send { id, .. }
+            | ClientFrame::History { id, .. }
+            | ClientFrame::Read { id, .. }
+            | ClientFrame::Recall { id, .. }
+            | ClientFrame::PushToken { id, .. }
+            | ClientFrame::Contacts { id, .. } => id.clone(),
+        }
+    }
 }
 
 /// Frames a client sends. Requests after login may carry an `id`, echoed in

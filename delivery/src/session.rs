@@ -10,7 +10,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use missive_core::{time, ApiError, ErrorCode};
+use missive_core::{storable, time, ApiError, ErrorCode};
+use missive_ingest::send::check_user_id;
 
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::DeliveryState;
@@ -25,6 +26,8 @@ const MAX_REQUESTS_IN_FLIGHT: usize = 32;
 /// Close codes (4000-4999 are for applications).
 pub const CLOSE_AUTH_FAILED: u16 = 4001;
 pub const CLOSE_BAD_LOGIN: u16 = 4002;
+/// The session's UserSig expired: log in again with a new one.
+pub const CLOSE_USERSIG_EXPIRED: u16 = 4003;
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 
 fn frame(f: &ServerFrame) -> Message {
@@ -118,18 +121,41 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
             .await;
         return;
     }
-    if let Err(e) = state.verifier.verify(&usersig, &user, time::now_secs()) {
-        let e = ApiError::from(e);
-        let _ = sink
-            .send(frame(&ServerFrame::Error {
-                id: None,
-                code: e.code.code(),
-                info: e.info.clone(),
-            }))
-            .await;
-        let _ = sink.send(close(CLOSE_AUTH_FAILED, &e.info)).await;
+    // The three are stored (presence, push tokens): refused here if the
+    // views could not hold them.
+    let code = ErrorCode::InvalidRequest;
+    if let Err(e) = check_user_id(&user, "user", code)
+        .and_then(|()| storable::check_field("device", &device, code))
+        .and_then(|()| storable::check_field("platform", &platform, code))
+    {
+        let _ = sink.send(close(CLOSE_BAD_LOGIN, &e.info)).await;
         return;
     }
+    let verified = match state.verifier.verify(&usersig, &user, time::now_secs()) {
+        Ok(v) => v,
+        Err(e) => {
+            let e = ApiError::from(e);
+            let _ = sink
+                .send(frame(&ServerFrame::Error {
+                    id: None,
+                    code: e.code.code(),
+                    info: e.info.clone(),
+                }))
+                .await;
+            let _ = sink.send(close(CLOSE_AUTH_FAILED, &e.info)).await;
+            return;
+        }
+    };
+    // The session lives as long as its UserSig: valid through `expires_at`,
+    // closed at the start of the next second. (tokio caps a sleep
+    // at about 30 years.)
+    let usersig_expiry = tokio::time::sleep(Duration::from_secs(
+        verified
+            .expires_at
+            .saturating_add(1)
+            .saturating_sub(time::now_secs()),
+    ));
+    tokio::pin!(usersig_expiry);
 
     // From here on every frame goes through a bounded queue drained by the
     // writer task, so one slow client only ever stalls itself.
@@ -218,11 +244,23 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
             _ = registration.wake.notified() => {}
             _ = resync.tick() => presence.beat().await,
             incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => match ClientFrame::decode(&text, state.json_max_depth) {
-                    Ok(ClientFrame::Ping { id }) => {
+                // Every frame counts against the user's request rate, the
+                // ones that do not parse included.
+                Some(Ok(Message::Text(text))) => match (
+                    ClientFrame::decode(&text, state.json_max_depth),
+                    state.limits.check_request(&user),
+                ) {
+                    (decoded, Err(e)) => {
+                        alive = outbox.push(frame(&ServerFrame::Error {
+                            id: decoded.ok().and_then(|f| f.id()),
+                            code: e.code.code(),
+                            info: e.info,
+                        })).await;
+                    }
+                    (Ok(ClientFrame::Ping { id }), Ok(())) => {
                         alive = outbox.push(frame(&ServerFrame::Pong { id })).await;
                     }
-                    Ok(request) => match in_flight.clone().try_acquire_owned() {
+                    (Ok(request), Ok(())) => match in_flight.clone().try_acquire_owned() {
                         Ok(permit) => {
                             let (state, user, device, outbox, too_slow) = (
                                 state.clone(),
@@ -247,7 +285,7 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                             })).await;
                         }
                     },
-                    Err(e) => {
+                    (Err(e), Ok(())) => {
                         alive = outbox.push(frame(&ServerFrame::Error {
                             id: None,
                             code: ErrorCode::InvalidRequest.code(),
@@ -256,10 +294,14 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                     }
                 },
                 Some(Ok(Message::Binary(_))) => {
+                    let e = state.limits.check_request(&user).err().unwrap_or_else(|| ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "binary frames are not part of the protocol; send JSON text",
+                    ));
                     alive = outbox.push(frame(&ServerFrame::Error {
                         id: None,
-                        code: ErrorCode::InvalidRequest.code(),
-                        info: "binary frames are not part of the protocol; send JSON text".into(),
+                        code: e.code.code(),
+                        info: e.info,
                     })).await;
                 }
 
@@ -267,6 +309,18 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                 Some(Ok(_)) => {} // ping/pong are answered by the library
             },
             _ = too_slow.cancelled() => alive = false,
+            _ = &mut usersig_expiry => {
+                let e = ApiError::from(missive_core::usersig::UserSigError::Expired {
+                    expires_at: verified.expires_at,
+                });
+                let _ = outbox.tx.try_send(frame(&ServerFrame::Error {
+                    id: None,
+                    code: e.code.code(),
+                    info: e.info.clone(),
+                }));
+                let _ = outbox.tx.try_send(close(CLOSE_USERSIG_EXPIRED, &e.info));
+                break;
+            }
             Some(_) = requests.join_next(), if !requests.is_empty() => {}
             _ = shutdown.cancelled() => {
                 let _ = outbox.tx.try_send(close(1001, "server shutting down"));
@@ -382,9 +436,13 @@ async fn drain(
     login_cursor: i64,
     outbox: &Outbox,
 ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
-    let client = state.pool.get().await?;
     loop {
-        let page = inbox::after(&client, user, *cursor, time::now_millis(), login_cursor).await?;
+        // The connection is released before the page is pushed: a slow
+        // client may hold up its own queue, never the pool.
+        let page = {
+            let client = state.pool.get().await?;
+            inbox::after(&client, user, *cursor, time::now_millis(), login_cursor).await?
+        };
         let full = page.len() as i64 == inbox::PAGE;
         for p in page {
             let next = p.cursor;

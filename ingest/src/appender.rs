@@ -36,6 +36,26 @@ pub struct EventAppender {
     framing: Framing,
 }
 
+/// The last guard before the log: every string of `event` must be one the
+/// views can store, or the projector could never apply it. The parsers refuse
+/// such input first, naming the request field (see
+/// [`missive_core::storable`]); reaching this refusal means a field escaped
+/// them, which is logged as the bug it is.
+pub fn storable_event(event: &Event) -> Result<(), ApiError> {
+    let value = serde_json::to_value(event).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("the {} event cannot be checked: {e}", event.kind()),
+        )
+    })?;
+    missive_core::storable::check_json(event.kind(), &value).map_err(|(path, e)| {
+        metrics::counter!("missive_ingest_unstorable_events_total", "kind" => event.kind())
+            .increment(1);
+        tracing::error!(%path, error = %e, "an unstorable value escaped validation; refused");
+        ApiError::new(ErrorCode::InvalidRequest, format!("{path} {e}"))
+    })
+}
+
 /// Where an appended event landed.
 #[derive(Debug, Clone, Copy)]
 pub struct Appended {
@@ -73,6 +93,7 @@ impl EventAppender {
     /// Wraps `event` in an envelope stamped with who asked and this instance,
     /// and appends it.
     pub async fn append_event(&self, actor: &Actor, event: Event) -> Result<Appended, ApiError> {
+        storable_event(&event)?;
         let envelope = Envelope {
             event_id: Uuid::now_v7(),
             occurred_at: time::now_millis(),
@@ -143,5 +164,43 @@ impl EventAppender {
     /// Waits for in-flight appends (graceful shutdown).
     pub fn flush(&self, timeout: Duration) {
         let _ = self.producer.flush(Timeout::After(timeout));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use missive_schemas::{AccountImported, Element, TextElem};
+
+    #[test]
+    fn an_event_holding_nul_anywhere_is_refused_naming_the_field() {
+        let env = missive_schemas::samples::every_element();
+        assert_eq!(storable_event(&env.event), Ok(()));
+        let Event::MessageSent(mut m) = env.event else {
+            unreachable!("every_element() is a MessageSent")
+        };
+        m.body.push(Element::Text(TextElem {
+            text: "a\u{0}".into(),
+        }));
+        let at = m.body.len() - 1;
+        let e = storable_event(&Event::MessageSent(m)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(
+            e.info
+                .starts_with(&format!("MessageSent.body[{at}].text holds U+0000")),
+            "{}",
+            e.info
+        );
+        let e = storable_event(&Event::AccountImported(AccountImported {
+            user_id: "u".into(),
+            nickname: "\u{0}".into(),
+            avatar_url: String::new(),
+        }))
+        .unwrap_err();
+        assert!(
+            e.info.starts_with("AccountImported.nickname holds U+0000"),
+            "{}",
+            e.info
+        );
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 
-use missive_core::{ApiError, Config, ErrorCode};
+use missive_core::{views, ApiError, Config, ErrorCode};
 use missive_schemas::Event;
 
 use crate::appender::EventAppender;
@@ -57,7 +57,9 @@ impl ChangePipeline {
     }
 
     /// Polls the projector's offsets (one query per poll) until every
-    /// partition in `last` is past its offset.
+    /// partition in `last` is past its offset. The pooled connection is held
+    /// for each query only, never while waiting: a projector that lags must
+    /// not leave every other request without a connection.
     async fn wait_projected(&self, last: &BTreeMap<i32, i64>) -> Result<(), ApiError> {
         let topic = self.config.events_topic();
         let deadline = tokio::time::Instant::now()
@@ -70,23 +72,17 @@ impl ChangePipeline {
                 "the change is on the log but not yet applied to the views; retry (changes are idempotent)",
             )
         };
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
-        let stmt = client
-            .prepare_cached("SELECT partition, next_offset FROM projector_offsets WHERE topic = $1")
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
         loop {
-            let stored: BTreeMap<i32, i64> = client
-                .query(&stmt, &[&topic])
-                .await
-                .map_err(|e| unavailable(e.to_string()))?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect();
+            let stored = {
+                let client = self
+                    .pool
+                    .get()
+                    .await
+                    .map_err(|e| unavailable(e.to_string()))?;
+                views::projected_offsets(&client, &topic)
+                    .await
+                    .map_err(|e| unavailable(e.to_string()))?
+            };
             if last
                 .iter()
                 .all(|(p, o)| stored.get(p).is_some_and(|next| next > o))

@@ -13,6 +13,7 @@ use missive_schemas::{
 };
 
 use crate::changes::ChangePipeline;
+use crate::rest::fields::Body;
 use crate::send::{check_user_id, db_unavailable, Actor};
 
 /// Longest token accepted (vendors' tokens are well under 1 KiB today).
@@ -38,18 +39,6 @@ pub struct TokenRequest {
     pub device_id: String,
     pub platform: PushPlatform,
     pub token: String,
-}
-
-fn string_field<'a>(
-    body: &'a serde_json::Map<String, Value>,
-    name: &str,
-    code: ErrorCode,
-) -> Result<Option<&'a str>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::new(code, format!("{name} must be a string"))),
-    }
 }
 
 pub fn parse_platform(s: &str) -> Result<PushPlatform, ApiError> {
@@ -101,10 +90,10 @@ impl TokenRequest {
         registering: bool,
     ) -> Result<Self, ApiError> {
         let code = ErrorCode::PushInvalidParameters;
-        let user = string_field(body, "From_Account", code)?
-            .ok_or_else(|| ApiError::new(code, "From_Account is missing"))?;
+        let body = Body::new(body);
+        let user = body.string(&["From_Account"], code)?;
         check_user_id(user, "From_Account", code)?;
-        let device = string_field(body, "DeviceId", code)?;
+        let device = body.opt_string("DeviceId", code)?;
         let device = match device {
             None if registering => return Err(ApiError::new(code, "DeviceId is missing")),
             None => "",
@@ -124,11 +113,9 @@ impl TokenRequest {
                 d
             }
         };
-        let platform = string_field(body, "Platform", ErrorCode::PushPlatformInvalid)?
-            .ok_or_else(|| ApiError::new(ErrorCode::PushPlatformInvalid, "Platform is missing"))?;
+        let platform = body.string(&["Platform"], ErrorCode::PushPlatformInvalid)?;
         let platform = parse_platform(platform)?;
-        let token = string_field(body, "Token", ErrorCode::PushTokenInvalid)?
-            .ok_or_else(|| ApiError::new(ErrorCode::PushTokenInvalid, "Token is missing"))?;
+        let token = body.string(&["Token"], ErrorCode::PushTokenInvalid)?;
         check_token(platform, token)?;
         Ok(Self {
             user_id: user.to_owned(),
@@ -226,6 +213,8 @@ mod tests {
         assert_eq!(parse(with("Platform", json!("APNS")), true), Err(96002));
         assert_eq!(parse(with("Token", json!("")), true), Err(96003));
         assert_eq!(parse(with("Token", json!("has space")), true), Err(96003));
+        assert_eq!(parse(with("Token", json!("t\u{0}")), true), Err(96003));
+        assert_eq!(parse(with("DeviceId", json!("d\u{0}")), true), Err(96001));
         assert_eq!(
             parse(with("Token", json!("x".repeat(MAX_TOKEN_BYTES + 1))), true),
             Err(96003)

@@ -3,13 +3,15 @@
 //! one `MessageSent`, and answer only once the broker has it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_postgres::Pool;
+use moka::future::Cache;
 use uuid::Uuid;
 
 use missive_core::config::{BlockMode, PermissionsConfig};
 use missive_core::views::Relationship;
-use missive_core::{time, views, ApiError, Config, ErrorCode};
+use missive_core::{msgbody, time, views, ApiError, Config, ErrorCode};
 use missive_schemas::{
     conversation_id, Channel, Decision, Element, Event, ImportMode, MessageSent, OfflinePushInfo,
     SyncOtherMachine,
@@ -81,7 +83,8 @@ pub struct SendReceipt {
     /// Unix seconds (Tencent `MsgTime`).
     pub msg_time: i64,
     pub msg_seq: u32,
-    /// True when this was a retry of a message already in history.
+    /// True when this was a retry of a message already sent: in history, or
+    /// appended by this instance lately. Nothing new was appended.
     pub duplicate: bool,
 }
 
@@ -90,6 +93,13 @@ pub struct SendPipeline {
     config: Arc<Config>,
     pool: Pool,
     appender: EventAppender,
+    /// What this instance appended lately, by (conversation, MsgKey): a
+    /// retry that arrives before the projector stored the first copy is
+    /// answered from here (duplicate, original MsgTime) and appends nothing.
+    /// Concurrent identical sends are coalesced into one append. Bounded in
+    /// entries and time (`ingest.recent_sends_*`); past the window, history
+    /// answers retries, and the projector keeps one copy of a key either way.
+    recent: Cache<(String, String), SendReceipt>,
 }
 
 /// User ids: 1 to 32 bytes of letters, digits and `_ - . @`. `:` is excluded
@@ -124,10 +134,15 @@ pub(crate) fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
 
 impl SendPipeline {
     pub fn new(config: Arc<Config>, pool: Pool, appender: EventAppender) -> Self {
+        let recent = Cache::builder()
+            .max_capacity(config.ingest.recent_sends_max)
+            .time_to_live(Duration::from_secs(config.ingest.recent_sends_window_secs))
+            .build();
         Self {
             config,
             pool,
             appender,
+            recent,
         }
     }
 
@@ -153,31 +168,82 @@ impl SendPipeline {
                 ),
             ));
         }
-        let sdkappid = self.config.sdkappid;
-        let msg_seq =
-            msg_key::effective_msg_seq(sdkappid, &req.from, &req.to, req.msg_seq, req.msg_random);
-        let key = if req.batch {
-            msg_key::batch_msg_key(sdkappid, &req.from, msg_seq, req.msg_random)
-        } else {
-            msg_key::msg_key(sdkappid, &req.from, &req.to, msg_seq, req.msg_random)
+        // Only a send without MsgSeq needs its content in the key.
+        let content = match req.msg_seq {
+            Some(_) => [0; 32],
+            None => msg_key::content_digest(
+                msgbody::render(&req.body).to_string().as_bytes(),
+                &req.cloud_custom_data,
+            ),
         };
+        let key_to = if req.batch {
+            msg_key::BATCH_RECIPIENT
+        } else {
+            &req.to
+        };
+        let derived = msg_key::derive(
+            self.config.sdkappid,
+            &req.from,
+            key_to,
+            req.msg_seq,
+            req.msg_random,
+            &content,
+        );
         let conversation = conversation_id(&req.from, &req.to);
+        // On a task of its own: a client that gives up (a timeout, a closed
+        // connection) does not cut an append short, so the retry it sends
+        // next finds the answer here.
+        let this = self.clone();
+        let actor = actor.clone();
+        let slot = (conversation.clone(), derived.msg_key.clone());
+        let sent = tokio::spawn(async move {
+            let entry = this
+                .recent
+                .entry(slot)
+                .or_try_insert_with(this.send_new(&actor, req, derived, conversation))
+                .await
+                .map_err(|e| (*e).clone())?;
+            let mut receipt = entry.value().clone();
+            if !entry.is_fresh() {
+                // Answered by an append (or a lookup) another call made.
+                metrics::counter!("missive_ingest_send_retries_total").increment(1);
+                receipt.duplicate = true;
+            }
+            Ok(receipt)
+        });
+        sent.await.map_err(|e| {
+            tracing::error!(error = %e, "send task failed");
+            ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "the send failed; retry with the same MsgRandom and MsgSeq",
+            )
+        })?
+    }
 
+    /// A send this instance has not appended lately: answered from history
+    /// if it is a retry of a stored message, else decided and appended.
+    async fn send_new(
+        &self,
+        actor: &Actor,
+        req: SendRequest,
+        derived: msg_key::Derived,
+        conversation: String,
+    ) -> Result<SendReceipt, ApiError> {
+        let msg_key::Derived { msg_seq, msg_key } = derived;
         // One round trip: a retry of a stored message, the sender's profile,
         // and the relationship the decision rests on.
         let context = {
             let client = self.pool.get().await.map_err(db_unavailable)?;
-            views::send_context(&client, &conversation, &key, &req.from, &req.to)
+            views::send_context(&client, &conversation, &msg_key, &req.from, &req.to)
                 .await
                 .map_err(db_unavailable)?
         };
         // A retry of a message already projected gets its original answer and
-        // appends nothing; one not yet projected is appended again and the
-        // projector keeps the first copy.
+        // appends nothing.
         if let Some(sent_at_ms) = context.existing_sent_at_ms {
             metrics::counter!("missive_ingest_send_retries_total").increment(1);
             return Ok(SendReceipt {
-                msg_key: key,
+                msg_key,
                 msg_time: sent_at_ms / 1000,
                 msg_seq,
                 duplicate: true,
@@ -192,7 +258,7 @@ impl SendPipeline {
         };
         let sent_at = req.sent_at.unwrap_or_else(time::now_millis);
         let event = Event::MessageSent(Box::new(MessageSent {
-            msg_key: key.clone(),
+            msg_key: msg_key.clone(),
             conversation_id: conversation,
             from_account: req.from,
             to_account: req.to,
@@ -211,7 +277,7 @@ impl SendPipeline {
         }));
         self.appender.append_event(actor, event).await?;
         Ok(SendReceipt {
-            msg_key: key,
+            msg_key,
             msg_time: sent_at / 1000,
             msg_seq,
             duplicate: false,

@@ -56,7 +56,7 @@ impl UserActions {
         user: &str,
         msg: &Map<String, Value>,
     ) -> Result<SendReceipt, ApiError> {
-        let body = Body(msg);
+        let body = Body::new(msg);
         match body.get("From_Account") {
             None => {}
             Some(Value::String(s)) if s == user => {}

@@ -65,6 +65,7 @@ pub async fn test_config() -> (Config, String) {
     // (tests/rate_limits.rs) sets them.
     config.limits.rest_api_per_sec = 0;
     config.limits.user_sends_per_sec = 0;
+    config.limits.user_requests_per_sec = 0;
     (config, db)
 }
 

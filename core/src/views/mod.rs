@@ -406,3 +406,20 @@ pub async fn push_token_owner(
         .await?
         .map(|r| r.get(0)))
 }
+
+/// How far the projector got on `topic`: the next offset it will read, per
+/// partition (an event at offset `o` is in the views once this is past `o`).
+pub async fn projected_offsets(
+    client: &impl GenericClient,
+    topic: &str,
+) -> Result<std::collections::BTreeMap<i32, i64>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/projected_offsets.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&topic])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}

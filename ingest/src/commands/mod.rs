@@ -69,7 +69,7 @@ pub async fn execute(state: &RestState, command: &Command) -> Result<Handled, Ap
                 let req = openim::parse_message(
                     m.from_account.clone(),
                     m.to_account.clone(),
-                    &Body(&body),
+                    &Body::new(&body),
                     Sender::User,
                 )?;
                 let actor = Actor {

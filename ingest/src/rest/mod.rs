@@ -279,7 +279,7 @@ pub fn decode_sendmsg(
         identifier: admin_identifier.to_owned(),
         channel: Channel::Rest,
     };
-    let req = openim::parse_send(&admin, &fields::Body(&map))?;
+    let req = openim::parse_send(&admin, &fields::Body::new(&map))?;
     crate::send::check_user_id(&req.from, "From_Account", ErrorCode::FromAccountInvalid)?;
     crate::send::check_user_id(&req.to, "To_Account", ErrorCode::ToAccountInvalid)?;
     Ok(req)
@@ -295,7 +295,7 @@ pub(crate) async fn route(
     command: &str,
     map: &Map<String, Value>,
 ) -> Result<Map<String, Value>, ApiError> {
-    let body = fields::Body(map);
+    let body = fields::Body::new(map);
     match (service, command) {
         ("openim", "sendmsg") => openim::sendmsg(state, admin, &body).await,
         ("openim", "admin_getroammsg") => openim::admin_getroammsg(state, &body).await,

@@ -255,7 +255,7 @@ pub(crate) fn parse_offline_push(v: &Value) -> Result<OfflinePushInfo, ApiError>
     let map = v
         .as_object()
         .ok_or_else(|| ApiError::new(code, "OfflinePushInfo must be an object"))?;
-    let b = Body(map);
+    let b = Body::at(map, "OfflinePushInfo");
     let push_flag = b.opt_i64("PushFlag", code)?.unwrap_or(0);
     if !(0..=1).contains(&push_flag) {
         return Err(ApiError::new(
@@ -263,30 +263,27 @@ pub(crate) fn parse_offline_push(v: &Value) -> Result<OfflinePushInfo, ApiError>
             format!("OfflinePushInfo.PushFlag is {push_flag}; it must be 0 or 1"),
         ));
     }
-    let sub = |name: &str| -> Result<Option<&Map<String, Value>>, ApiError> {
+    let sub = |name: &str| -> Result<Option<Body<'_>>, ApiError> {
         match b.get(name) {
             None => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(Value::Object(m)) => Ok(Some(Body::at(m, b.field(name)))),
             Some(_) => Err(ApiError::new(
                 code,
-                format!("OfflinePushInfo.{name} must be an object"),
+                format!("{} must be an object", b.field(name)),
             )),
         }
     };
     let android = sub("AndroidInfo")?;
     let apns = sub("ApnsInfo")?;
-    let s = |m: Option<&Map<String, Value>>, name: &str| -> Result<String, ApiError> {
+    let s = |m: &Option<Body<'_>>, name: &str| -> Result<String, ApiError> {
         match m {
             None => Ok(String::new()),
-            Some(m) => Ok(Body(m)
-                .opt_string(name, code)?
-                .unwrap_or_default()
-                .to_owned()),
+            Some(m) => Ok(m.opt_string(name, code)?.unwrap_or_default().to_owned()),
         }
     };
-    let badge_mode = match apns {
+    let badge_mode = match &apns {
         None => 0,
-        Some(m) => Body(m).opt_i64("BadgeMode", code)?.unwrap_or(0),
+        Some(m) => m.opt_i64("BadgeMode", code)?.unwrap_or(0),
     };
     if !(0..=1).contains(&badge_mode) {
         return Err(ApiError::new(
@@ -299,12 +296,12 @@ pub(crate) fn parse_offline_push(v: &Value) -> Result<OfflinePushInfo, ApiError>
         title: b.opt_string("Title", code)?.unwrap_or_default().to_owned(),
         desc: b.opt_string("Desc", code)?.unwrap_or_default().to_owned(),
         ext: b.opt_string("Ext", code)?.unwrap_or_default().to_owned(),
-        android_sound: s(android, "Sound")?,
-        apns_sound: s(apns, "Sound")?,
+        android_sound: s(&android, "Sound")?,
+        apns_sound: s(&apns, "Sound")?,
         apns_badge_mode: badge_mode as i32,
-        apns_title: s(apns, "Title")?,
-        apns_sub_title: s(apns, "SubTitle")?,
-        apns_image: s(apns, "Image")?,
+        apns_title: s(&apns, "Title")?,
+        apns_sub_title: s(&apns, "SubTitle")?,
+        apns_image: s(&apns, "Image")?,
     })
 }
 
@@ -432,10 +429,13 @@ pub(crate) async fn own_message(
 ) -> Result<(String, String, String, String), ApiError> {
     check_user_id(from, "From_Account", ErrorCode::FromAccountInvalid)?;
     check_user_id(to, "To_Account", ErrorCode::ToAccountInvalid)?;
-    if key.is_empty() || key.len() > 64 {
+    // Keys are missive's own (`{seq}_{random}_{hex}`, `sys_{uuid}`): anything
+    // else, a NUL included, names no message and is refused before the views
+    // are asked.
+    if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::new(
             ErrorCode::MsgKeyInvalid,
-            "MsgKey must be 1 to 64 bytes",
+            "MsgKey must be 1 to 64 printable ASCII characters",
         ));
     }
     let conversation = conversation_id(from, to);

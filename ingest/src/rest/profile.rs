@@ -35,7 +35,7 @@ pub(super) async fn portrait_set(
         let map = item
             .as_object()
             .ok_or_else(|| ApiError::new(code, format!("ProfileItem[{i}] must be an object")))?;
-        let b = Body(map);
+        let b = Body::at(map, format!("ProfileItem[{i}]"));
         let tag = b.string(&["Tag"], code)?;
         let value = b.string(&["Value"], code)?;
         check_profile_value(&format!("ProfileItem[{i}].Value"), value)?;

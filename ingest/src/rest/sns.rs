@@ -211,7 +211,7 @@ pub(super) async fn friend_add(
         let map = item
             .as_object()
             .ok_or_else(|| ApiError::new(code, format!("AddFriendItem[{i}] must be an object")))?;
-        let b = Body(map);
+        let b = Body::at(map, format!("AddFriendItem[{i}]"));
         let to = b.string(&["To_Account"], code)?;
         check_user_id(to, "To_Account", code)?;
         match b.opt_string("AddSource", code)? {
