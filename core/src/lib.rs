@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod kafka;
 pub mod limits;
+pub mod live;
 pub mod msgbody;
 pub mod net;
 pub mod progress;

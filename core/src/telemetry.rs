@@ -172,6 +172,10 @@ fn describe_metrics() {
         "Clients cut off because their queue stayed full."
     );
     describe_counter!(
+        "missive_delivery_handed_over_total",
+        "Messages pushed as a projector in this process handed them over, without reading PostgreSQL."
+    );
+    describe_counter!(
         "missive_push_notifications_total",
         "Offline notifications finished, by vendor and outcome."
     );

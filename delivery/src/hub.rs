@@ -1,24 +1,44 @@
-//! Which users have sessions on this instance, and the PostgreSQL `LISTEN`
-//! loop that wakes them when the projector commits to their inbox.
+//! Which users have sessions on this instance, how new inbox entries reach
+//! them, and the PostgreSQL `LISTEN` loop that wakes them.
 //!
-//! A notification is only a wake-up: the session then reads its inbox after
-//! its cursor, so a lost notification delays a push but never loses it
-//! (sessions also re-read on a timer and after the listener reconnects).
+//! Two ways in. A projector in the same process hands over the entries it
+//! just committed ([`missive_core::live`]): each session of the user gets
+//! them on its queue and pushes one only if it continues the session's
+//! cursor. Every projector also notifies `user:cursor` pairs after each
+//! commit; a session behind that cursor is woken and reads its inbox from
+//! PostgreSQL. A session the hand-off already brought there is not woken,
+//! so the live path costs no read. Either way a lost signal delays a push
+//! but never loses it (sessions also re-read on a timer and after the
+//! listener reconnects).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
 use secrecy::SecretString;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
+use missive_core::live::{LiveEntry, LiveSink};
+
+/// Entries a session may hold unread; past that it is woken instead and
+/// reads its inbox (a slow session never blocks the projector).
+const LIVE_QUEUE: usize = 256;
+
+/// What the hub holds of one session.
+struct Handle {
+    wake: Arc<Notify>,
+    live: mpsc::Sender<LiveEntry>,
+    /// The last cursor the session pushed (or read up to).
+    cursor: Arc<AtomicI64>,
+}
+
 #[derive(Default)]
 pub struct Hub {
-    sessions: Mutex<HashMap<String, HashMap<u64, Arc<Notify>>>>,
+    sessions: Mutex<HashMap<String, HashMap<u64, Handle>>>,
     next_id: AtomicU64,
 }
 
@@ -28,6 +48,10 @@ pub struct Registration {
     user: String,
     id: u64,
     pub wake: Arc<Notify>,
+    /// Entries handed over by a projector in this process.
+    pub live: mpsc::Receiver<LiveEntry>,
+    /// The session's cursor, as the hub sees it: keep it current.
+    pub cursor: Arc<AtomicI64>,
 }
 
 impl Drop for Registration {
@@ -47,36 +71,80 @@ impl Hub {
     pub fn register(self: &Arc<Self>, user: &str) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let wake = Arc::new(Notify::new());
+        let cursor = Arc::new(AtomicI64::new(0));
+        let (live_tx, live) = mpsc::channel(LIVE_QUEUE);
         self.sessions
             .lock()
             .expect("hub lock")
             .entry(user.to_owned())
             .or_default()
-            .insert(id, wake.clone());
+            .insert(
+                id,
+                Handle {
+                    wake: wake.clone(),
+                    live: live_tx,
+                    cursor: cursor.clone(),
+                },
+            );
         metrics::gauge!("missive_delivery_sessions").increment(1.0);
         Registration {
             hub: self.clone(),
             user: user.to_owned(),
             id,
             wake,
+            live,
+            cursor,
         }
     }
 
-    pub fn wake(&self, user: &str) {
+    /// A commit reached `user`'s inbox up to `cursor` (`None`: unknown):
+    /// wakes the sessions that have not pushed that far.
+    pub fn wake(&self, user: &str, cursor: Option<i64>) {
         if let Some(devices) = self.sessions.lock().expect("hub lock").get(user) {
-            for n in devices.values() {
-                n.notify_one();
+            for h in devices.values() {
+                if cursor.is_none_or(|c| h.cursor.load(Ordering::Acquire) < c) {
+                    h.wake.notify_one();
+                }
             }
         }
     }
 
     pub fn wake_all(&self) {
         for devices in self.sessions.lock().expect("hub lock").values() {
-            for n in devices.values() {
-                n.notify_one();
+            for h in devices.values() {
+                h.wake.notify_one();
             }
         }
     }
+}
+
+impl LiveSink for Hub {
+    fn deliver(&self, entries: &[LiveEntry]) {
+        let sessions = self.sessions.lock().expect("hub lock");
+        for entry in entries {
+            let Some(devices) = sessions.get(&entry.user) else {
+                continue;
+            };
+            for h in devices.values() {
+                if h.live.try_send(entry.clone()).is_err() {
+                    // Full: the session reads its inbox instead.
+                    h.wake.notify_one();
+                }
+            }
+        }
+    }
+}
+
+/// A notification's payload: `user:cursor` pairs joined by `,` (user ids
+/// never hold a comma; the cursor follows the last colon). A bare user id
+/// (an older projector) wakes every session of the user.
+fn parse_notification(payload: &str) -> impl Iterator<Item = (&str, Option<i64>)> {
+    payload.split(',').filter(|p| !p.is_empty()).map(|pair| {
+        match pair.rsplit_once(':').map(|(u, c)| (u, c.parse::<i64>())) {
+            Some((user, Ok(cursor))) => (user, Some(cursor)),
+            _ => (pair, None),
+        }
+    })
 }
 
 /// Listens on `channel` until `shutdown`, reconnecting with backoff.
@@ -134,7 +202,7 @@ async fn listen_once(
     loop {
         tokio::select! {
             payload = rx.recv() => match payload {
-                Some(p) => p.split(',').for_each(|u| hub.wake(u)),
+                Some(p) => parse_notification(&p).for_each(|(u, c)| hub.wake(u, c)),
                 None => break,
             },
             _ = shutdown.cancelled() => {
@@ -146,5 +214,65 @@ async fn listen_once(
     match driver.await {
         Ok(Err(e)) => Err(e.into()),
         _ => Err("listener connection closed".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_name_users_and_cursors() {
+        let got: Vec<_> = parse_notification("alice:12,b:o:b:7,carol").collect();
+        assert_eq!(
+            got,
+            vec![("alice", Some(12)), ("b:o:b", Some(7)), ("carol", None)]
+        );
+    }
+
+    #[tokio::test]
+    async fn only_sessions_behind_the_notified_cursor_are_woken() {
+        let hub = Arc::new(Hub::default());
+        let ahead = hub.register("bob");
+        let behind = hub.register("bob");
+        ahead.cursor.store(9, Ordering::Release);
+        behind.cursor.store(3, Ordering::Release);
+        hub.wake("bob", Some(9));
+        let woke = |r: &Registration| {
+            let n = r.wake.notified();
+            futures::FutureExt::now_or_never(n).is_some()
+        };
+        assert!(!woke(&ahead));
+        assert!(woke(&behind));
+        hub.wake("bob", None);
+        assert!(woke(&ahead));
+    }
+
+    #[tokio::test]
+    async fn handed_over_entries_reach_every_session_of_their_user() {
+        let hub = Arc::new(Hub::default());
+        let mut bob = hub.register("bob");
+        let mut carol = hub.register("carol");
+        let entry = |user: &str, cursor| LiveEntry {
+            user: user.into(),
+            cursor,
+            message: Arc::new(missive_core::live::LiveMessage {
+                conversation_id: "a:bob".into(),
+                seq: 1,
+                msg_key: "k".into(),
+                from: "a".into(),
+                to: "bob".into(),
+                sent_at_ms: 0,
+                msg_random: 0,
+                msg_seq: 0,
+                body: serde_json::json!([]),
+                cloud_custom_data: String::new(),
+                sender_nickname: String::new(),
+                sender_avatar_url: String::new(),
+            }),
+        };
+        hub.deliver(&[entry("bob", 1), entry("dave", 1)]);
+        assert_eq!(bob.live.try_recv().unwrap().cursor, 1);
+        assert!(carol.live.try_recv().is_err());
     }
 }

@@ -100,6 +100,9 @@ impl Delivery {
             .await?
             .map(|w| tokio::spawn(w.run(shutdown.clone())));
         let hub = Arc::new(hub::Hub::default());
+        // Entries a projector in this process commits come straight here.
+        let sink: Arc<dyn missive_core::live::LiveSink> = hub.clone();
+        missive_core::live::Feed::for_topic(&self.config.events_topic()).subscribe(&sink);
         let listener_task = tokio::spawn(hub::listen(
             hub.clone(),
             self.config.database_url.clone(),

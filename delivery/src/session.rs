@@ -1,6 +1,7 @@
 //! One WebSocket session: login, catch-up from the device's cursor, then
 //! live push, until the client leaves, is too slow, or the service stops.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use missive_core::{storable, time, ApiError, ErrorCode};
 use missive_ingest::send::check_user_id;
 
-use crate::protocol::{ClientFrame, ServerFrame};
+use crate::protocol::{ClientFrame, HistoryMessage, PushedMessage, Sender, ServerFrame};
 use crate::DeliveryState;
 use crate::{inbox, requests};
 
@@ -174,7 +175,7 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
         let _ = sink.close().await;
     });
 
-    let registration = state.hub.register(&user);
+    let mut registration = state.hub.register(&user);
     let platform = if platform.is_empty() {
         "Unknown".to_owned()
     } else {
@@ -229,20 +230,42 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
     let mut resync = tokio::time::interval(RESYNC_EVERY);
     resync.tick().await;
 
+    // Read the inbox after the cursor at the top of the loop: at first, when
+    // woken (a commit this session has not pushed), on the resync timer, and
+    // when a handed-over entry does not continue the cursor.
+    let mut need_read = true;
     while alive {
-        // Push everything after the cursor.
-        match drain(&state, &user, &mut cursor, login_cursor, &outbox).await {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => tracing::warn!(error = %e, %user, "inbox read failed; will retry"),
+        if need_read {
+            match drain(&state, &user, &mut cursor, login_cursor, &outbox).await {
+                Ok(true) => need_read = false,
+                Ok(false) => break,
+                Err(e) => tracing::warn!(error = %e, %user, "inbox read failed; will retry"),
+            }
+            registration.cursor.store(cursor, Ordering::Release);
         }
         if !synced {
             synced = true;
             alive = outbox.push(frame(&ServerFrame::SyncDone { cursor })).await;
         }
         tokio::select! {
-            _ = registration.wake.notified() => {}
-            _ = resync.tick() => presence.beat().await,
+            _ = registration.wake.notified() => need_read = true,
+            _ = resync.tick() => {
+                presence.beat().await;
+                need_read = true;
+            }
+            Some(entry) = registration.live.recv() => {
+                if entry.cursor == cursor + 1 {
+                    alive = outbox.push(frame(&live_frame(&user, &entry))).await;
+                    metrics::counter!("missive_delivery_pushed_total").increment(1);
+                    metrics::counter!("missive_delivery_handed_over_total").increment(1);
+                    cursor = entry.cursor;
+                    registration.cursor.store(cursor, Ordering::Release);
+                } else if entry.cursor > cursor {
+                    // A gap (an entry not handed over, such as a recall):
+                    // PostgreSQL has it.
+                    need_read = true;
+                }
+            }
             incoming = stream.next() => match incoming {
                 // Every frame counts against the user's request rate, the
                 // ones that do not parse included.
@@ -429,6 +452,35 @@ async fn offline_sync(
 }
 
 /// Sends every inbox entry after `cursor`; false when the client is gone or too slow.
+/// The frame of an entry a projector in this process handed over: the same
+/// as `inbox::after` builds from the stored rows.
+fn live_frame(user: &str, entry: &missive_core::live::LiveEntry) -> ServerFrame {
+    let m = &entry.message;
+    let peer = if m.from == user { &m.to } else { &m.from };
+    ServerFrame::Message(Box::new(PushedMessage {
+        cursor: entry.cursor,
+        event: "new".to_owned(),
+        conversation: m.conversation_id.clone(),
+        peer: peer.clone(),
+        message: HistoryMessage {
+            seq: m.seq,
+            msg_key: m.msg_key.clone(),
+            from: m.from.clone(),
+            to: m.to.clone(),
+            time: m.sent_at_ms / 1000,
+            msg_seq: m.msg_seq,
+            msg_random: m.msg_random,
+            body: m.body.clone(),
+            cloud_custom_data: m.cloud_custom_data.clone(),
+            sender: Sender {
+                nickname: m.sender_nickname.clone(),
+                avatar_url: m.sender_avatar_url.clone(),
+            },
+            recalled: false,
+        },
+    }))
+}
+
 async fn drain(
     state: &DeliveryState,
     user: &str,
