@@ -293,3 +293,47 @@ async fn wait_listening(addr: std::net::SocketAddr) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fenced_static_member_creates_its_consumer_anew_and_projects_again() {
+    let app = TestApp::spawn_with(|c| {
+        c.instance_id = format!("fenced-{}", uuid::Uuid::new_v4().simple());
+        c.stable_instance_id = true;
+    })
+    .await;
+    app.send_text("alice", "bob", 1, "before").await;
+    app.wait_for_count("SELECT count(*) FROM messages", 1).await;
+
+    // Another process joins under the projector's group.instance.id: the
+    // broker fences the projector, whose client is then unusable (fatal).
+    let intruder = {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let mut settings = missive_core::kafka::consumer_config(&app.config, "intruder");
+        missive_core::kafka::join_group(
+            &app.config,
+            &mut settings,
+            &app.config.projector.group_id,
+            "projector",
+        );
+        let c: BaseConsumer = settings.create().unwrap();
+        c.subscribe(&[&app.config.events_topic()]).unwrap();
+        c
+    };
+    // Until the projector has felt it (its next heartbeat is refused).
+    let projector = app.projector.as_ref().unwrap().addr;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let _ = intruder.poll(Duration::from_millis(100));
+        let metrics = app.metrics(projector).await;
+        if metrics.contains("missive_kafka_consumers_recreated_total{role=\"projector\"}") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the projector was never fenced");
+    }
+    drop(intruder);
+    // The projector notices, creates its consumer anew under the same id
+    // (fencing the intruder in turn) and projects what comes next.
+    app.send_text("alice", "bob", 2, "after the fence").await;
+    app.wait_for_count("SELECT count(*) FROM messages", 2).await;
+    app.stop().await;
+}

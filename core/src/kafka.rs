@@ -30,6 +30,15 @@ pub fn base_config(config: &Config, role: &str) -> ClientConfig {
     c
 }
 
+/// A consumer error after which the client is unusable and must be created
+/// anew: for instance a static member fenced because another join under its
+/// `group.instance.id` won (a restart racing a broker restart). Offsets are
+/// committed or stored in PostgreSQL, so a new client resumes where the old
+/// one stopped.
+pub fn is_fatal(e: &KafkaError) -> bool {
+    matches!(e, KafkaError::MessageConsumptionFatal(_))
+}
+
 /// Group membership of a long-running consumer (`role`: projector, push,
 /// commands). With a configured instance id it joins as a static member
 /// (`group.instance.id`), so a restart under the same name takes its

@@ -114,6 +114,10 @@ fn describe_metrics() {
         "missive_commands_dead_lettered_total",
         "Commands sent to the commands dead-letter topic."
     );
+    describe_counter!(
+        "missive_kafka_consumers_recreated_total",
+        "Consumers created anew after a fatal error (a fenced static member), by role."
+    );
     // projector
     describe_counter!(
         "missive_projector_events_total",

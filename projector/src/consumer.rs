@@ -296,13 +296,6 @@ impl ConsumeLoop {
         let topic = self.config.events_topic();
         let dlq_topic = self.config.events_dlq_topic();
         let ownership = Arc::new(Mutex::new(Ownership::default()));
-        let context = OffsetsContext {
-            handle: self.handle.clone(),
-            pool: self.pool.clone(),
-            topic: topic.clone(),
-            ownership: ownership.clone(),
-            stop: self.stop.clone(),
-        };
         let mut settings = missive_core::kafka::consumer_config(&self.config, "projector");
         settings
             .set("enable.auto.commit", "false")
@@ -319,8 +312,19 @@ impl ConsumeLoop {
             // A replay is a one-off group of its own.
             settings.set("group.id", &self.config.projector.group_id);
         }
-        let consumer: BaseConsumer<OffsetsContext> = settings.create_with_context(context)?;
-        consumer.subscribe(&[&topic])?;
+        let subscribe = || -> KafkaResult<BaseConsumer<OffsetsContext>> {
+            let context = OffsetsContext {
+                handle: self.handle.clone(),
+                pool: self.pool.clone(),
+                topic: topic.clone(),
+                ownership: ownership.clone(),
+                stop: self.stop.clone(),
+            };
+            let consumer: BaseConsumer<OffsetsContext> = settings.create_with_context(context)?;
+            consumer.subscribe(&[&topic])?;
+            Ok(consumer)
+        };
+        let mut consumer = subscribe()?;
         let dlq: FutureProducer = missive_core::kafka::producer(&self.config)?;
         let linger = Duration::from_millis(self.config.projector.batch_linger_ms);
         let batch_max = self.config.projector.batch_max.max(1);
@@ -394,6 +398,23 @@ impl ConsumeLoop {
             };
             let msg = match result {
                 Ok(m) => m,
+                Err(e) if missive_core::kafka::is_fatal(&e) => {
+                    tracing::error!(error = %e, "consumer unusable; creating it anew");
+                    metrics::counter!("missive_kafka_consumers_recreated_total", "role" => "projector")
+                        .increment(1);
+                    // What was read is re-read from the offsets in PostgreSQL.
+                    {
+                        let mut own = ownership.lock().expect("ownership lock");
+                        own.generation += 1;
+                        own.next.clear();
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                    match subscribe() {
+                        Ok(c) => consumer = c,
+                        Err(e) => tracing::error!(error = %e, "cannot create the consumer"),
+                    }
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "consume error");
                     continue;

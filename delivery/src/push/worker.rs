@@ -98,6 +98,8 @@ struct Shared {
 pub struct PushWorker {
     shared: Arc<Shared>,
     consumer: StreamConsumer,
+    /// The consumer's settings, to create it anew after a fatal error.
+    settings: rdkafka::ClientConfig,
 }
 
 impl PushWorker {
@@ -121,15 +123,14 @@ impl PushWorker {
             .await?;
         let mut settings = missive_core::kafka::consumer_config(&config, "push");
         missive_core::kafka::join_group(&config, &mut settings, &config.push_group_id(), "push");
-        let consumer: StreamConsumer = settings
+        settings
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
             // A new group starts at the beginning; `max_age_seconds` keeps old
             // messages from being pushed.
-            .set("auto.offset.reset", "earliest")
-            .create()?;
-        consumer.subscribe(&[&events_topic])?;
+            .set("auto.offset.reset", "earliest");
+        let consumer = subscribed(&settings, &events_topic)?;
         let producer = missive_core::kafka::producer(&config)?;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -141,12 +142,13 @@ impl PushWorker {
                 events_topic,
             }),
             consumer,
+            settings,
         })
     }
 
     /// Runs until `shutdown`; events in flight are finished and their
     /// offsets committed before it returns.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let concurrency = self.shared.config.push.concurrency.max(1);
         tracing::info!(group = %self.shared.config.push_group_id(), "push worker consuming");
         // Up to `concurrency` events are handled at once, but completions are
@@ -182,6 +184,19 @@ impl PushWorker {
                                 .then(|| (m.partition(), m.offset()))
                         }));
                     }
+                    Err(e) if missive_core::kafka::is_fatal(&e) => {
+                        // Events in flight finish; their offsets may not be
+                        // stored, and the claims keep a re-read from
+                        // notifying twice.
+                        tracing::error!(error = %e, "push worker: consumer unusable; creating it anew");
+                        metrics::counter!("missive_kafka_consumers_recreated_total", "role" => "push")
+                            .increment(1);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        match subscribed(&self.settings, &self.shared.events_topic) {
+                            Ok(c) => self.consumer = c,
+                            Err(e) => tracing::error!(error = %e, "push worker: cannot create the consumer"),
+                        }
+                    }
                     Err(e) => tracing::warn!(error = %e, "push worker: consume error"),
                 },
                 _ = shutdown.cancelled(), if !stopping => stopping = true,
@@ -193,6 +208,15 @@ impl PushWorker {
         }
         tracing::info!("push worker stopped");
     }
+}
+
+fn subscribed(
+    settings: &rdkafka::ClientConfig,
+    topic: &str,
+) -> Result<StreamConsumer, rdkafka::error::KafkaError> {
+    let consumer: StreamConsumer = settings.create()?;
+    consumer.subscribe(&[topic])?;
+    Ok(consumer)
 }
 
 /// How often old dedupe records are deleted.

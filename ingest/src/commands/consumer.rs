@@ -45,6 +45,8 @@ const RETRY_PAUSE_MAX: Duration = Duration::from_secs(5);
 
 pub struct CommandsConsumer {
     consumer: StreamConsumer,
+    /// The consumer's settings, to create it anew after a fatal error.
+    settings: rdkafka::ClientConfig,
     dlq: FutureProducer,
     state: Arc<RestState>,
     topic: String,
@@ -63,17 +65,18 @@ impl CommandsConsumer {
             &config.commands_group(),
             "commands",
         );
-        let consumer: StreamConsumer = settings
+        settings
             // Offsets are stored by hand once a command is handled; only
             // those are committed (periodically and on shutdown).
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .create()?;
+            .set("auto.offset.reset", "earliest");
         let topic = config.commands_topic();
+        let consumer: StreamConsumer = settings.create()?;
         consumer.subscribe(&[&topic])?;
         Ok(Self {
             consumer,
+            settings,
             dlq: missive_core::kafka::producer(config)?,
             dlq_topic: config.commands_dlq_topic(),
             topic,
@@ -82,7 +85,7 @@ impl CommandsConsumer {
         })
     }
 
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         tracing::info!(topic = %self.topic, group = %self.state.config.commands_group(), "commands consumer running");
         loop {
             let msg = tokio::select! {
@@ -91,6 +94,22 @@ impl CommandsConsumer {
             };
             let msg = match msg {
                 Ok(m) => m,
+                Err(e) if missive_core::kafka::is_fatal(&e) => {
+                    tracing::error!(error = %e, "commands consumer unusable; creating it anew");
+                    metrics::counter!("missive_kafka_consumers_recreated_total", "role" => "commands")
+                        .increment(1);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    match self.settings.create::<StreamConsumer>().and_then(|c| {
+                        c.subscribe(&[&self.topic])?;
+                        Ok(c)
+                    }) {
+                        Ok(c) => self.consumer = c,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot create the commands consumer")
+                        }
+                    }
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "commands consume error");
                     tokio::time::sleep(Duration::from_millis(200)).await;
