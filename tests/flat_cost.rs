@@ -41,6 +41,9 @@ struct Reads {
     seq_tup_read: i64,
     idx_tup_read: i64,
     n_tup_ins: i64,
+    /// Updates, and those that wrote no index entry (HOT): printed, not asserted.
+    n_tup_upd: i64,
+    n_tup_hot_upd: i64,
 }
 
 async fn table_reads(pg: &tokio_postgres::Client) -> BTreeMap<String, Reads> {
@@ -50,7 +53,8 @@ async fn table_reads(pg: &tokio_postgres::Client) -> BTreeMap<String, Reads> {
                     sum(t.seq_scan)::bigint, sum(t.seq_tup_read)::bigint,
                     coalesce(sum((SELECT sum(i.idx_tup_read) FROM pg_stat_user_indexes i
                                   WHERE i.relid = t.relid)), 0)::bigint,
-                    sum(t.n_tup_ins)::bigint
+                    sum(t.n_tup_ins)::bigint, sum(t.n_tup_upd)::bigint,
+                    sum(t.n_tup_hot_upd)::bigint
              FROM pg_stat_user_tables t
              LEFT JOIN pg_inherits h ON h.inhrelid = t.relid
              LEFT JOIN pg_class p ON p.oid = h.inhparent
@@ -68,6 +72,8 @@ async fn table_reads(pg: &tokio_postgres::Client) -> BTreeMap<String, Reads> {
                     seq_tup_read: r.get(2),
                     idx_tup_read: r.get(3),
                     n_tup_ins: r.get(4),
+                    n_tup_upd: r.get(5),
+                    n_tup_hot_upd: r.get(6),
                 },
             )
         })
@@ -89,6 +95,8 @@ fn delta(
                     seq_tup_read: a.seq_tup_read - b.seq_tup_read,
                     idx_tup_read: a.idx_tup_read - b.idx_tup_read,
                     n_tup_ins: a.n_tup_ins - b.n_tup_ins,
+                    n_tup_upd: a.n_tup_upd - b.n_tup_upd,
+                    n_tup_hot_upd: a.n_tup_hot_upd - b.n_tup_hot_upd,
                 },
             )
         })
