@@ -45,7 +45,7 @@ const MAX_ALLOCATION_BYTES: usize = 8 * 1024 * 1024;
 /// thirds of the instructions of a decode (`examples/decode_cost.rs`).
 /// apache-avro keeps a resolved schema only in its single-object reader, so
 /// this is one with an empty header: the codec reads the header itself.
-struct BodyReader(GenericSingleObjectReader);
+pub(crate) struct BodyReader(GenericSingleObjectReader);
 
 /// The header a [`BodyReader`] expects before a body: none.
 struct NoHeader;
@@ -57,7 +57,7 @@ impl HeaderBuilder for NoHeader {
 }
 
 impl BodyReader {
-    fn new(schema: &Schema) -> Self {
+    pub(crate) fn new(schema: &Schema) -> Self {
         Self(
             GenericSingleObjectReader::new_with_header_builder(schema.clone(), NoHeader)
                 .expect("the codec's schemas resolve their named types"),
@@ -65,7 +65,7 @@ impl BodyReader {
     }
 
     /// Decodes one value from the front of `rest`, advancing it.
-    fn read(&self, rest: &mut &[u8]) -> Result<apache_avro::types::Value, DecodeError> {
+    pub(crate) fn read(&self, rest: &mut &[u8]) -> Result<apache_avro::types::Value, DecodeError> {
         self.0
             .read_value(rest)
             .map_err(|e| DecodeError::Avro(e.to_string()))
