@@ -77,14 +77,19 @@ lint: deps
 	cargo clippy --workspace --all-targets -- -D warnings
 
 # Figures, not tests: see docs/benchmarks.md. Raw limits of the box (broker
-# produce/consume, PostgreSQL COPY), rebuild, ramp, burst and steady, in about
-# 15 minutes; JSON, SVG plots and summary.md land in bench/results/
-# (git-ignored). BENCH_ARGS adds options, e.g. BENCH_ARGS=--quick.
+# produce/consume, PostgreSQL COPY), rebuild, ramp, burst, steady and flat
+# (empty vs 1,000,000 stored messages), in about 20 minutes; JSON, SVG plots
+# and summary.md land in bench/results/ (git-ignored). BENCH_ARGS adds
+# options, e.g. BENCH_ARGS=--quick.
+# BENCH_SERVICES: where missive's services run during the load runs: child
+# (a `missive dev` child process, apart from the load generator), in-process
+# (inside missive-bench, as before) or external (see docs/benchmarks.md).
+BENCH_SERVICES ?= child
 bench:
 	@bash infra/up.sh
 	$(ENV)
-	cargo build --release -p missive-bench
-	target/release/missive-bench suite --out bench/results $(BENCH_ARGS)
+	cargo build --release -p missive-bench -p missive
+	target/release/missive-bench suite --out bench/results --services $(BENCH_SERVICES) $(BENCH_ARGS)
 
 # The fault loop (docs/faults.md): a private PostgreSQL and broker, the
 # release `missive` under load, every fault once per round, then the

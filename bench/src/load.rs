@@ -1,6 +1,8 @@
-//! The load harness behind `steady`, `ramp` and `burst`: missive's three
-//! services run in this process on a fresh database and fresh topics; `users`
-//! users, a share of them online with `devices` WebSockets each; sends are
+//! The load harness behind `steady`, `ramp`, `burst` and `flat`: missive's
+//! three services on a fresh database and fresh topics (optionally prefilled
+//! with history), in this process, in a `missive dev` child process, or
+//! already running elsewhere (`--services`); `users` users, a share of them
+//! online with `devices` WebSockets each; sends are
 //! offered open loop (each starts at its scheduled time whether or not the
 //! earlier ones finished) through REST (as the administrator, on behalf of
 //! any user) and through the senders' own WebSockets, to random recipients,
@@ -66,6 +68,61 @@ pub struct Options {
     /// pushed.
     #[arg(long, default_value_t = 60)]
     pub drain_timeout: u64,
+    /// Where missive's services run: `in-process` (in this process, beside
+    /// the load generator), `child` (a `missive dev` child process on the
+    /// run's database and topics) or `external` (already running: this
+    /// process's configuration names their database and topics, `--rest-addr`
+    /// and `--ws-addr` their listeners). The report says which.
+    #[arg(long, value_enum, default_value_t = ServicesMode::InProcess)]
+    pub services: ServicesMode,
+    /// The `missive` binary for `--services child` (default: beside this one).
+    #[arg(long)]
+    pub missive_bin: Option<std::path::PathBuf>,
+    /// REST listener of external services.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub rest_addr: std::net::SocketAddr,
+    /// WebSocket listener of external services.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub ws_addr: std::net::SocketAddr,
+    /// Messages stored before the run (SQL straight into the views, as the
+    /// projector would have stored them: bench/src/sql/prefill.sql), so a
+    /// run measures missive on a database that already holds history.
+    #[arg(long, default_value_t = 0)]
+    pub prefill_messages: u64,
+    /// Users the prefilled messages are between (`u0` ..., the load's names).
+    #[arg(long, default_value_t = 10_000)]
+    pub prefill_users: u64,
+    /// Users each prefilled user writes to (it talks with about twice as many).
+    #[arg(long, default_value_t = 20)]
+    pub prefill_peers: u64,
+}
+
+/// Where missive's services run during a load run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServicesMode {
+    InProcess,
+    Child,
+    External,
+}
+
+impl ServicesMode {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ServicesMode::InProcess => "services in the bench process, beside the load generator",
+            ServicesMode::Child => {
+                "services in a `missive dev` child process; load generator apart"
+            }
+            ServicesMode::External => "services already running; load generator apart",
+        }
+    }
+}
+
+/// The services of a run, and how to stop them.
+enum Services {
+    InProcess(Vec<JoinHandle<anyhow::Result<()>>>),
+    Child(tokio::process::Child),
+    External,
 }
 
 /// Per-second figures, indexed by the second (since the run started) a send
@@ -239,9 +296,10 @@ pub struct Drain {
 pub struct Harness {
     opts: Options,
     base: Config,
-    run: String,
+    /// The run's own database and topic prefix (none for external services).
+    run: Option<String>,
     stop: CancellationToken,
-    services: Vec<JoinHandle<anyhow::Result<()>>>,
+    services: Services,
     tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
     devices: Vec<Vec<Device>>,
@@ -268,42 +326,76 @@ impl Harness {
             (0.0..=1.0).contains(&opts.offline) && (0.0..=1.0).contains(&opts.ws_share),
             "--offline and --ws-share are shares between 0 and 1"
         );
-        let run = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        db::create_database(&base.database_url, &run).await?;
-        let mut config = base.clone();
-        config.database_url = db::with_database(&base.database_url, &run)?;
-        db::migrate(&config.database_url).await?;
-        config.kafka.topic_prefix = run.clone();
-        config.projector.group_id = format!("{run}.projector");
-        config.ingest.listen = "127.0.0.1:0".parse()?;
-        config.delivery.listen = "127.0.0.1:0".parse()?;
-        config.projector.listen = "127.0.0.1:0".parse()?;
-        // The load comes from one backend and simulated users far past
-        // Tencent's default per-API and per-user rates: measure missive, not
-        // its rate limits (docs/limits.md).
-        config.limits.rest_api_per_sec = 0;
-        config.limits.user_sends_per_sec = 0;
-        let config = Arc::new(config);
-
+        anyhow::ensure!(
+            opts.prefill_messages == 0 || opts.services != ServicesMode::External,
+            "--prefill-messages needs a fresh database: not with --services external"
+        );
         let stop = CancellationToken::new();
-        let ingest = missive_ingest::Ingest::bind(config.clone()).await?;
-        let projector = missive_projector::Projector::bind(config.clone()).await?;
-        let delivery = missive_delivery::Delivery::bind(config.clone()).await?;
-        let (rest_addr, ws_addr) = (ingest.local_addr(), delivery.local_addr());
-        let services = vec![
-            tokio::spawn({
-                let s = stop.clone();
-                async move { ingest.run(s).await.map_err(anyhow::Error::from) }
-            }),
-            tokio::spawn({
-                let s = stop.clone();
-                async move { projector.run(s).await.map_err(anyhow::Error::from) }
-            }),
-            tokio::spawn({
-                let s = stop.clone();
-                async move { delivery.run(s).await.map_err(anyhow::Error::from) }
-            }),
-        ];
+        let (run, config, services, rest_addr, ws_addr) = if opts.services == ServicesMode::External
+        {
+            // The running services' database and topics, from this process's
+            // configuration (the same environment as theirs).
+            procstat::services_external();
+            let config = Arc::new(base.clone());
+            (
+                None,
+                config,
+                Services::External,
+                opts.rest_addr,
+                opts.ws_addr,
+            )
+        } else {
+            let run = format!("bench_{}", uuid::Uuid::new_v4().simple());
+            db::create_database(&base.database_url, &run).await?;
+            let mut config = base.clone();
+            config.database_url = db::with_database(&base.database_url, &run)?;
+            db::migrate(&config.database_url).await?;
+            if opts.prefill_messages > 0 {
+                prefill(&config, &opts).await?;
+            }
+            config.kafka.topic_prefix = run.clone();
+            config.projector.group_id = format!("{run}.projector");
+            // The load comes from one backend and simulated users far past
+            // Tencent's default per-API and per-user rates: measure missive, not
+            // its rate limits (docs/limits.md).
+            config.limits.rest_api_per_sec = 0;
+            config.limits.user_sends_per_sec = 0;
+            if opts.services == ServicesMode::Child {
+                let (child, rest, ws) = spawn_child(&config, &run, &opts).await?;
+                procstat::services_in_child(child.id().unwrap_or(0));
+                (
+                    Some(run),
+                    Arc::new(config),
+                    Services::Child(child),
+                    rest,
+                    ws,
+                )
+            } else {
+                config.ingest.listen = "127.0.0.1:0".parse()?;
+                config.delivery.listen = "127.0.0.1:0".parse()?;
+                config.projector.listen = "127.0.0.1:0".parse()?;
+                let config = Arc::new(config);
+                let ingest = missive_ingest::Ingest::bind(config.clone()).await?;
+                let projector = missive_projector::Projector::bind(config.clone()).await?;
+                let delivery = missive_delivery::Delivery::bind(config.clone()).await?;
+                let (rest, ws) = (ingest.local_addr(), delivery.local_addr());
+                let services = vec![
+                    tokio::spawn({
+                        let s = stop.clone();
+                        async move { ingest.run(s).await.map_err(anyhow::Error::from) }
+                    }),
+                    tokio::spawn({
+                        let s = stop.clone();
+                        async move { projector.run(s).await.map_err(anyhow::Error::from) }
+                    }),
+                    tokio::spawn({
+                        let s = stop.clone();
+                        async move { delivery.run(s).await.map_err(anyhow::Error::from) }
+                    }),
+                ];
+                (Some(run), config, Services::InProcess(services), rest, ws)
+            }
+        };
 
         // Measure the running system, not its start-up: wait until the
         // projector owns every partition (it creates their offset rows then;
@@ -376,7 +468,10 @@ impl Harness {
             .build()?;
 
         let consumer: BaseConsumer = missive_core::kafka::base_config(&config, "bench-lag")
-            .set("group.id", format!("{run}.lag"))
+            .set(
+                "group.id",
+                format!("bench_{}.lag", uuid::Uuid::new_v4().simple()),
+            )
             .create()?;
         let probe = Arc::new(LagProbe {
             consumer: Arc::new(consumer),
@@ -593,7 +688,7 @@ impl Harness {
             "send_ack": summary(&ack),
             "send_to_push": summary(&push),
             "lag": {"max": lag_max, "end": lag_end, "slope_per_s": slope},
-            "processes": mark.cpu,
+            "processes": procstat::per_message(&mark.cpu, counts.accepted),
         })
     }
 
@@ -643,6 +738,11 @@ impl Harness {
             "ws_share": self.opts.ws_share, "text_bytes": self.opts.text_bytes,
             "rest_connections": self.opts.rest_connections,
             "partitions": self.base.kafka.partitions,
+            "services": self.opts.services,
+            "services_mode": self.opts.services.describe(),
+            "prefill": {"messages": self.opts.prefill_messages,
+                        "users": if self.opts.prefill_messages > 0 { self.opts.prefill_users } else { 0 },
+                        "peers": self.opts.prefill_peers},
         })
     }
 
@@ -653,17 +753,26 @@ impl Harness {
             t.abort();
         }
         drop(self.devices);
-        for s in self.services {
-            match tokio::time::timeout(Duration::from_secs(30), s).await {
-                Ok(Ok(Err(e))) => eprintln!("a service ended with: {e:#}"),
-                Err(_) => eprintln!("a service did not stop within 30 s"),
-                _ => {}
+        match self.services {
+            Services::InProcess(services) => {
+                for s in services {
+                    match tokio::time::timeout(Duration::from_secs(30), s).await {
+                        Ok(Ok(Err(e))) => eprintln!("a service ended with: {e:#}"),
+                        Err(_) => eprintln!("a service did not stop within 30 s"),
+                        _ => {}
+                    }
+                }
             }
+            Services::Child(child) => stop_child(child).await,
+            Services::External => {}
         }
         drop(self.probe);
-        db::drop_database(&self.base.database_url, &self.run).await?;
+        let Some(run) = self.run else {
+            return Ok(());
+        };
+        db::drop_database(&self.base.database_url, &run).await?;
         let mut c = self.base.clone();
-        c.kafka.topic_prefix = self.run.clone();
+        c.kafka.topic_prefix = run;
         crate::raw::delete_topics(
             &self.base,
             &[
@@ -676,6 +785,124 @@ impl Harness {
         )
         .await;
         Ok(())
+    }
+}
+
+/// Stores `--prefill-messages` messages in the run's fresh database, then
+/// VACUUM ANALYZE (what autovacuum would have done by then).
+async fn prefill(config: &Config, opts: &Options) -> anyhow::Result<()> {
+    let started = Instant::now();
+    eprintln!(
+        "prefilling {} messages between {} users...",
+        opts.prefill_messages, opts.prefill_users
+    );
+    let pg = db::connect(&config.database_url).await?;
+    pg.batch_execute(&format!(
+        "BEGIN;
+         SELECT set_config('prefill.messages', '{}', false),
+                set_config('prefill.users', '{}', false),
+                set_config('prefill.peers', '{}', false),
+                set_config('prefill.contacts_max', '{}', false);
+         {}
+         COMMIT;",
+        opts.prefill_messages,
+        opts.prefill_users.max(2),
+        opts.prefill_peers.max(1),
+        config.views.recent_contacts_max,
+        include_str!("sql/prefill.sql")
+    ))
+    .await
+    .context("prefill")?;
+    pg.batch_execute("VACUUM ANALYZE").await?;
+    eprintln!("prefilled in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// A free port on loopback (bound, then released for the child to bind).
+fn free_port() -> anyhow::Result<std::net::SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// Starts `missive dev` on the run's database and topics, with its own
+/// ports, and waits until its REST listener answers.
+async fn spawn_child(
+    config: &Config,
+    run: &str,
+    opts: &Options,
+) -> anyhow::Result<(
+    tokio::process::Child,
+    std::net::SocketAddr,
+    std::net::SocketAddr,
+)> {
+    use secrecy::ExposeSecret;
+    let bin = match &opts.missive_bin {
+        Some(b) => b.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the bench binary's folder")?
+            .join("missive"),
+    };
+    anyhow::ensure!(
+        bin.exists(),
+        "{} not found: build it (cargo build --release -p missive) or pass --missive-bin",
+        bin.display()
+    );
+    let (rest, ws, ops) = (free_port()?, free_port()?, free_port()?);
+    let log = std::fs::File::create(std::env::temp_dir().join(format!("{run}.missive.log")))?;
+    let child = tokio::process::Command::new(&bin)
+        .arg("dev")
+        .env("MISSIVE_DATABASE_URL", config.database_url.expose_secret())
+        .env("MISSIVE_TOPIC_PREFIX", run)
+        .env("MISSIVE_PROJECTOR__GROUP_ID", &config.projector.group_id)
+        .env("MISSIVE_INSTANCE_ID", format!("{run}-child"))
+        .env("MISSIVE_INGEST_LISTEN", rest.to_string())
+        .env("MISSIVE_DELIVERY_LISTEN", ws.to_string())
+        .env("MISSIVE_PROJECTOR_LISTEN", ops.to_string())
+        .env("MISSIVE_LIMITS__REST_API_PER_SEC", "0")
+        .env("MISSIVE_LIMITS__USER_SENDS_PER_SEC", "0")
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    eprintln!(
+        "missive dev started as child process {} (log: {}/{run}.missive.log)",
+        child.id().unwrap_or(0),
+        std::env::temp_dir().display()
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let http = reqwest::Client::new();
+    while http
+        .get(format!("http://{rest}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the child's REST listener did not answer within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok((child, rest, ws))
+}
+
+/// SIGTERM (graceful: drain and commit), then SIGKILL after 30 s.
+async fn stop_child(mut child: tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let _ = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    if tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .is_err()
+    {
+        eprintln!("the missive child did not stop within 30 s; killing it");
+        let _ = child.kill().await;
     }
 }
 

@@ -1,9 +1,11 @@
 //! `missive-bench`: measures missive on the local stack, beside the raw
 //! limits of the same box (see docs/benchmarks.md).
 //!
-//! Load scenarios (`steady`, `ramp`, `burst`) run ingest, projector and
-//! delivery in this process on a fresh database and topics, with simulated
-//! users on WebSockets and REST. `rebuild` (alias `projection`) projects a
+//! Load scenarios (`steady`, `ramp`, `burst`, `flat`) run ingest, projector
+//! and delivery on a fresh database and topics (optionally prefilled with
+//! history), in this process or a `missive dev` child process, or target
+//! services already running (`--services`), with simulated users on
+//! WebSockets and REST. `rebuild` (alias `projection`) projects a
 //! prepared log into fresh databases. `raw-produce`, `raw-consume` and
 //! `raw-copy` measure the broker and PostgreSQL without missive. `suite`
 //! runs them all and writes `bench/results/`.
@@ -61,6 +63,25 @@ enum Scenario {
         #[command(flatten)]
         load: load::Options,
         /// Write the report here, and its plots beside it.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// The same steady run on an empty database and on a prefilled one:
+    /// CPU per message per process and latency, and their ratios (a
+    /// message's cost must not depend on what is stored).
+    Flat {
+        #[arg(long, default_value_t = 400)]
+        rate: u64,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Messages stored before the second run.
+        #[arg(long, default_value_t = 1_000_000)]
+        stored_messages: u64,
+        /// Users the stored messages are between.
+        #[arg(long, default_value_t = 10_000)]
+        stored_users: u64,
+        #[command(flatten)]
+        load: load::Options,
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -206,6 +227,20 @@ async fn main() -> anyhow::Result<()> {
             let report = scenarios::steady(&config, load, rate, seconds).await?;
             show(&report, json.as_deref())
         }
+        Scenario::Flat {
+            rate,
+            seconds,
+            stored_messages,
+            stored_users,
+            load,
+            json,
+        } => {
+            let report =
+                scenarios::flat(&config, load, rate, seconds, stored_messages, stored_users)
+                    .await?;
+            println!("{}", serde_json::to_string_pretty(&report["result"])?);
+            save(json.as_deref(), &report)
+        }
         Scenario::Ramp {
             rates,
             step_seconds,
@@ -291,11 +326,12 @@ async fn suite(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(out)?;
     let before = summary::machine();
-    // (records for raw runs and rebuild, steady s, ramp step s, burst phases)
-    let (records, steady_s, step_s, (burst_base_s, burst_s, after_s)) = if quick {
-        (20_000, 10, 5, (5, 3, 10))
+    // (records for raw runs and rebuild, steady s, ramp step s, burst phases,
+    // flat: messages stored and seconds per run)
+    let (records, steady_s, step_s, (burst_base_s, burst_s, after_s), (stored, flat_s)) = if quick {
+        (20_000, 10, 5, (5, 3, 10), (100_000, 10))
     } else {
-        (100_000, 60, 15, (10, 5, 30))
+        (100_000, 60, 15, (10, 5, 30), (1_000_000, 60))
     };
     let mut load = load;
     if quick {
@@ -360,8 +396,14 @@ async fn suite(
     keep("burst", burst)?;
 
     eprintln!("== steady: {steady_rate}/s for {steady_s} s");
-    let steady = scenarios::steady(config, load, steady_rate, steady_s).await?;
+    let steady = scenarios::steady(config, load.clone(), steady_rate, steady_s).await?;
     keep("steady", steady)?;
+
+    // The reference rate (400/s), or the sustainable rate if lower.
+    let flat_rate = best.clamp(100, 400);
+    eprintln!("== flat: {flat_rate}/s for {flat_s} s, empty and with {stored} messages stored");
+    let flat = scenarios::flat(config, load, flat_rate, flat_s, stored, 10_000).await?;
+    keep("flat", flat)?;
 
     let after = summary::machine();
     let reports = Value::Object(reports);

@@ -40,6 +40,71 @@ pub async fn steady(
     Ok(report)
 }
 
+/// The same steady run on an empty database and on one prefilled with
+/// `prefill_messages` messages between `prefill_users` users: a message's
+/// cost (CPU per message per process, latency) must not depend on what is
+/// stored (issue #17: within 10%).
+pub async fn flat(
+    base: &Config,
+    opts: Options,
+    rate: u64,
+    seconds: u64,
+    prefill_messages: u64,
+    prefill_users: u64,
+) -> anyhow::Result<Value> {
+    let mut runs = Vec::new();
+    for prefill in [0, prefill_messages] {
+        let mut o = opts.clone();
+        o.prefill_messages = prefill;
+        o.prefill_users = prefill_users;
+        eprintln!("flat: {rate}/s for {seconds} s, {prefill} messages stored before");
+        runs.push(steady(base, o, rate, seconds).await?);
+    }
+    let figures = |r: &Value| {
+        let phase = &r["phases"][0];
+        json!({
+            "prefill": r["options"]["prefill"],
+            "accepted_per_s": phase["accepted_per_s"],
+            "errors": phase["errors"],
+            "send_ack": phase["send_ack"],
+            "send_to_push": phase["send_to_push"],
+            "lag_max": phase["lag"]["max"],
+            "processes": phase["processes"],
+        })
+    };
+    let (empty, full) = (figures(&runs[0]), figures(&runs[1]));
+    // Prefilled over empty, per process group (CPU per message) and for p99.
+    let mut ratio = serde_json::Map::new();
+    for (group, p) in full["processes"].as_object().into_iter().flatten() {
+        let before = empty["processes"][group]["cpu_ms_per_msg"].as_f64();
+        if let (Some(b), Some(a)) = (before, p["cpu_ms_per_msg"].as_f64()) {
+            if b > 0.0 {
+                ratio.insert(
+                    format!("cpu_per_msg {group}"),
+                    json!((a / b * 1000.0).round() / 1000.0),
+                );
+            }
+        }
+    }
+    for (name, lat) in [
+        ("send_to_push p99", "send_to_push"),
+        ("send_ack p99", "send_ack"),
+    ] {
+        if let (Some(b), Some(a)) = (empty[lat]["p99_ms"].as_f64(), full[lat]["p99_ms"].as_f64()) {
+            if b > 0.0 {
+                ratio.insert(name.into(), json!((a / b * 1000.0).round() / 1000.0));
+            }
+        }
+    }
+    Ok(json!({
+        "scenario": "flat",
+        "options": runs[1]["options"],
+        "result": {"rate": rate, "seconds": seconds, "empty": empty, "prefilled": full,
+                   "prefilled_over_empty": ratio},
+        "runs": runs,
+    }))
+}
+
 /// Why a step of the ramp is not sustainable (empty: it is).
 fn unsustainable(step: &Value, drained: bool, p99_ms: f64) -> Vec<String> {
     let rate = step["offered_rate"].as_f64().unwrap_or(0.0);

@@ -301,27 +301,104 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
         ));
     }
 
-    // Where the cores went, at the max sustainable rate (else steady).
-    let procs = if ramp["at_max"]["processes"].is_object() {
-        Some(("the max sustainable rate", &ramp["at_max"]["processes"]))
-    } else if r["steady"]["phases"][0]["processes"].is_object() {
-        Some(("steady", &r["steady"]["phases"][0]["processes"]))
-    } else {
-        None
-    };
-    if let Some((when, procs)) = procs {
+    // Where the cores went: per process group, cores and CPU milliseconds
+    // per accepted message, for each load run that has them.
+    let mut cpu_runs: Vec<(String, &Value, &Value)> = Vec::new();
+    if ramp["at_max"]["processes"].is_object() {
+        cpu_runs.push((
+            format!("the max sustainable rate ({}/s)", rate(best)),
+            &ramp["at_max"]["processes"],
+            &r["ramp"]["options"],
+        ));
+    }
+    if r["steady"]["phases"][0]["processes"].is_object() {
+        cpu_runs.push((
+            format!("steady {}/s", rate(num(&steady["offered_rate"]))),
+            &r["steady"]["phases"][0]["processes"],
+            &r["steady"]["options"],
+        ));
+    }
+    for (when, procs, options) in cpu_runs {
         s.push_str(&format!(
-            "\n## CPU and memory at {when}\n\n| process | CPU (cores) | resident MiB |\n|---|---|---|\n"
+            "\n## CPU and memory at {when}\n\n{}\n\n| process | CPU (cores) | CPU ms per message | resident MiB |\n|---|---|---|---|\n",
+            services_note(options)
         ));
         for (name, p) in procs.as_object().into_iter().flatten() {
             s.push_str(&format!(
-                "| {name} | {} | {} |\n",
-                p["cpu_cores"], p["rss_mib"]
+                "| {name} | {} | {} | {} |\n",
+                p["cpu_cores"],
+                ms3(&p["cpu_ms_per_msg"]),
+                p["rss_mib"]
             ));
         }
-        s.push_str(
-            "\nThe bench process holds missive's services and the simulated clients; PostgreSQL's resident memory is summed over its processes, so shared buffers count once per backend.\n",
-        );
+    }
+    if !r["flat"].is_null() {
+        s.push_str(&flat_section(&r["flat"]));
+    }
+    s.push_str(
+        "\nCPU is measured over each run's sending window from /proc; PostgreSQL's resident memory is summed over its processes, so shared buffers count once per backend, and its CPU includes every backend on the box.\n",
+    );
+    s
+}
+
+fn ms3(v: &Value) -> String {
+    v.as_f64().map_or("–".into(), |v| format!("{v:.3}"))
+}
+
+/// Which mode ran the services (and whether the database held history).
+fn services_note(options: &Value) -> String {
+    let mode = options["services_mode"]
+        .as_str()
+        .unwrap_or("services in the bench process, beside the load generator");
+    match options["prefill"]["messages"].as_u64() {
+        Some(n) if n > 0 => format!(
+            "Mode: {mode}; {} messages between {} users stored before the run.",
+            rate(Some(n as f64)),
+            rate(num(&options["prefill"]["users"]))
+        ),
+        _ => format!("Mode: {mode}; empty database."),
+    }
+}
+
+/// The flat-cost comparison: the same steady run, empty and prefilled.
+fn flat_section(flat: &Value) -> String {
+    let res = &flat["result"];
+    let (empty, full) = (&res["empty"], &res["prefilled"]);
+    let mut s = format!(
+        "\n## Flat cost: {}/s for {} s, empty database vs {} messages stored between {} users\n\n{}\n\n",
+        rate(num(&res["rate"])),
+        res["seconds"],
+        rate(num(&full["prefill"]["messages"])),
+        rate(num(&full["prefill"]["users"])),
+        services_note(&flat["options"])
+            .split(';')
+            .next()
+            .unwrap_or_default()
+    );
+    s.push_str("| figure | empty | prefilled | prefilled / empty |\n|---|---|---|---|\n");
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
+        _ => "–".into(),
+    };
+    for (label, key) in [("send→push", "send_to_push"), ("send ack", "send_ack")] {
+        for q in ["p50_ms", "p99_ms"] {
+            s.push_str(&format!(
+                "| {label} {} ms | {} | {} | {} |\n",
+                q.trim_end_matches("_ms"),
+                ms(&empty[key][q]),
+                ms(&full[key][q]),
+                ratio(num(&empty[key][q]), num(&full[key][q]))
+            ));
+        }
+    }
+    for (group, p) in full["processes"].as_object().into_iter().flatten() {
+        let before = &empty["processes"][group]["cpu_ms_per_msg"];
+        s.push_str(&format!(
+            "| CPU ms per message: {group} | {} | {} | {} |\n",
+            ms3(before),
+            ms3(&p["cpu_ms_per_msg"]),
+            ratio(num(before), num(&p["cpu_ms_per_msg"]))
+        ));
     }
     s
 }
@@ -350,5 +427,50 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("consume – rec/s | – |"), "{md}");
+    }
+
+    #[test]
+    fn cpu_per_message_and_the_flat_comparison_name_the_mode() {
+        let procs = |ms: f64| {
+            json!({"postgresql": {"cpu_cores": 0.5, "cpu_ms_per_msg": ms, "rss_mib": 900.0},
+                   "missive (services)": {"cpu_cores": 0.4, "cpu_ms_per_msg": 1.0, "rss_mib": 40.0}})
+        };
+        let options = json!({"services_mode": "services in a `missive dev` child process; load generator apart",
+                             "prefill": {"messages": 1000000, "users": 10000}});
+        let run = |stored: u64, ms: f64| {
+            json!({"prefill": {"messages": stored, "users": 10000},
+                   "send_to_push": {"p50_ms": 20.0, "p99_ms": 40.0},
+                   "send_ack": {"p50_ms": 5.0, "p99_ms": 10.0},
+                   "processes": procs(ms)})
+        };
+        let reports = json!({
+            "steady": {"options": {"services_mode": "services in the bench process, beside the load generator",
+                                   "prefill": {"messages": 0}},
+                       "result": {"offered_rate": 400},
+                       "phases": [{"seconds": 60, "processes": procs(1.5)}]},
+            "flat": {"options": options,
+                     "result": {"rate": 400, "seconds": 60, "empty": run(0, 1.5), "prefilled": run(1000000, 1.65)}},
+        });
+        let md = super::markdown(&reports, &super::machine(), &super::machine());
+        assert!(md.contains("## CPU and memory at steady 400/s"), "{md}");
+        assert!(
+            md.contains(
+                "Mode: services in the bench process, beside the load generator; empty database."
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| postgresql | 0.5 | 1.500 | 900.0 |"), "{md}");
+        assert!(
+            md.contains("empty database vs 1,000,000 messages stored between 10,000 users"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| CPU ms per message: postgresql | 1.500 | 1.650 | 1.10 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| send→push p99 ms | 40.0 | 40.0 | 1.00 |"),
+            "{md}"
+        );
     }
 }

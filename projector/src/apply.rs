@@ -2,7 +2,7 @@
 //! of statements per batch (UNNEST arrays), never one per row.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use deadpool_postgres::Transaction;
 use serde_json::Value;
@@ -178,7 +178,14 @@ pub async fn apply(
 }
 
 /// Messages first, then the changes that came after them in the log; the
-/// inbox entries of both are written together, in log order.
+/// inbox entries of both are written in log order (the messages' first).
+///
+/// Three round trips at most, whatever the batch: one stores the messages
+/// (their seqs are needed next); then, pipelined (tokio-postgres sends the
+/// queries of futures polled together on one connection without waiting
+/// for each answer), the recent-contacts upsert, the messages' inbox entries
+/// and the changes; then the changes' inbox entries and the pruning of the
+/// contacts that grew.
 async fn apply_segment<'a>(
     tx: &Transaction<'_>,
     candidates: &mut Vec<NewMessage<'a>>,
@@ -186,19 +193,48 @@ async fn apply_segment<'a>(
     limits: Limits,
     applied: &mut Applied,
 ) -> Result<(), tokio_postgres::Error> {
+    let stored = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        let offered = candidates.len();
+        let stored = store_messages(tx, std::mem::take(candidates)).await?;
+        applied.duplicates += offered - stored.len();
+        applied.messages += stored.len();
+        stored
+    };
     let mut inbox = InboxEntries::default();
-    if !candidates.is_empty() {
-        apply_messages(tx, std::mem::take(candidates), limits, &mut inbox, applied).await?;
+    for (c, seq) in &stored {
+        let m = c.m;
+        for u in inbox_recipients(m) {
+            inbox.push(
+                Cow::Borrowed(u),
+                "message",
+                &m.conversation_id,
+                *seq,
+                &m.msg_key,
+                m.sent_at + i64::from(m.lifetime_seconds) * 1000,
+                None,
+            );
+        }
     }
-    for env in changes.drain(..) {
-        apply_change_of_message(tx, env, &mut inbox).await?;
-    }
-    inbox.write(tx, applied).await
+    inbox.add_users(&mut applied.users);
+    let changed = async {
+        let mut entries = InboxEntries::default();
+        for env in changes.drain(..) {
+            apply_change_of_message(tx, env, &mut entries).await?;
+        }
+        Ok(entries)
+    };
+    let (grown, (), changed) =
+        futures::try_join!(upsert_contacts(tx, &stored), inbox.write(tx), changed)?;
+    changed.add_users(&mut applied.users);
+    futures::try_join!(prune_contacts(tx, &grown, limits), changed.write(tx))?;
+    Ok(())
 }
 
-/// Inbox entries (columns of `insert_inbox.sql`), in log order, written with
-/// one cursor reservation and one insert: each user's entries get
-/// consecutive cursors in the order they were added.
+/// Inbox entries (columns of `write_inbox.sql`), in log order, written with
+/// one statement that reserves the cursors and inserts the rows: each
+/// user's entries get consecutive cursors in the order they were added.
 #[derive(Default)]
 struct InboxEntries<'a> {
     user: Vec<Cow<'a, str>>,
@@ -231,49 +267,26 @@ impl<'a> InboxEntries<'a> {
         self.reader.push(reader);
     }
 
-    async fn write(
-        self,
-        tx: &Transaction<'_>,
-        applied: &mut Applied,
-    ) -> Result<(), tokio_postgres::Error> {
+    /// The users whose inbox these entries grow (their devices are woken).
+    fn add_users(&self, users: &mut BTreeSet<String>) {
+        for u in &self.user {
+            if !users.contains(u.as_ref()) {
+                users.insert(u.to_string());
+            }
+        }
+    }
+
+    async fn write(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
         if self.user.is_empty() {
             return Ok(());
         }
-        // Reserve n cursors per user (sorted, so concurrent projectors lock
-        // rows in the same order), then hand them out in entry order.
-        let mut per_user: BTreeMap<&str, i64> = BTreeMap::new();
-        for u in &self.user {
-            *per_user.entry(u).or_insert(0) += 1;
-        }
-        let users: Vec<&str> = per_user.keys().copied().collect();
-        let counts: Vec<i64> = per_user.values().copied().collect();
-        let reserve = tx
-            .prepare_cached(include_str!("sql/reserve_cursors.sql"))
-            .await?;
-        let mut next: HashMap<String, i64> = HashMap::with_capacity(users.len());
-        for row in tx.query(&reserve, &[&users, &counts]).await? {
-            let id: String = row.get(0);
-            let last: i64 = row.get(1);
-            let n = per_user[id.as_str()];
-            next.insert(id, last - n + 1);
-        }
-        let cursors: Vec<i64> = self
-            .user
-            .iter()
-            .map(|u| {
-                let c = next.get_mut(u.as_ref()).expect("every user was reserved");
-                *c += 1;
-                *c - 1
-            })
-            .collect();
-        let insert = tx
-            .prepare_cached(include_str!("sql/insert_inbox.sql"))
+        let stmt = tx
+            .prepare_cached(include_str!("sql/write_inbox.sql"))
             .await?;
         tx.execute(
-            &insert,
+            &stmt,
             &[
                 &self.user,
-                &cursors,
                 &self.kind,
                 &self.conversation,
                 &self.seq,
@@ -283,7 +296,6 @@ impl<'a> InboxEntries<'a> {
             ],
         )
         .await?;
-        applied.users.extend(next.into_keys());
         Ok(())
     }
 }
@@ -393,72 +405,13 @@ async fn apply_change_of_message<'a>(
     Ok(())
 }
 
-async fn apply_messages<'a>(
+/// Stores the messages not stored yet (`store_messages.sql`: retries are
+/// left out, seqs reserved and handed out in log order, rows inserted, in
+/// one statement). Returns each stored message with its seq, in log order.
+async fn store_messages<'a>(
     tx: &Transaction<'_>,
-    mut candidates: Vec<NewMessage<'a>>,
-    limits: Limits,
-    inbox: &mut InboxEntries<'a>,
-    applied: &mut Applied,
-) -> Result<(), tokio_postgres::Error> {
-    // Retries of messages stored by an earlier batch.
-    let stmt = tx
-        .prepare_cached(include_str!("sql/existing_keys.sql"))
-        .await?;
-    let convs: Vec<&str> = candidates
-        .iter()
-        .map(|c| c.m.conversation_id.as_str())
-        .collect();
-    let keys: Vec<&str> = candidates.iter().map(|c| c.m.msg_key.as_str()).collect();
-    let existing: HashSet<(String, String)> = tx
-        .query(&stmt, &[&convs, &keys])
-        .await?
-        .into_iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    // Retries are rare: only then is each candidate looked up (and its key copied).
-    if !existing.is_empty() {
-        let before = candidates.len();
-        candidates
-            .retain(|c| !existing.contains(&(c.m.conversation_id.clone(), c.m.msg_key.clone())));
-        applied.duplicates += before - candidates.len();
-    }
-    if candidates.is_empty() {
-        return Ok(());
-    }
-
-    // Sequence numbers: reserve n per conversation (sorted, so concurrent
-    // projectors lock rows in the same order), then hand them out in log order.
-    let mut per_conv: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-    for c in &candidates {
-        let e = per_conv.entry(&c.m.conversation_id).or_insert((0, 0));
-        e.0 += 1;
-        e.1 = e.1.max(c.m.sent_at);
-    }
-    let ids: Vec<&str> = per_conv.keys().copied().collect();
-    let counts: Vec<i64> = per_conv.values().map(|v| v.0).collect();
-    let times: Vec<i64> = per_conv.values().map(|v| v.1).collect();
-    let stmt = tx
-        .prepare_cached(include_str!("sql/reserve_seqs.sql"))
-        .await?;
-    let mut next_seq: HashMap<String, i64> = HashMap::with_capacity(ids.len());
-    for row in tx.query(&stmt, &[&ids, &counts, &times]).await? {
-        let id: String = row.get(0);
-        let last: i64 = row.get(1);
-        let n = per_conv[id.as_str()].0;
-        next_seq.insert(id, last - n + 1);
-    }
-    let seqs: Vec<i64> = candidates
-        .iter()
-        .map(|c| {
-            let s = next_seq
-                .get_mut(&c.m.conversation_id)
-                .expect("every conversation was reserved");
-            *s += 1;
-            *s - 1
-        })
-        .collect();
-
-    // Rows.
+    candidates: Vec<NewMessage<'a>>,
+) -> Result<Vec<(NewMessage<'a>, i64)>, tokio_postgres::Error> {
     let n = candidates.len();
     let mut m_conv = Vec::with_capacity(n);
     let mut m_key = Vec::with_capacity(n);
@@ -476,7 +429,7 @@ async fn apply_messages<'a>(
     let mut m_admin = Vec::with_capacity(n);
     let mut m_event = Vec::with_capacity(n);
     let mut m_unread = Vec::with_capacity(n);
-    for (c, seq) in candidates.iter().zip(&seqs) {
+    for c in &candidates {
         let m = c.m;
         m_conv.push(m.conversation_id.as_str());
         m_key.push(m.msg_key.as_str());
@@ -498,47 +451,44 @@ async fn apply_messages<'a>(
                 && m.import_mode != ImportMode::History
                 && m.from_account != m.to_account,
         );
-        for u in inbox_recipients(m) {
-            inbox.push(
-                Cow::Borrowed(u),
-                "message",
-                &m.conversation_id,
-                *seq,
-                &m.msg_key,
-                m.sent_at + i64::from(m.lifetime_seconds) * 1000,
-                None,
-            );
-        }
     }
     let stmt = tx
-        .prepare_cached(include_str!("sql/insert_messages.sql"))
+        .prepare_cached(include_str!("sql/store_messages.sql"))
         .await?;
-    tx.execute(
-        &stmt,
-        &[
-            &m_conv,
-            &seqs,
-            &m_key,
-            &m_from,
-            &m_to,
-            &m_random,
-            &m_seq,
-            &m_time,
-            &m_body,
-            &m_cloud,
-            &m_nick,
-            &m_avatar,
-            &m_hidden_sender,
-            &m_hidden_recipient,
-            &m_admin,
-            &m_event,
-            &m_unread,
-        ],
-    )
-    .await?;
-    update_contacts(tx, &candidates, &seqs, limits).await?;
-    applied.messages += n;
-    Ok(())
+    let rows = tx
+        .query(
+            &stmt,
+            &[
+                &m_conv,
+                &m_key,
+                &m_from,
+                &m_to,
+                &m_random,
+                &m_seq,
+                &m_time,
+                &m_body,
+                &m_cloud,
+                &m_nick,
+                &m_avatar,
+                &m_hidden_sender,
+                &m_hidden_recipient,
+                &m_admin,
+                &m_event,
+                &m_unread,
+            ],
+        )
+        .await?;
+    // Place in the arrays (1-based) -> seq; a message without one was a retry.
+    let mut seqs: Vec<Option<i64>> = vec![None; n];
+    for row in rows {
+        let place: i64 = row.get(0);
+        seqs[(place - 1) as usize] = Some(row.get(1));
+    }
+    Ok(candidates
+        .into_iter()
+        .zip(seqs)
+        .filter_map(|(c, seq)| seq.map(|s| (c, s)))
+        .collect())
 }
 
 /// Who sees a message in their recent contacts: each side that sees it in
@@ -551,19 +501,17 @@ fn contact_sides(m: &MessageSent) -> impl Iterator<Item = (&str, &str)> {
     sender.into_iter().chain(recipient)
 }
 
-/// Recent contacts: one upsert for the batch (each pair's newest message),
-/// then the users who gained a contact are trimmed to the limit.
-async fn update_contacts(
+/// Recent contacts: one upsert for the batch (each pair's newest message).
+/// Returns the users who gained a contact, sorted.
+async fn upsert_contacts(
     tx: &Transaction<'_>,
-    candidates: &[NewMessage<'_>],
-    seqs: &[i64],
-    limits: Limits,
-) -> Result<(), tokio_postgres::Error> {
+    stored: &[(NewMessage<'_>, i64)],
+) -> Result<Vec<String>, tokio_postgres::Error> {
     // (user, peer) -> (conversation, seq, key, time); sorted so concurrent
     // transactions lock rows in the same order.
     let mut latest: BTreeMap<(&str, &str), (&str, i64, &str, i64)> = BTreeMap::new();
-    for (c, &seq) in candidates.iter().zip(seqs) {
-        let m = c.m;
+    for (c, seq) in stored {
+        let (m, seq) = (c.m, *seq);
         for side in contact_sides(m) {
             let e = latest.entry(side).or_insert((
                 m.conversation_id.as_str(),
@@ -578,7 +526,7 @@ async fn update_contacts(
         }
     }
     if latest.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let n = latest.len();
     let (mut users, mut peers, mut convs, mut last_seqs, mut keys, mut times) = (
@@ -609,13 +557,22 @@ async fn update_contacts(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    if !grown.is_empty() {
-        let grown: Vec<String> = grown.into_iter().collect();
-        let prune = tx
-            .prepare_cached(include_str!("sql/prune_contacts.sql"))
-            .await?;
-        tx.execute(&prune, &[&grown, &limits.recent_contacts_max])
-            .await?;
+    Ok(grown.into_iter().collect())
+}
+
+/// Trims the users who gained a contact to the limit.
+async fn prune_contacts(
+    tx: &Transaction<'_>,
+    grown: &[String],
+    limits: Limits,
+) -> Result<(), tokio_postgres::Error> {
+    if grown.is_empty() {
+        return Ok(());
     }
+    let prune = tx
+        .prepare_cached(include_str!("sql/prune_contacts.sql"))
+        .await?;
+    tx.execute(&prune, &[&grown, &limits.recent_contacts_max])
+        .await?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use apache_avro::types::Value;
-use apache_avro::{from_avro_datum, to_avro_datum, Schema};
+use apache_avro::{to_avro_datum, Schema};
 
 use crate::avro_value::{RecordBuilder, RecordReader};
 use crate::codec::{fingerprint_of, hex_lower, SINGLE_OBJECT_MAGIC};
@@ -298,6 +298,8 @@ impl Command {
 /// Encodes and decodes commands (single-object encoding).
 pub struct CommandCodec {
     schema: &'static Schema,
+    /// The schema resolved once (see `codec::BodyReader`).
+    reader: crate::codec::BodyReader,
     preflight: crate::preflight::Preflight<'static>,
     fingerprint: [u8; 8],
 }
@@ -315,6 +317,7 @@ impl CommandCodec {
             ));
             CommandCodec {
                 schema,
+                reader: crate::codec::BodyReader::new(schema),
                 preflight: crate::preflight::Preflight::new(schema),
                 fingerprint: fingerprint_of(schema),
             }
@@ -382,8 +385,7 @@ impl CommandCodec {
         }
         self.preflight.check(body).map_err(DecodeError::Avro)?;
         let mut rest = body;
-        let value = from_avro_datum(self.schema, &mut rest, None)
-            .map_err(|e| DecodeError::Avro(e.to_string()))?;
+        let value = self.reader.read(&mut rest)?;
         if !rest.is_empty() {
             return Err(DecodeError::TrailingBytes(rest.len()));
         }

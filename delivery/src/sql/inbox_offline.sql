@@ -2,7 +2,8 @@
 -- ($2, $3] whose offline lifetime lasts past $4, within Tencent's caps: the
 -- $5 conversations with the newest entries, and in each the $6 newest
 -- messages (recalls and edits of those conversations always pass). The rest
--- stays in history for the client to pull.
+-- stays in history for the client to pull. Messages are looked up by
+-- primary key, per entry (see inbox_after.sql).
 WITH pending AS (
     SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key, i.reader,
            row_number() OVER (PARTITION BY i.conversation_id, i.kind = 'message'
@@ -21,7 +22,11 @@ SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key,
        COALESCE(m.recalled, false)
 FROM pending i
 JOIN kept_conversations USING (conversation_id)
-LEFT JOIN messages m ON m.conversation_id = i.conversation_id AND m.seq = i.seq
+LEFT JOIN LATERAL (
+    SELECT * FROM messages m
+    WHERE m.conversation_id = i.conversation_id AND m.seq = i.seq
+    LIMIT 1
+) m ON true
 WHERE (i.kind <> 'message' OR i.newest_first <= $6)
   AND (m.seq IS NOT NULL OR i.kind = 'read')
 ORDER BY i.cursor

@@ -1,6 +1,8 @@
 -- $1's recent contacts, most recently active first, from position $3 on (at
 -- most $2), each with its last message (absent once retention removed it)
--- and its unread count capped at $4.
+-- and its unread count capped at $4. The last message and the read mark
+-- are looked up per contact by primary key (LATERAL with LIMIT: never a
+-- hash join over a whole table).
 SELECT c.peer, c.conversation_id, c.last_seq, c.last_msg_key, c.last_at_ms,
        m.from_account, m.to_account, m.msg_random, m.msg_seq, m.sent_at_ms,
        m.body, m.cloud_custom_data, m.sender_nickname, m.sender_avatar_url, m.recalled,
@@ -11,8 +13,16 @@ SELECT c.peer, c.conversation_id, c.last_seq, c.last_msg_key, c.last_at_ms,
               AND u.seq > COALESCE(r.read_seq, 0)
             LIMIT $4) capped) AS unread
 FROM recent_contacts c
-LEFT JOIN messages m ON m.conversation_id = c.conversation_id AND m.seq = c.last_seq
-LEFT JOIN read_state r ON r.user_id = c.user_id AND r.peer = c.peer
+LEFT JOIN LATERAL (
+    SELECT * FROM messages m
+    WHERE m.conversation_id = c.conversation_id AND m.seq = c.last_seq
+    LIMIT 1
+) m ON true
+LEFT JOIN LATERAL (
+    SELECT r.read_seq FROM read_state r
+    WHERE r.user_id = c.user_id AND r.peer = c.peer
+    LIMIT 1
+) r ON true
 WHERE c.user_id = $1
 ORDER BY c.last_at_ms DESC, c.peer
 LIMIT $2 OFFSET $3

@@ -1,8 +1,0 @@
-INSERT INTO messages (conversation_id, seq, msg_key, from_account, to_account, msg_random,
-                      msg_seq, sent_at_ms, body, cloud_custom_data, sender_nickname,
-                      sender_avatar_url, hidden_from_sender, hidden_from_recipient, admin, event_id,
-                      counts_unread)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-                     $7::bigint[], $8::bigint[], $9::jsonb[], $10::text[], $11::text[],
-                     $12::text[], $13::bool[], $14::bool[], $15::bool[], $16::uuid[],
-                     $17::bool[])
