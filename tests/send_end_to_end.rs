@@ -572,3 +572,37 @@ async fn every_element_type_round_trips_and_each_limit_is_enforced() {
     assert_eq!(app.events_on_log(), 1);
     app.stop().await;
 }
+
+/// A message the projector hands over in-process is pushed exactly as a
+/// device reading its inbox from PostgreSQL gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_handed_over_push_equals_the_stored_inbox_entry() {
+    let app = TestApp::spawn().await;
+    let mut bob = app.ws("bob", "phone").await;
+    bob.next_of("sync_done").await;
+    let body = json!([
+        {"MsgType": "TIMTextElem", "MsgContent": {"Text": "handed over"}},
+        {"MsgType": "TIMLocationElem", "MsgContent": {"Desc": "here", "Latitude": 39.9042, "Longitude": 116.4074}},
+        {"MsgType": "TIMCustomElem", "MsgContent": {"Data": "{\"k\":[1,2]}", "Desc": "d", "Ext": "e", "Sound": ""}}
+    ]);
+    let reply = app
+        .rest(
+            "openim/sendmsg",
+            json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 77,
+                   "MsgBody": body, "CloudCustomData": "ccd"}),
+        )
+        .await;
+    assert_eq!(reply["ActionStatus"], "OK", "{reply}");
+    let live = bob.next_of("message").await;
+    let metrics = app.metrics(app.delivery.as_ref().unwrap().addr).await;
+    assert!(
+        metrics.contains("missive_delivery_handed_over_total"),
+        "pushed without the hand-over: {metrics}"
+    );
+    // The same entry read from PostgreSQL by a device starting at cursor 0.
+    let mut tablet = app.ws_with_cursor("bob", "tablet", Some(0)).await;
+    let stored = tablet.next_of("message").await;
+    assert_eq!(live, stored);
+    assert_eq!(live["body"], body);
+    app.stop().await;
+}

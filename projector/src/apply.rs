@@ -2,7 +2,7 @@
 //! of statements per batch (UNNEST arrays), never one per row.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use deadpool_postgres::Transaction;
 use serde_json::Value;
@@ -14,8 +14,12 @@ use missive_schemas::{Decision, Envelope, Event, ImportMode, MessageSent, SyncOt
 /// What a batch changed, for notifications and metrics.
 #[derive(Debug, Default)]
 pub struct Applied {
-    /// Users whose inbox grew: their online devices are woken.
-    pub users: BTreeSet<String>,
+    /// Users whose inbox grew, with their newest cursor: their online
+    /// devices that have not pushed that far are woken.
+    pub cursors: BTreeMap<String, i64>,
+    /// The new messages' inbox entries, for a delivery service in this
+    /// process (only when asked for: `hand_over`).
+    pub live: Vec<missive_core::live::LiveEntry>,
     pub messages: usize,
     pub duplicates: usize,
 }
@@ -131,10 +135,13 @@ pub struct Limits {
     pub recent_contacts_max: i64,
 }
 
+/// Applies `events`; with `hand_over`, also returns the new messages' inbox
+/// entries ready to push (`Applied::live`).
 pub async fn apply(
     tx: &Transaction<'_>,
     events: &[Envelope],
     limits: Limits,
+    hand_over: bool,
 ) -> Result<Applied, tokio_postgres::Error> {
     let mut applied = Applied::default();
 
@@ -155,7 +162,15 @@ pub async fn apply(
         match &env.event {
             Event::MessageSent(m) => {
                 if !changes.is_empty() {
-                    apply_segment(tx, &mut candidates, &mut changes, limits, &mut applied).await?;
+                    apply_segment(
+                        tx,
+                        &mut candidates,
+                        &mut changes,
+                        limits,
+                        hand_over,
+                        &mut applied,
+                    )
+                    .await?;
                 }
                 if seen.insert((m.conversation_id.as_str(), m.msg_key.as_str())) {
                     candidates.push(NewMessage {
@@ -173,7 +188,15 @@ pub async fn apply(
             _ => {}
         }
     }
-    apply_segment(tx, &mut candidates, &mut changes, limits, &mut applied).await?;
+    apply_segment(
+        tx,
+        &mut candidates,
+        &mut changes,
+        limits,
+        hand_over,
+        &mut applied,
+    )
+    .await?;
     Ok(applied)
 }
 
@@ -191,6 +214,7 @@ async fn apply_segment<'a>(
     candidates: &mut Vec<NewMessage<'a>>,
     changes: &mut Vec<&'a Envelope>,
     limits: Limits,
+    hand_over: bool,
     applied: &mut Applied,
 ) -> Result<(), tokio_postgres::Error> {
     let stored = if candidates.is_empty() {
@@ -217,7 +241,6 @@ async fn apply_segment<'a>(
             );
         }
     }
-    inbox.add_users(&mut applied.users);
     let changed = async {
         let mut entries = InboxEntries::default();
         for env in changes.drain(..) {
@@ -225,11 +248,66 @@ async fn apply_segment<'a>(
         }
         Ok(entries)
     };
-    let (grown, (), changed) =
+    let (grown, written, changed) =
         futures::try_join!(upsert_contacts(tx, &stored), inbox.write(tx), changed)?;
-    changed.add_users(&mut applied.users);
-    futures::try_join!(prune_contacts(tx, &grown, limits), changed.write(tx))?;
+    let ((), changes_written) =
+        futures::try_join!(prune_contacts(tx, &grown, limits), changed.write(tx))?;
+    for row in written.iter().chain(&changes_written) {
+        let (user, cursor): (&str, i64) = (row.get(0), row.get(1));
+        let newest = applied.cursors.entry(user.to_owned()).or_insert(cursor);
+        *newest = (*newest).max(cursor);
+    }
+    if hand_over {
+        hand_over_messages(&stored, &written, &mut applied.live);
+    }
     Ok(())
+}
+
+/// The messages' inbox entries (rows of `write_inbox.sql`), as pushed.
+fn hand_over_messages(
+    stored: &[(NewMessage<'_>, i64)],
+    written: &[tokio_postgres::Row],
+    live: &mut Vec<missive_core::live::LiveEntry>,
+) {
+    use missive_core::live::{LiveEntry, LiveMessage};
+    use std::sync::Arc;
+    let mut messages: HashMap<(&str, i64), Arc<LiveMessage>> = HashMap::new();
+    for (c, seq) in stored {
+        let m = c.m;
+        messages.insert(
+            (m.conversation_id.as_str(), *seq),
+            Arc::new(LiveMessage {
+                conversation_id: m.conversation_id.clone(),
+                seq: *seq,
+                msg_key: m.msg_key.clone(),
+                from: m.from_account.clone(),
+                to: m.to_account.clone(),
+                sent_at_ms: m.sent_at,
+                msg_random: m.msg_random,
+                msg_seq: m.msg_seq,
+                body: msgbody::render(&m.body),
+                cloud_custom_data: m.cloud_custom_data.clone(),
+                sender_nickname: m.sender_profile.nickname.clone(),
+                sender_avatar_url: m.sender_profile.avatar_url.clone(),
+            }),
+        );
+    }
+    for row in written {
+        let (user, cursor, kind, conversation, seq): (String, i64, &str, &str, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+        if kind != "message" {
+            continue;
+        }
+        if let Some(message) = messages.get(&(conversation, seq)) {
+            live.push(LiveEntry {
+                user,
+                cursor,
+                message: message.clone(),
+            });
+        }
+    }
+    // Each user's entries in cursor order, as a session takes them.
+    live.sort_by(|a, b| (&a.user, a.cursor).cmp(&(&b.user, b.cursor)));
 }
 
 /// Inbox entries (columns of `write_inbox.sql`), in log order, written with
@@ -267,23 +345,19 @@ impl<'a> InboxEntries<'a> {
         self.reader.push(reader);
     }
 
-    /// The users whose inbox these entries grow (their devices are woken).
-    fn add_users(&self, users: &mut BTreeSet<String>) {
-        for u in &self.user {
-            if !users.contains(u.as_ref()) {
-                users.insert(u.to_string());
-            }
-        }
-    }
-
-    async fn write(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    /// Writes the entries; returns `(user_id, cursor, kind,
+    /// conversation_id, seq)` per entry.
+    async fn write(
+        &self,
+        tx: &Transaction<'_>,
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
         if self.user.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let stmt = tx
             .prepare_cached(include_str!("sql/write_inbox.sql"))
             .await?;
-        tx.execute(
+        tx.query(
             &stmt,
             &[
                 &self.user,
@@ -295,8 +369,7 @@ impl<'a> InboxEntries<'a> {
                 &self.reader,
             ],
         )
-        .await?;
-        Ok(())
+        .await
     }
 }
 

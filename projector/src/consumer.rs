@@ -226,6 +226,8 @@ struct Sink<'a> {
     dlq: &'a FutureProducer,
     ownership: &'a Arc<Mutex<Ownership>>,
     limits: apply::Limits,
+    /// A delivery service in this process, if any, takes the new entries.
+    feed: Arc<missive_core::live::Feed>,
 }
 
 /// The record as it was read, with headers saying why and where from.
@@ -337,6 +339,7 @@ impl ConsumeLoop {
             dlq: &dlq,
             ownership: &ownership,
             limits,
+            feed: missive_core::live::Feed::for_topic(&topic),
         };
         let mut pending = Pending::new(0);
         let mut attempt = 0u32;
@@ -571,10 +574,10 @@ impl ConsumeLoop {
                     return Err(FlushError::Fenced);
                 }
             }
-            let applied = apply::apply(&tx, &events, sink.limits)
+            let applied = apply::apply(&tx, &events, sink.limits, sink.feed.has_subscribers())
                 .await
                 .map_err(classify)?;
-            for payload in notify_payloads(&applied.users) {
+            for payload in notify_payloads(&applied.cursors) {
                 tx.execute("SELECT pg_notify($1, $2)", &[&INBOX_CHANNEL, &payload])
                     .await
                     .map_err(classify)?;
@@ -582,6 +585,8 @@ impl ConsumeLoop {
             tx.commit().await.map_err(classify)?;
             Ok(applied)
         })?;
+        // Committed: a delivery service in this process pushes at once.
+        sink.feed.publish(&applied.live);
         {
             let mut own = sink.ownership.lock().expect("ownership lock");
             if own.generation == generation {
@@ -635,18 +640,21 @@ impl ConsumeLoop {
     }
 }
 
-/// User ids joined by `,` (ids never contain one), split to fit `pg_notify`.
-fn notify_payloads(users: &std::collections::BTreeSet<String>) -> Vec<String> {
+/// `user:cursor` pairs (each user's newest inbox cursor) joined by `,`
+/// (ids never contain one; the cursor follows the last `:`), split to fit
+/// `pg_notify`.
+fn notify_payloads(cursors: &BTreeMap<String, i64>) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    for u in users {
-        if !cur.is_empty() && cur.len() + 1 + u.len() > NOTIFY_PAYLOAD_MAX {
+    for (u, c) in cursors {
+        let pair = format!("{u}:{c}");
+        if !cur.is_empty() && cur.len() + 1 + pair.len() > NOTIFY_PAYLOAD_MAX {
             out.push(std::mem::take(&mut cur));
         }
         if !cur.is_empty() {
             cur.push(',');
         }
-        cur.push_str(u);
+        cur.push_str(&pair);
     }
     if !cur.is_empty() {
         out.push(cur);
@@ -693,14 +701,17 @@ mod tests {
 
     #[test]
     fn notify_payloads_stay_under_the_limit_and_keep_every_user() {
-        let users: std::collections::BTreeSet<String> =
-            (0..2000).map(|i| format!("user-{i:05}")).collect();
+        let users: BTreeMap<String, i64> = (0..2000).map(|i| (format!("user-{i:05}"), i)).collect();
         let payloads = notify_payloads(&users);
         assert!(payloads.len() > 1);
         assert!(payloads.iter().all(|p| p.len() <= NOTIFY_PAYLOAD_MAX));
-        let back: std::collections::BTreeSet<String> = payloads
+        let back: BTreeMap<String, i64> = payloads
             .iter()
-            .flat_map(|p| p.split(',').map(str::to_owned))
+            .flat_map(|p| p.split(','))
+            .map(|pair| {
+                let (u, c) = pair.rsplit_once(':').unwrap();
+                (u.to_owned(), c.parse().unwrap())
+            })
             .collect();
         assert_eq!(back, users);
     }

@@ -1,7 +1,9 @@
 -- Appends inbox entries in one statement: reserves n cursors per user (in
 -- user order, so concurrent projectors lock cursor rows in the same order)
 -- and hands them out in the arrays' order (log order), so each user's
--- entries get consecutive cursors.
+-- entries get consecutive cursors. Returns each entry's cursor: the
+-- projector notifies each user's newest and hands the messages' entries to
+-- a delivery service in its process.
 WITH entry AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
                          $6::bigint[], $7::text[])
@@ -23,3 +25,4 @@ SELECT e.user_id,
 FROM entry e
 JOIN counts k USING (user_id)
 JOIN reserved r USING (user_id)
+RETURNING user_id, cursor, kind, conversation_id, seq
