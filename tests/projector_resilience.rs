@@ -205,19 +205,12 @@ impl Drop for DevProcess {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn missive_dev_stopped_with_ctrl_c_and_started_again_pushes_every_time() {
     // The test harness's database and topics, served by the real binary.
     let app = TestApp::without_services(|_| {}).await;
-    let (rest, ws, ops) = (free_port(), free_port(), free_port());
+    let port = || missive_chaos::stack::free_port().unwrap();
+    let (rest, ws, ops) = (port(), port(), port());
     let log = std::fs::File::create(std::env::temp_dir().join(format!("{}.log", app.db))).unwrap();
     for round in 0..3 {
         let started = Instant::now();
@@ -245,8 +238,12 @@ async fn missive_dev_stopped_with_ctrl_c_and_started_again_pushes_every_time() {
             .expect("start missive dev");
         let dev = DevProcess(child);
         let ws_addr: std::net::SocketAddr = format!("127.0.0.1:{ws}").parse().unwrap();
-        wait_listening(ws_addr).await;
-        wait_listening(format!("127.0.0.1:{rest}").parse().unwrap()).await;
+        let rest_addr = format!("127.0.0.1:{rest}").parse().unwrap();
+        for addr in [ws_addr, rest_addr] {
+            missive_chaos::stack::wait_listening(addr, WAIT)
+                .await
+                .unwrap();
+        }
 
         let mut bob = app
             .login(
@@ -290,14 +287,6 @@ async fn missive_dev_stopped_with_ctrl_c_and_started_again_pushes_every_time() {
         dev.interrupt();
     }
     app.stop().await;
-}
-
-async fn wait_listening(addr: std::net::SocketAddr) {
-    let deadline = Instant::now() + WAIT;
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {addr}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -158,19 +158,12 @@ pub async fn apply(
     let mut seen = HashSet::new();
     let mut candidates = Vec::new();
     let mut changes: Vec<&Envelope> = Vec::new();
+    let opts = SegmentOptions { limits, hand_over };
     for env in events {
         match &env.event {
             Event::MessageSent(m) => {
                 if !changes.is_empty() {
-                    apply_segment(
-                        tx,
-                        &mut candidates,
-                        &mut changes,
-                        limits,
-                        hand_over,
-                        &mut applied,
-                    )
-                    .await?;
+                    apply_segment(tx, &mut candidates, &mut changes, opts, &mut applied).await?;
                 }
                 if seen.insert((m.conversation_id.as_str(), m.msg_key.as_str())) {
                     candidates.push(NewMessage {
@@ -188,16 +181,14 @@ pub async fn apply(
             _ => {}
         }
     }
-    apply_segment(
-        tx,
-        &mut candidates,
-        &mut changes,
-        limits,
-        hand_over,
-        &mut applied,
-    )
-    .await?;
+    apply_segment(tx, &mut candidates, &mut changes, opts, &mut applied).await?;
     Ok(applied)
+}
+
+#[derive(Clone, Copy)]
+struct SegmentOptions {
+    limits: Limits,
+    hand_over: bool,
 }
 
 /// Messages first, then the changes that came after them in the log; the
@@ -213,8 +204,7 @@ async fn apply_segment<'a>(
     tx: &Transaction<'_>,
     candidates: &mut Vec<NewMessage<'a>>,
     changes: &mut Vec<&'a Envelope>,
-    limits: Limits,
-    hand_over: bool,
+    SegmentOptions { limits, hand_over }: SegmentOptions,
     applied: &mut Applied,
 ) -> Result<(), tokio_postgres::Error> {
     let stored = if candidates.is_empty() {
