@@ -16,6 +16,8 @@ use missive_schemas::{Decision, Envelope, Event, ImportMode, MessageSent, SyncOt
 pub struct Applied {
     /// Users whose inbox grew: their online devices are woken.
     pub users: BTreeSet<String>,
+    /// Each of those users' last inbox cursor after the batch.
+    pub cursors: BTreeMap<String, i64>,
     pub messages: usize,
     pub duplicates: usize,
 }
@@ -217,7 +219,6 @@ async fn apply_segment<'a>(
             );
         }
     }
-    inbox.add_users(&mut applied.users);
     let changed = async {
         let mut entries = InboxEntries::default();
         for env in changes.drain(..) {
@@ -225,10 +226,15 @@ async fn apply_segment<'a>(
         }
         Ok(entries)
     };
-    let (grown, (), changed) =
+    let (grown, written, changed) =
         futures::try_join!(upsert_contacts(tx, &stored), inbox.write(tx), changed)?;
-    changed.add_users(&mut applied.users);
-    futures::try_join!(prune_contacts(tx, &grown, limits), changed.write(tx))?;
+    let ((), written_after) =
+        futures::try_join!(prune_contacts(tx, &grown, limits), changed.write(tx))?;
+    // The changes' entries come later in the log: their cursors are the last.
+    for (user, cursor) in written.into_iter().chain(written_after) {
+        applied.users.insert(user.clone());
+        applied.cursors.insert(user, cursor);
+    }
     Ok(())
 }
 
@@ -267,36 +273,32 @@ impl<'a> InboxEntries<'a> {
         self.reader.push(reader);
     }
 
-    /// The users whose inbox these entries grow (their devices are woken).
-    fn add_users(&self, users: &mut BTreeSet<String>) {
-        for u in &self.user {
-            if !users.contains(u.as_ref()) {
-                users.insert(u.to_string());
-            }
-        }
-    }
-
-    async fn write(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    /// Writes the entries; returns each user's last cursor.
+    async fn write(
+        &self,
+        tx: &Transaction<'_>,
+    ) -> Result<Vec<(String, i64)>, tokio_postgres::Error> {
         if self.user.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let stmt = tx
             .prepare_cached(include_str!("sql/write_inbox.sql"))
             .await?;
-        tx.execute(
-            &stmt,
-            &[
-                &self.user,
-                &self.kind,
-                &self.conversation,
-                &self.seq,
-                &self.key,
-                &self.expires,
-                &self.reader,
-            ],
-        )
-        .await?;
-        Ok(())
+        let rows = tx
+            .query(
+                &stmt,
+                &[
+                    &self.user,
+                    &self.kind,
+                    &self.conversation,
+                    &self.seq,
+                    &self.key,
+                    &self.expires,
+                    &self.reader,
+                ],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }
 
