@@ -317,16 +317,26 @@ async fn a_batch_and_its_reads_cost_the_same_on_a_large_database() {
     for env in &events {
         let payload = EventCodec::get().encode(env);
         let key = env.event.key();
-        producer
-            .send(
-                rdkafka::producer::FutureRecord::to(&topic)
-                    .key(&key)
-                    .payload(&payload),
-                Duration::from_secs(10),
-            )
-            .await
-            .map_err(|(e, _)| e)
-            .unwrap();
+        // The broker is shared with other runs: a refused send is retried
+        // (the producer is idempotent, so a retry never doubles a record).
+        for attempt in 1.. {
+            let sent = producer
+                .send(
+                    rdkafka::producer::FutureRecord::to(&topic)
+                        .key(&key)
+                        .payload(&payload),
+                    Duration::from_secs(10),
+                )
+                .await;
+            match sent {
+                Ok(_) => break,
+                Err((e, _)) if attempt < 5 => {
+                    eprintln!("send failed ({e}); retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err((e, _)) => panic!("the broker refuses the batch: {e}"),
+            }
+        }
     }
     let projected = format!(
         "SELECT COALESCE(sum(next_offset), 0)::bigint FROM projector_offsets WHERE topic = '{topic}'"
