@@ -120,7 +120,9 @@ async fn a_batch_reports_the_users_cursors_messages_and_retries_it_wrote() {
         .map(|e| (e.user.clone(), e.cursor, e.message.msg_key.clone()))
         .collect();
     assert_eq!(handed.len(), 6, "{handed:?}");
-    assert!(handed.windows(2).all(|w| (&w[0].0, w[0].1) < (&w[1].0, w[1].1)));
+    assert!(handed
+        .windows(2)
+        .all(|w| (&w[0].0, w[0].1) < (&w[1].0, w[1].1)));
     assert_eq!(
         handed.iter().filter(|(u, ..)| u == "bob").count(),
         3,

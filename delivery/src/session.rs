@@ -235,14 +235,21 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
     // when a handed-over entry does not continue the cursor.
     let mut need_read = true;
     while alive {
+        // Entries handed over already go first: a wake-up for them then
+        // finds nothing left to read.
+        while let Ok(entry) = registration.live.try_recv() {
+            let (pushed, gap) = take_live(&entry, &user, &mut cursor, &outbox).await;
+            alive &= pushed;
+            need_read |= gap;
+        }
         if need_read {
             match drain(&state, &user, &mut cursor, login_cursor, &outbox).await {
                 Ok(true) => need_read = false,
                 Ok(false) => break,
                 Err(e) => tracing::warn!(error = %e, %user, "inbox read failed; will retry"),
             }
-            registration.cursor.store(cursor, Ordering::Release);
         }
+        registration.cursor.store(cursor, Ordering::Release);
         if !synced {
             synced = true;
             alive = outbox.push(frame(&ServerFrame::SyncDone { cursor })).await;
@@ -254,17 +261,10 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                 need_read = true;
             }
             Some(entry) = registration.live.recv() => {
-                if entry.cursor == cursor + 1 {
-                    alive = outbox.push(frame(&live_frame(&user, &entry))).await;
-                    metrics::counter!("missive_delivery_pushed_total").increment(1);
-                    metrics::counter!("missive_delivery_handed_over_total").increment(1);
-                    cursor = entry.cursor;
-                    registration.cursor.store(cursor, Ordering::Release);
-                } else if entry.cursor > cursor {
-                    // A gap (an entry not handed over, such as a recall):
-                    // PostgreSQL has it.
-                    need_read = true;
-                }
+                let (pushed, gap) = take_live(&entry, &user, &mut cursor, &outbox).await;
+                alive &= pushed;
+                need_read |= gap;
+                registration.cursor.store(cursor, Ordering::Release);
             }
             incoming = stream.next() => match incoming {
                 // Every frame counts against the user's request rate, the
@@ -452,6 +452,26 @@ async fn offline_sync(
 }
 
 /// Sends every inbox entry after `cursor`; false when the client is gone or too slow.
+/// A handed-over entry: pushed if it continues `cursor`; one further on is
+/// a gap (an entry not handed over, such as a recall: PostgreSQL has it);
+/// an older one was pushed already. Returns (client still there, gap).
+async fn take_live(
+    entry: &missive_core::live::LiveEntry,
+    user: &str,
+    cursor: &mut i64,
+    outbox: &Outbox,
+) -> (bool, bool) {
+    if entry.cursor == *cursor + 1 {
+        let alive = outbox.push(frame(&live_frame(user, entry))).await;
+        metrics::counter!("missive_delivery_pushed_total").increment(1);
+        metrics::counter!("missive_delivery_handed_over_total").increment(1);
+        *cursor = entry.cursor;
+        (alive, false)
+    } else {
+        (true, entry.cursor > *cursor)
+    }
+}
+
 /// The frame of an entry a projector in this process handed over: the same
 /// as `inbox::after` builds from the stored rows.
 fn live_frame(user: &str, entry: &missive_core::live::LiveEntry) -> ServerFrame {

@@ -545,6 +545,8 @@ impl ConsumeLoop {
             .iter()
             .filter_map(|r| r.event.as_ref().ok().cloned())
             .collect();
+        // A delivery service in this process takes the new entries.
+        let hand_over = sink.feed.has_subscribers();
         let applied = self.handle.block_on(async {
             // Dead letters first: they must be on their topic before the
             // offsets that skip them are committed.
@@ -574,19 +576,37 @@ impl ConsumeLoop {
                     return Err(FlushError::Fenced);
                 }
             }
-            let applied = apply::apply(&tx, &events, sink.limits, sink.feed.has_subscribers())
+            let applied = apply::apply(&tx, &events, sink.limits, hand_over)
                 .await
                 .map_err(classify)?;
-            for payload in notify_payloads(&applied.cursors) {
-                tx.execute("SELECT pg_notify($1, $2)", &[&INBOX_CHANNEL, &payload])
-                    .await
-                    .map_err(classify)?;
+            // The notifications wake delivery instances whose sessions are
+            // behind. Sent with the commit, unless a delivery service in this
+            // process takes the entries: then after handing them over, so
+            // its sessions have them before any wake-up and read nothing.
+            let payloads = notify_payloads(&applied.cursors);
+            if !hand_over {
+                for payload in &payloads {
+                    tx.execute("SELECT pg_notify($1, $2)", &[&INBOX_CHANNEL, payload])
+                        .await
+                        .map_err(classify)?;
+                }
             }
             tx.commit().await.map_err(classify)?;
+            if hand_over {
+                sink.feed.publish(&applied.live);
+                for payload in &payloads {
+                    // Committed already: a lost wake-up only delays other
+                    // instances' pushes until their sessions resync.
+                    if let Err(e) = client
+                        .execute("SELECT pg_notify($1, $2)", &[&INBOX_CHANNEL, payload])
+                        .await
+                    {
+                        tracing::warn!(error = %e, "inbox notification not sent");
+                    }
+                }
+            }
             Ok(applied)
         })?;
-        // Committed: a delivery service in this process pushes at once.
-        sink.feed.publish(&applied.live);
         {
             let mut own = sink.ownership.lock().expect("ownership lock");
             if own.generation == generation {
