@@ -399,7 +399,7 @@ impl Harness {
 
         // Measure the running system, not its start-up: wait until the
         // projector owns every partition (it creates their offset rows then;
-        // a static member's first join takes seconds on tansu).
+        // a group join is not part of what is measured).
         {
             let pg = db::connect(&config.database_url).await?;
             let deadline = Instant::now() + Duration::from_secs(60);
