@@ -28,6 +28,8 @@ struct NewMessage<'a> {
     event_id: Uuid,
     admin: bool,
     m: &'a MessageSent,
+    /// `m.body` as history serves it, rendered once for the row and the hand-over.
+    body: Value,
 }
 
 /// Who gets an inbox entry for a message, decided only from what the event
@@ -170,6 +172,7 @@ pub async fn apply(
                         event_id: env.event_id,
                         admin: env.origin.admin,
                         m,
+                        body: msgbody::render(&m.body),
                     });
                 } else {
                     applied.duplicates += 1;
@@ -248,14 +251,14 @@ async fn apply_segment<'a>(
         *newest = (*newest).max(cursor);
     }
     if hand_over {
-        hand_over_messages(&stored, &written, &mut applied.live);
+        hand_over_messages(stored, &written, &mut applied.live);
     }
     Ok(())
 }
 
 /// The messages' inbox entries (rows of `write_inbox.sql`), as pushed.
 fn hand_over_messages(
-    stored: &[(NewMessage<'_>, i64)],
+    stored: Vec<(NewMessage<'_>, i64)>,
     written: &[tokio_postgres::Row],
     live: &mut Vec<missive_core::live::LiveEntry>,
 ) {
@@ -265,17 +268,17 @@ fn hand_over_messages(
     for (c, seq) in stored {
         let m = c.m;
         messages.insert(
-            (m.conversation_id.as_str(), *seq),
+            (m.conversation_id.as_str(), seq),
             Arc::new(LiveMessage {
                 conversation_id: m.conversation_id.clone(),
-                seq: *seq,
+                seq,
                 msg_key: m.msg_key.clone(),
                 from: m.from_account.clone(),
                 to: m.to_account.clone(),
                 sent_at_ms: m.sent_at,
                 msg_random: m.msg_random,
                 msg_seq: m.msg_seq,
-                body: msgbody::render(&m.body),
+                body: c.body,
                 cloud_custom_data: m.cloud_custom_data.clone(),
                 sender_nickname: m.sender_profile.nickname.clone(),
                 sender_avatar_url: m.sender_profile.avatar_url.clone(),
@@ -483,7 +486,7 @@ async fn store_messages<'a>(
     let mut m_random = Vec::with_capacity(n);
     let mut m_seq = Vec::with_capacity(n);
     let mut m_time = Vec::with_capacity(n);
-    let mut m_body: Vec<Value> = Vec::with_capacity(n);
+    let mut m_body: Vec<&Value> = Vec::with_capacity(n);
     let mut m_cloud = Vec::with_capacity(n);
     let mut m_nick = Vec::with_capacity(n);
     let mut m_avatar = Vec::with_capacity(n);
@@ -501,7 +504,7 @@ async fn store_messages<'a>(
         m_random.push(m.msg_random);
         m_seq.push(m.msg_seq);
         m_time.push(m.sent_at);
-        m_body.push(msgbody::render(&m.body));
+        m_body.push(&c.body);
         m_cloud.push(m.cloud_custom_data.as_str());
         m_nick.push(m.sender_profile.nickname.as_str());
         m_avatar.push(m.sender_profile.avatar_url.as_str());

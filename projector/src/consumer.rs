@@ -139,6 +139,9 @@ struct Polled {
     payload: Vec<u8>,
     /// The event, or why it is bound for the dead-letter topic instead.
     event: Result<Envelope, DeadReason>,
+    /// Already on the dead-letter topic: a retry or a split of its batch
+    /// does not send it again.
+    dead_lettered: std::cell::Cell<bool>,
 }
 
 /// Why a record is dead-lettered: its `kind` labels the metric.
@@ -457,6 +460,7 @@ impl ConsumeLoop {
                 key: msg.key().map(<[u8]>::to_vec),
                 payload: payload.to_vec(),
                 event,
+                dead_lettered: Default::default(),
             });
         }
         consumer.unsubscribe();
@@ -552,7 +556,10 @@ impl ConsumeLoop {
             // offsets that skip them are committed.
             for r in &todo {
                 let Err(dead) = &r.event else { continue };
-                send_dead_letter(sink, r, dead).await?;
+                if !r.dead_lettered.get() {
+                    send_dead_letter(sink, r, dead).await?;
+                    r.dead_lettered.set(true);
+                }
             }
             let mut client = self
                 .pool
