@@ -12,6 +12,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{json, Value};
+use missive_projector::apply::{COPY_MESSAGES, MESSAGE_COLUMNS};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
@@ -131,29 +132,6 @@ pub async fn delete_topics(config: &Config, topics: &[String]) {
     let _ = admin.delete_topics(&names, &opts).await;
 }
 
-const MESSAGES_COPY: &str = "COPY messages (conversation_id, seq, msg_key, from_account, \
-     to_account, msg_random, msg_seq, sent_at_ms, body, cloud_custom_data, sender_nickname, \
-     sender_avatar_url, hidden_from_sender, hidden_from_recipient, admin, event_id, \
-     counts_unread) FROM STDIN (FORMAT binary)";
-const MESSAGES_TYPES: [Type; 17] = [
-    Type::TEXT,
-    Type::INT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::JSONB,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::BOOL,
-    Type::BOOL,
-    Type::BOOL,
-    Type::UUID,
-    Type::BOOL,
-];
 const INBOX_COPY: &str = "COPY inbox (user_id, cursor, kind, conversation_id, seq, msg_key, \
      expires_at_ms, reader) FROM STDIN (FORMAT binary)";
 const INBOX_TYPES: [Type; 8] = [
@@ -255,8 +233,8 @@ async fn copy_into(
     let started = Instant::now();
     for chunk in rows.chunks(batch) {
         let tx = client.transaction().await?;
-        let sink = tx.copy_in(MESSAGES_COPY).await?;
-        let writer = BinaryCopyInWriter::new(sink, &MESSAGES_TYPES);
+        let sink = tx.copy_in(COPY_MESSAGES).await?;
+        let writer = BinaryCopyInWriter::new(sink, &MESSAGE_COLUMNS);
         futures::pin_mut!(writer);
         for r in chunk {
             let values: [&(dyn ToSql + Sync); 17] = [

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use deadpool_postgres::Transaction;
 use serde_json::Value;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
 use missive_core::msgbody;
@@ -197,12 +199,12 @@ struct SegmentOptions {
 /// Messages first, then the changes that came after them in the log; the
 /// inbox entries of both are written in log order (the messages' first).
 ///
-/// Three round trips at most, whatever the batch: one stores the messages
-/// (their seqs are needed next); then, pipelined (tokio-postgres sends the
-/// queries of futures polled together on one connection without waiting
-/// for each answer), the recent-contacts upsert, the messages' inbox entries
-/// and the changes; then the changes' inbox entries and the pruning of the
-/// contacts that grew.
+/// A few round trips, whatever the batch: the messages' seqs are reserved
+/// and their rows copied in (the seqs are needed next); then, pipelined
+/// (tokio-postgres sends the queries of futures polled together on one
+/// connection without waiting for each answer), the recent-contacts upsert,
+/// the messages' inbox entries and the changes; then the changes' inbox
+/// entries and, only for users now over the cap, the trimming of contacts.
 async fn apply_segment<'a>(
     tx: &Transaction<'_>,
     candidates: &mut Vec<NewMessage<'a>>,
@@ -241,10 +243,13 @@ async fn apply_segment<'a>(
         }
         Ok(entries)
     };
-    let (grown, written, changed) =
-        futures::try_join!(upsert_contacts(tx, &stored), inbox.write(tx), changed)?;
+    let (over, written, changed) = futures::try_join!(
+        upsert_contacts(tx, &stored, limits),
+        inbox.write(tx),
+        changed
+    )?;
     let ((), changes_written) =
-        futures::try_join!(prune_contacts(tx, &grown, limits), changed.write(tx))?;
+        futures::try_join!(prune_contacts(tx, &over, limits), changed.write(tx))?;
     for row in written.iter().chain(&changes_written) {
         let (user, cursor): (&str, i64) = (row.get(0), row.get(1));
         let newest = applied.cursors.entry(user.to_owned()).or_insert(cursor);
@@ -471,90 +476,124 @@ async fn apply_change_of_message<'a>(
     Ok(())
 }
 
-/// Stores the messages not stored yet (`store_messages.sql`: retries are
-/// left out, seqs reserved and handed out in log order, rows inserted, in
-/// one statement). Returns each stored message with its seq, in log order.
+/// The types of `copy_messages.sql`'s columns, in its order.
+pub const MESSAGE_COLUMNS: [Type; 17] = [
+    Type::TEXT,  // conversation_id
+    Type::INT8,  // seq
+    Type::TEXT,  // msg_key
+    Type::TEXT,  // from_account
+    Type::TEXT,  // to_account
+    Type::INT8,  // msg_random
+    Type::INT8,  // msg_seq
+    Type::INT8,  // sent_at_ms
+    Type::JSONB, // body
+    Type::TEXT,  // cloud_custom_data
+    Type::TEXT,  // sender_nickname
+    Type::TEXT,  // sender_avatar_url
+    Type::BOOL,  // hidden_from_sender
+    Type::BOOL,  // hidden_from_recipient
+    Type::BOOL,  // admin
+    Type::UUID,  // event_id
+    Type::BOOL,  // counts_unread
+];
+
+/// `COPY` of history rows (`MESSAGE_COLUMNS`), binary.
+pub const COPY_MESSAGES: &str = include_str!("sql/copy_messages.sql");
+
+/// Stores the messages not stored yet: `reserve_seqs.sql` leaves out the
+/// retries and reserves each conversation's seqs, which are handed out here
+/// in log order; then the rows go in by binary COPY. Returns each stored
+/// message with its seq, in log order.
 async fn store_messages<'a>(
     tx: &Transaction<'_>,
     candidates: Vec<NewMessage<'a>>,
 ) -> Result<Vec<(NewMessage<'a>, i64)>, tokio_postgres::Error> {
     let n = candidates.len();
-    let mut m_conv = Vec::with_capacity(n);
-    let mut m_key = Vec::with_capacity(n);
-    let mut m_from = Vec::with_capacity(n);
-    let mut m_to = Vec::with_capacity(n);
-    let mut m_random = Vec::with_capacity(n);
-    let mut m_seq = Vec::with_capacity(n);
-    let mut m_time = Vec::with_capacity(n);
-    let mut m_body: Vec<&Value> = Vec::with_capacity(n);
-    let mut m_cloud = Vec::with_capacity(n);
-    let mut m_nick = Vec::with_capacity(n);
-    let mut m_avatar = Vec::with_capacity(n);
-    let mut m_hidden_sender = Vec::with_capacity(n);
-    let mut m_hidden_recipient = Vec::with_capacity(n);
-    let mut m_admin = Vec::with_capacity(n);
-    let mut m_event = Vec::with_capacity(n);
-    let mut m_unread = Vec::with_capacity(n);
+    let mut conversations = Vec::with_capacity(n);
+    let mut keys = Vec::with_capacity(n);
+    let mut times = Vec::with_capacity(n);
     for c in &candidates {
-        let m = c.m;
-        m_conv.push(m.conversation_id.as_str());
-        m_key.push(m.msg_key.as_str());
-        m_from.push(m.from_account.as_str());
-        m_to.push(m.to_account.as_str());
-        m_random.push(m.msg_random);
-        m_seq.push(m.msg_seq);
-        m_time.push(m.sent_at);
-        m_body.push(&c.body);
-        m_cloud.push(m.cloud_custom_data.as_str());
-        m_nick.push(m.sender_profile.nickname.as_str());
-        m_avatar.push(m.sender_profile.avatar_url.as_str());
-        m_hidden_sender.push(m.sync_other_machine == SyncOtherMachine::NoSync);
-        m_hidden_recipient.push(m.decision == Decision::DropBlocked);
-        m_admin.push(c.admin);
-        m_event.push(c.event_id);
-        m_unread.push(
-            m.decision == Decision::Deliver
-                && m.import_mode != ImportMode::History
-                && m.from_account != m.to_account,
-        );
+        conversations.push(c.m.conversation_id.as_str());
+        keys.push(c.m.msg_key.as_str());
+        times.push(c.m.sent_at);
     }
-    let stmt = tx
-        .prepare_cached(include_str!("sql/store_messages.sql"))
+    let reserve = tx
+        .prepare_cached(include_str!("sql/reserve_seqs.sql"))
         .await?;
     let rows = tx
-        .query(
-            &stmt,
-            &[
-                &m_conv,
-                &m_key,
-                &m_from,
-                &m_to,
-                &m_random,
-                &m_seq,
-                &m_time,
-                &m_body,
-                &m_cloud,
-                &m_nick,
-                &m_avatar,
-                &m_hidden_sender,
-                &m_hidden_recipient,
-                &m_admin,
-                &m_event,
-                &m_unread,
-            ],
-        )
+        .query(&reserve, &[&conversations, &keys, &times])
         .await?;
-    // Place in the arrays (1-based) -> seq; a message without one was a retry.
-    let mut seqs: Vec<Option<i64>> = vec![None; n];
-    for row in rows {
-        let place: i64 = row.get(0);
-        seqs[(place - 1) as usize] = Some(row.get(1));
+    // A message absent from the places was a retry.
+    let mut fresh = vec![false; n];
+    let mut last_seq: HashMap<&str, i64> = HashMap::new();
+    for row in &rows {
+        match row.get::<_, Option<i64>>(0) {
+            Some(place) => fresh[(place - 1) as usize] = true,
+            None => {
+                last_seq.insert(row.get(1), row.get(2));
+            }
+        }
     }
-    Ok(candidates
+    // Each conversation's reserved range ends at its last seq: its first new
+    // message (in log order) gets last - count + 1.
+    let mut next_seq: HashMap<&str, i64> = HashMap::with_capacity(last_seq.len());
+    for (c, _) in candidates.iter().zip(&fresh).filter(|(_, f)| **f) {
+        *next_seq.entry(c.m.conversation_id.as_str()).or_insert(0) += 1;
+    }
+    for (conversation, count) in next_seq.iter_mut() {
+        let last = last_seq
+            .get(conversation)
+            .copied()
+            .expect("every conversation with a new message had seqs reserved");
+        *count = last - *count + 1;
+    }
+    let stored: Vec<(NewMessage<'a>, i64)> = candidates
         .into_iter()
-        .zip(seqs)
-        .filter_map(|(c, seq)| seq.map(|s| (c, s)))
-        .collect())
+        .zip(fresh)
+        .filter(|(_, f)| *f)
+        .map(|(c, _)| {
+            let next = next_seq
+                .get_mut(c.m.conversation_id.as_str())
+                .expect("counted above");
+            let seq = *next;
+            *next += 1;
+            (c, seq)
+        })
+        .collect();
+    if stored.is_empty() {
+        return Ok(stored);
+    }
+    let copy = tx.prepare_cached(COPY_MESSAGES).await?;
+    let sink = tx.copy_in(&copy).await?;
+    let writer = BinaryCopyInWriter::new(sink, &MESSAGE_COLUMNS);
+    futures::pin_mut!(writer);
+    for (c, seq) in &stored {
+        let m = c.m;
+        let row: [&(dyn ToSql + Sync); 17] = [
+            &m.conversation_id,
+            seq,
+            &m.msg_key,
+            &m.from_account,
+            &m.to_account,
+            &m.msg_random,
+            &m.msg_seq,
+            &m.sent_at,
+            &c.body,
+            &m.cloud_custom_data,
+            &m.sender_profile.nickname,
+            &m.sender_profile.avatar_url,
+            &(m.sync_other_machine == SyncOtherMachine::NoSync),
+            &(m.decision == Decision::DropBlocked),
+            &c.admin,
+            &c.event_id,
+            &(m.decision == Decision::Deliver
+                && m.import_mode != ImportMode::History
+                && m.from_account != m.to_account),
+        ];
+        writer.as_mut().write(&row).await?;
+    }
+    writer.finish().await?;
+    Ok(stored)
 }
 
 /// Who sees a message in their recent contacts: each side that sees it in
@@ -568,10 +607,11 @@ fn contact_sides(m: &MessageSent) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// Recent contacts: one upsert for the batch (each pair's newest message).
-/// Returns the users who gained a contact, sorted.
+/// Returns the users now over the cap, sorted.
 async fn upsert_contacts(
     tx: &Transaction<'_>,
     stored: &[(NewMessage<'_>, i64)],
+    limits: Limits,
 ) -> Result<Vec<String>, tokio_postgres::Error> {
     // (user, peer) -> (conversation, seq, key, time); sorted so concurrent
     // transactions lock rows in the same order.
@@ -614,31 +654,39 @@ async fn upsert_contacts(
     let upsert = tx
         .prepare_cached(include_str!("sql/upsert_contacts.sql"))
         .await?;
-    let grown: BTreeSet<String> = tx
+    let over: BTreeSet<String> = tx
         .query(
             &upsert,
-            &[&users, &peers, &convs, &last_seqs, &keys, &times],
+            &[
+                &users,
+                &peers,
+                &convs,
+                &last_seqs,
+                &keys,
+                &times,
+                &limits.recent_contacts_max,
+            ],
         )
         .await?
         .iter()
         .map(|r| r.get(0))
         .collect();
-    Ok(grown.into_iter().collect())
+    Ok(over.into_iter().collect())
 }
 
-/// Trims the users who gained a contact to the limit.
+/// Trims the users over the cap to it.
 async fn prune_contacts(
     tx: &Transaction<'_>,
-    grown: &[String],
+    over: &[String],
     limits: Limits,
 ) -> Result<(), tokio_postgres::Error> {
-    if grown.is_empty() {
+    if over.is_empty() {
         return Ok(());
     }
     let prune = tx
         .prepare_cached(include_str!("sql/prune_contacts.sql"))
         .await?;
-    tx.execute(&prune, &[&grown, &limits.recent_contacts_max])
+    tx.execute(&prune, &[&over, &limits.recent_contacts_max])
         .await?;
     Ok(())
 }

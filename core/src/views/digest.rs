@@ -24,6 +24,10 @@ const TABLES: &[(&str, &str)] = &[
         "recent_contacts",
         include_str!("sql/digest/recent_contacts.sql"),
     ),
+    (
+        "recent_contact_counts",
+        include_str!("sql/digest/recent_contact_counts.sql"),
+    ),
     ("profiles", include_str!("sql/digest/profiles.sql")),
     ("friends", include_str!("sql/digest/friends.sql")),
     ("blocks", include_str!("sql/digest/blocks.sql")),

@@ -1,9 +1,10 @@
 -- One row per (user, peer) in the arrays (the caller merges a batch's
 -- messages first). The newest seq names the last message; activity time only
--- moves forward. Returns the users who gained a contact (and may now have
--- too many): the probe sees the rows as they were before the upsert (one
+-- moves forward. Counts each user's new contacts (recent_contact_counts) and
+-- returns the users now over the cap $7, to be trimmed (prune_contacts.sql).
+-- The probe for new pairs sees the rows as they were before the upsert (one
 -- snapshot per statement), one index probe per pair (LATERAL with LIMIT:
--- never a hash join over the whole table, see existing_keys.sql).
+-- never a hash join over the whole table).
 WITH batch AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[])
         AS b(user_id, peer, conversation_id, last_seq, last_msg_key, last_at_ms)
@@ -15,11 +16,19 @@ WITH batch AS (
                             ELSE c.last_msg_key END,
         last_seq = GREATEST(c.last_seq, EXCLUDED.last_seq),
         last_at_ms = GREATEST(c.last_at_ms, EXCLUDED.last_at_ms)
+), gained AS (
+    SELECT b.user_id, count(*) AS n FROM batch b
+    LEFT JOIN LATERAL (
+        SELECT true AS known FROM recent_contacts c
+        WHERE c.user_id = b.user_id AND c.peer = b.peer
+        LIMIT 1
+    ) k ON true
+    WHERE k.known IS NULL
+    GROUP BY b.user_id
+), counted AS (
+    INSERT INTO recent_contact_counts AS r (user_id, contacts)
+    SELECT user_id, n FROM gained ORDER BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET contacts = r.contacts + EXCLUDED.contacts
+    RETURNING user_id, contacts
 )
-SELECT DISTINCT b.user_id FROM batch b
-LEFT JOIN LATERAL (
-    SELECT true AS known FROM recent_contacts c
-    WHERE c.user_id = b.user_id AND c.peer = b.peer
-    LIMIT 1
-) k ON true
-WHERE k.known IS NULL
+SELECT user_id FROM counted WHERE contacts > $7

@@ -1,0 +1,1 @@
+SELECT * FROM recent_contact_counts
