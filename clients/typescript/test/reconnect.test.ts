@@ -8,6 +8,27 @@ import { test } from "node:test";
 import { client, CuttableProxy, eventually, roaming, sendRest, server, uid } from "./support.js";
 import { elements } from "@missive/client";
 
+test("a send whose reply was lost is sent again after the reconnect, with the same MsgRandom/MsgSeq, and stored once", async () => {
+  const [alice, bob] = [uid("alice"), uid("bob")];
+  // The server gets the send (the client's first request, after login); its reply never comes back.
+  const proxy = await CuttableProxy.start(server.ws, { loseRepliesAfter: 3 });
+  const b = client(bob, "phone", { url: proxy.url });
+  try {
+    await b.client.login();
+    const sent = await b.client.sendMessage(alice, [elements.text("once")]);
+    const states = b.events.flatMap((e) => (e.kind === "state" ? [e.s.state] : []));
+    assert.deepEqual(states, ["connecting", "connected", "disconnected", "connecting", "connected"], "cut once, after the login");
+    await eventually("the message in history", async () => (await roaming(bob, alice)).length >= 1);
+    const history = await roaming(bob, alice);
+    assert.deepEqual(history.map((m) => m.MsgKey), [sent.msg_key], "stored once, under the key the client got");
+    assert.equal(sent.seq, 1);
+    assert.equal(b.events.filter((e) => e.kind === "new").length, 1);
+  } finally {
+    await b.client.logout();
+    await proxy.close();
+  }
+});
+
 test("a reconnect loses nothing and doubles nothing", async () => {
   const [alice, bob] = [uid("alice"), uid("bob")];
   const proxy = await CuttableProxy.start(server.ws);

@@ -179,9 +179,17 @@ export class CuttableProxy {
     private readonly sockets: Set<Socket>,
   ) {}
 
-  static async start(target: string): Promise<CuttableProxy> {
+  /**
+   * `loseRepliesAfter`: on the first connection only, once the client has
+   * written that many chunks (1: the WebSocket handshake, 2: the login
+   * frame, 3: its first request),
+   * the server's replies are dropped and the connection is cut shortly
+   * after: a request the server received whose answer never came.
+   */
+  static async start(target: string, opts: { loseRepliesAfter?: number } = {}): Promise<CuttableProxy> {
     const { hostname, port, pathname } = new URL(target);
     const sockets = new Set<Socket>();
+    let connections = 0;
     const srv = createServer((inbound) => {
       const outbound = connect(Number(port), hostname);
       for (const s of [inbound, outbound]) {
@@ -189,9 +197,23 @@ export class CuttableProxy {
         s.on("close", () => sockets.delete(s));
         s.on("error", () => {});
       }
-      inbound.pipe(outbound).pipe(inbound);
       inbound.on("close", () => outbound.destroy());
       outbound.on("close", () => inbound.destroy());
+      const lossy = connections++ === 0 && opts.loseRepliesAfter !== undefined;
+      if (!lossy) {
+        inbound.pipe(outbound).pipe(inbound);
+        return;
+      }
+      let chunks = 0;
+      let deaf = false;
+      inbound.on("data", (chunk) => {
+        outbound.write(chunk);
+        if (++chunks === opts.loseRepliesAfter) {
+          deaf = true;
+          setTimeout(() => inbound.destroy(), 300);
+        }
+      });
+      outbound.on("data", (chunk) => deaf || inbound.write(chunk));
     });
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
     const addr = srv.address();
