@@ -346,6 +346,7 @@ FASTAVRO_VERSION=1.12.2
 PYENV_DIR="$DATA_DIR/pyenv"
 ensure_test_tools() {
     ensure_browser
+    ensure_node
     if "$PYENV_DIR/bin/python3" -c 'import fastavro' 2>/dev/null; then
         return 0
     fi
@@ -355,6 +356,22 @@ ensure_test_tools() {
     log "installing fastavro $FASTAVRO_VERSION into ${PYENV_DIR#"$REPO_ROOT"/}"
     python3 -m venv "$PYENV_DIR"
     "$PYENV_DIR/bin/pip" install -q --disable-pip-version-check "fastavro==$FASTAVRO_VERSION"
+}
+
+# The TypeScript client (clients/typescript) builds and runs its tests with
+# Node.js 20+ and npm (tests/typescript_client.rs runs `npm ci` from the
+# committed lockfile). Debian 12's nodejs is 18: install it when missing,
+# but refuse an old one rather than fail later with an obscure error.
+ensure_node() {
+    if ! command -v node >/dev/null 2>&1; then
+        apt_install nodejs
+    fi
+    command -v npm >/dev/null 2>&1 || apt_install npm
+    local major
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    if [[ "$major" -lt 20 ]]; then
+        die "Node.js $(node --version) is too old for clients/typescript: install Node.js 20 or newer (e.g. from deb.nodesource.com)"
+    fi
 }
 
 # The browser demo's end-to-end test drives Debian's Chromium through

@@ -1,5 +1,7 @@
-//! The browser demo (development only, `delivery.demo`): a chat page that
-//! speaks the WebSocket protocol, and an endpoint that mints its UserSigs.
+//! The browser demo (development only, `delivery.demo`): a chat page built
+//! on the TypeScript client package (clients/typescript, bundled into
+//! `demo/missive-client.js` by `npm run bundle:demo`), and an endpoint that
+//! mints its UserSigs.
 
 use std::net::SocketAddr;
 
@@ -16,6 +18,9 @@ use missive_core::{time, ApiError, ErrorCode};
 use missive_ingest::send::check_user_id;
 
 const PAGE: &str = include_str!("demo/index.html");
+/// The TypeScript client as one ES module; committed, so building the
+/// service needs no Node (a Node test checks it matches the package).
+const CLIENT_MODULE: &str = include_str!("demo/missive-client.js");
 /// Demo signatures last a day.
 const DEMO_SIG_SECS: u64 = 86_400;
 
@@ -29,6 +34,7 @@ struct Minter {
 pub fn routes(verifier: UserSigVerifier, admin_identifier: String) -> Router {
     Router::new()
         .route("/demo", get(page))
+        .route("/demo/missive-client.js", get(client_module))
         .route("/demo/usersig", get(usersig))
         .with_state(Minter {
             verifier,
@@ -38,6 +44,17 @@ pub fn routes(verifier: UserSigVerifier, admin_identifier: String) -> Router {
 
 async fn page() -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Html(PAGE)).into_response()
+}
+
+async fn client_module() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        CLIENT_MODULE,
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
