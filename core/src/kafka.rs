@@ -82,7 +82,7 @@ fn producer_config(config: &Config) -> ClientConfig {
     c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("partitioner", "murmur2_random")
-        .set("linger.ms", "2")
+        .set("linger.ms", config.kafka.linger_ms.to_string())
         .set("compression.type", "lz4")
         .set(
             "message.timeout.ms",

@@ -520,9 +520,7 @@ async fn store_messages<'a>(
     let reserve = tx
         .prepare_cached(include_str!("sql/reserve_seqs.sql"))
         .await?;
-    let rows = tx
-        .query(&reserve, &[&conversations, &keys, &times])
-        .await?;
+    let rows = tx.query(&reserve, &[&conversations, &keys, &times]).await?;
     // A message absent from the places was a retry.
     let mut fresh = vec![false; n];
     let mut last_seq: HashMap<&str, i64> = HashMap::new();

@@ -5,11 +5,11 @@
 //! fingerprint names the writer's schema (one of the released versions under
 //! `avro/released/`), and Avro schema resolution maps it onto the reader's.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use apache_avro::headers::HeaderBuilder;
 use apache_avro::rabin::Rabin;
-use apache_avro::{to_avro_datum, GenericSingleObjectReader, Schema};
+use apache_avro::{GenericSingleObjectReader, GenericSingleObjectWriter, Schema};
 
 use crate::events::Envelope;
 use crate::framing::{confluent_header, split, Framing, SchemaIds};
@@ -75,6 +75,9 @@ impl BodyReader {
 /// Encodes and decodes event envelopes.
 pub struct EventCodec {
     schema: &'static Schema,
+    /// Writes with the schema resolved once (`to_avro_datum` resolved it
+    /// for every record: 7% of a send's CPU). Its header is ours.
+    writer: Mutex<GenericSingleObjectWriter>,
     reader: BodyReader,
     preflight: Preflight<'static>,
     fingerprint: [u8; 8],
@@ -123,6 +126,17 @@ pub fn released_schemas() -> Vec<ReleasedSchema> {
         .collect()
 }
 
+/// `C3 01` and the current schema's fingerprint, for the writer.
+struct SingleObjectHeader([u8; 8]);
+
+impl HeaderBuilder for SingleObjectHeader {
+    fn build_header(&self) -> Vec<u8> {
+        let mut header = SINGLE_OBJECT_MAGIC.to_vec();
+        header.extend_from_slice(&self.0);
+        header
+    }
+}
+
 impl EventCodec {
     /// The process-wide codec for the current schema.
     pub fn get() -> &'static EventCodec {
@@ -151,8 +165,15 @@ impl EventCodec {
                     )
                 })
                 .collect();
+            let writer = GenericSingleObjectWriter::new_with_capacity_and_header_builder(
+                schema,
+                512,
+                SingleObjectHeader(fingerprint),
+            )
+            .expect("events.avsc resolves its named types");
             EventCodec {
                 schema,
+                writer: Mutex::new(writer),
                 reader: BodyReader::new(schema),
                 preflight: Preflight::new(schema),
                 fingerprint,
@@ -187,25 +208,26 @@ impl EventCodec {
     }
 
     pub fn encode(&self, envelope: &Envelope) -> Vec<u8> {
-        let body = to_avro_datum(self.schema, envelope.to_value())
+        let value = envelope.to_value();
+        let mut out = Vec::with_capacity(HEADER_LEN + 256);
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .write_value_ref(&value, &mut out)
             .expect("an Envelope always matches the schema it was written for");
-        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
-        out.extend_from_slice(&SINGLE_OBJECT_MAGIC);
-        out.extend_from_slice(&self.fingerprint);
-        out.extend_from_slice(&body);
         out
     }
 
     /// Encodes in the given framing.
     pub fn encode_framed(&self, envelope: &Envelope, framing: Framing) -> Vec<u8> {
+        let single_object = self.encode(envelope);
         match framing {
-            Framing::SingleObject => self.encode(envelope),
+            Framing::SingleObject => single_object,
             Framing::Confluent { schema_id } => {
-                let body = to_avro_datum(self.schema, envelope.to_value())
-                    .expect("an Envelope always matches the schema it was written for");
+                let body = &single_object[HEADER_LEN..];
                 let mut out = Vec::with_capacity(5 + body.len());
                 out.extend_from_slice(&confluent_header(schema_id));
-                out.extend_from_slice(&body);
+                out.extend_from_slice(body);
                 out
             }
         }
