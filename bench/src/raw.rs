@@ -28,7 +28,7 @@ pub fn scratch_topic() -> String {
 
 /// Produces `records` encoded `MessageSent` events (the projection
 /// scenario's, `text_bytes` of text each) to a new topic with the settings
-/// missive's producer uses (idempotent, `acks=all`, lz4, linger 2 ms), so the
+/// missive's producer uses (idempotent, `acks=all`, lz4, `kafka.linger_ms`), so the
 /// only difference from ingest's appends is ingest itself.
 pub async fn produce(
     config: &Config,
@@ -43,7 +43,7 @@ pub async fn produce(
         .set("bootstrap.servers", &config.kafka.brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "2")
+        .set("linger.ms", config.kafka.linger_ms.to_string())
         .set("compression.type", "lz4")
         .set("log_level", "4")
         .create()?;
