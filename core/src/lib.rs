@@ -17,6 +17,7 @@ pub mod storable;
 pub mod telemetry;
 pub mod time;
 pub mod usersig;
+pub mod usersig_cache;
 pub mod views;
 
 pub use api_error::{ApiError, ErrorCode};

@@ -60,7 +60,10 @@ impl Ingest {
         let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
         let (framing, _) = missive_core::registry::events_framing(&config).await?;
         let appender = EventAppender::new(&config)?.with_framing(framing);
-        let verifier = UserSigVerifier::new(config.sdkappid, config.secret_key.clone());
+        let verifier = missive_core::usersig_cache::CachedVerifier::new(UserSigVerifier::new(
+            config.sdkappid,
+            config.secret_key.clone(),
+        ));
         let state = Arc::new(RestState {
             pipeline: SendPipeline::new(config.clone(), pool.clone(), appender.clone()),
             changes: ChangePipeline::new(config.clone(), pool.clone(), appender.clone()),

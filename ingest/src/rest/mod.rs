@@ -20,7 +20,6 @@ use axum::{Json, Router};
 use deadpool_postgres::Pool;
 use serde_json::{Map, Value};
 
-use missive_core::usersig::UserSigVerifier;
 use missive_core::{time, ApiError, Config, ErrorCode};
 
 use crate::changes::ChangePipeline;
@@ -29,7 +28,7 @@ use missive_schemas::Channel;
 
 pub struct RestState {
     pub config: Arc<Config>,
-    pub verifier: UserSigVerifier,
+    pub verifier: missive_core::usersig_cache::CachedVerifier,
     pub pool: Pool,
     pub pipeline: SendPipeline,
     pub changes: ChangePipeline,
