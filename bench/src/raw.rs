@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use missive_projector::apply::{COPY_MESSAGES, MESSAGE_COLUMNS};
+use missive_projector::apply::{COPY_INBOX, COPY_MESSAGES, INBOX_COLUMNS, MESSAGE_COLUMNS};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{json, Value};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::ToSql;
 
 use missive_core::{db, msgbody, Config};
 use missive_schemas::{Event, EventCodec};
@@ -132,19 +132,6 @@ pub async fn delete_topics(config: &Config, topics: &[String]) {
     let _ = admin.delete_topics(&names, &opts).await;
 }
 
-const INBOX_COPY: &str = "COPY inbox (user_id, cursor, kind, conversation_id, seq, msg_key, \
-     expires_at_ms, reader) FROM STDIN (FORMAT binary)";
-const INBOX_TYPES: [Type; 8] = [
-    Type::TEXT,
-    Type::INT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::TEXT,
-    Type::INT8,
-    Type::TEXT,
-];
-
 /// One history row and its two inbox rows (recipient and sender's other
 /// devices), with the values the projector would give them.
 struct Row {
@@ -259,8 +246,8 @@ async fn copy_into(
             writer.as_mut().write(&values).await?;
         }
         writer.finish().await?;
-        let sink = tx.copy_in(INBOX_COPY).await?;
-        let writer = BinaryCopyInWriter::new(sink, &INBOX_TYPES);
+        let sink = tx.copy_in(COPY_INBOX).await?;
+        let writer = BinaryCopyInWriter::new(sink, &INBOX_COLUMNS);
         futures::pin_mut!(writer);
         for r in chunk {
             for (user, cursor) in &r.inbox {

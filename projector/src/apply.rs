@@ -250,10 +250,9 @@ async fn apply_segment<'a>(
     )?;
     let ((), changes_written) =
         futures::try_join!(prune_contacts(tx, &over, limits), changed.write(tx))?;
-    for row in written.iter().chain(&changes_written) {
-        let (user, cursor): (&str, i64) = (row.get(0), row.get(1));
-        let newest = applied.cursors.entry(user.to_owned()).or_insert(cursor);
-        *newest = (*newest).max(cursor);
+    for w in written.iter().chain(&changes_written) {
+        let newest = applied.cursors.entry(w.user.clone()).or_insert(w.cursor);
+        *newest = (*newest).max(w.cursor);
     }
     if hand_over {
         hand_over_messages(stored, &written, &mut applied.live);
@@ -261,10 +260,10 @@ async fn apply_segment<'a>(
     Ok(())
 }
 
-/// The messages' inbox entries (rows of `write_inbox.sql`), as pushed.
+/// The messages' inbox entries, as pushed.
 fn hand_over_messages(
     stored: Vec<(NewMessage<'_>, i64)>,
-    written: &[tokio_postgres::Row],
+    written: &[Written<'_>],
     live: &mut Vec<missive_core::live::LiveEntry>,
 ) {
     use missive_core::live::{LiveEntry, LiveMessage};
@@ -290,16 +289,14 @@ fn hand_over_messages(
             }),
         );
     }
-    for row in written {
-        let (user, cursor, kind, conversation, seq): (String, i64, &str, &str, i64) =
-            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
-        if kind != "message" {
+    for w in written {
+        if w.kind != "message" {
             continue;
         }
-        if let Some(message) = messages.get(&(conversation, seq)) {
+        if let Some(message) = messages.get(&(w.conversation, w.seq)) {
             live.push(LiveEntry {
-                user,
-                cursor,
+                user: w.user.clone(),
+                cursor: w.cursor,
                 message: message.clone(),
             });
         }
@@ -308,9 +305,8 @@ fn hand_over_messages(
     live.sort_by(|a, b| (&a.user, a.cursor).cmp(&(&b.user, b.cursor)));
 }
 
-/// Inbox entries (columns of `write_inbox.sql`), in log order, written with
-/// one statement that reserves the cursors and inserts the rows: each
-/// user's entries get consecutive cursors in the order they were added.
+/// Inbox entries (columns of `copy_inbox.sql`), in log order: each user's
+/// entries get consecutive cursors in the order they were added.
 #[derive(Default)]
 struct InboxEntries<'a> {
     user: Vec<Cow<'a, str>>,
@@ -343,33 +339,88 @@ impl<'a> InboxEntries<'a> {
         self.reader.push(reader);
     }
 
-    /// Writes the entries; returns `(user_id, cursor, kind,
-    /// conversation_id, seq)` per entry.
-    async fn write(
-        &self,
-        tx: &Transaction<'_>,
-    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    /// Writes the entries: reserves each user's cursors, hands them out in
+    /// the order the entries were added, and copies the rows in. Returns
+    /// each entry as written.
+    async fn write(&self, tx: &Transaction<'_>) -> Result<Vec<Written<'a>>, tokio_postgres::Error> {
         if self.user.is_empty() {
             return Ok(Vec::new());
         }
-        let stmt = tx
-            .prepare_cached(include_str!("sql/write_inbox.sql"))
+        // Sorted: concurrent projectors lock cursor rows in the same order.
+        let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+        for user in &self.user {
+            *counts.entry(user.as_ref()).or_insert(0) += 1;
+        }
+        let (users, ns): (Vec<&str>, Vec<i64>) = counts.iter().map(|(u, n)| (*u, *n)).unzip();
+        let reserve = tx
+            .prepare_cached(include_str!("sql/reserve_cursors.sql"))
             .await?;
-        tx.query(
-            &stmt,
-            &[
-                &self.user,
-                &self.kind,
-                &self.conversation,
-                &self.seq,
-                &self.key,
-                &self.expires,
-                &self.reader,
-            ],
-        )
-        .await
+        let rows = tx.query(&reserve, &[&users, &ns]).await?;
+        let mut next: HashMap<&str, i64> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let (user, last): (&str, i64) = (row.get(0), row.get(1));
+            let n = counts.get(user).copied().unwrap_or_default();
+            next.insert(user, last - n + 1);
+        }
+        let mut written = Vec::with_capacity(self.user.len());
+        for (i, user) in self.user.iter().enumerate() {
+            let cursor = next
+                .get_mut(user.as_ref())
+                .expect("every user with an entry had cursors reserved");
+            written.push(Written {
+                user: user.to_string(),
+                cursor: *cursor,
+                kind: self.kind[i],
+                conversation: self.conversation[i],
+                seq: self.seq[i],
+            });
+            *cursor += 1;
+        }
+        let copy = tx.prepare_cached(COPY_INBOX).await?;
+        let sink = tx.copy_in(&copy).await?;
+        let writer = BinaryCopyInWriter::new(sink, &INBOX_COLUMNS);
+        futures::pin_mut!(writer);
+        for (i, w) in written.iter().enumerate() {
+            let row: [&(dyn ToSql + Sync); 8] = [
+                &w.user,
+                &w.cursor,
+                &w.kind,
+                &w.conversation,
+                &w.seq,
+                &self.key[i],
+                &self.expires[i],
+                &self.reader[i],
+            ];
+            writer.as_mut().write(&row).await?;
+        }
+        writer.finish().await?;
+        Ok(written)
     }
 }
+
+/// An inbox entry as written.
+struct Written<'a> {
+    user: String,
+    cursor: i64,
+    kind: &'static str,
+    conversation: &'a str,
+    seq: i64,
+}
+
+/// The types of `copy_inbox.sql`'s columns, in its order.
+pub const INBOX_COLUMNS: [Type; 8] = [
+    Type::TEXT, // user_id
+    Type::INT8, // cursor
+    Type::TEXT, // kind
+    Type::TEXT, // conversation_id
+    Type::INT8, // seq
+    Type::TEXT, // msg_key
+    Type::INT8, // expires_at_ms
+    Type::TEXT, // reader
+];
+
+/// `COPY` of inbox entries (`INBOX_COLUMNS`), binary.
+pub const COPY_INBOX: &str = include_str!("sql/copy_inbox.sql");
 
 /// A recall, an edit or a read. A recall or an edit changes the history row
 /// in place; a read moves the reader's read seq. Either way both parties'
