@@ -240,6 +240,34 @@ async fn the_caps_bound_contacts_offline_sync_and_unread_but_not_history() {
         )
         .await;
     assert_eq!(roam["MsgCnt"], 4, "{roam}");
+
+    // The projector's kept counts (which decide who is trimmed) are the rows.
+    let drift = app
+        .pg
+        .query(
+            "SELECT coalesce(n.user_id, c.user_id), n.contacts, c.rows \
+             FROM recent_contact_counts n \
+             FULL JOIN (SELECT user_id, count(*) AS rows FROM recent_contacts GROUP BY user_id) c \
+             USING (user_id) WHERE n.contacts IS DISTINCT FROM c.rows",
+            &[],
+        )
+        .await
+        .unwrap();
+    let bob: i64 = app
+        .pg
+        .query_one(
+            "SELECT contacts FROM recent_contact_counts WHERE user_id = 'bob'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(bob, 3, "bob is trimmed to the cap");
+    assert!(
+        drift.is_empty(),
+        "{} users' counts differ from their rows",
+        drift.len()
+    );
     app.stop().await;
 }
 
