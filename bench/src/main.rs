@@ -49,6 +49,11 @@ enum Scenario {
         /// Bytes of text per message.
         #[arg(long, default_value_t = 100)]
         text_bytes: usize,
+        /// Batch of the "projected" run (the live projector's `batch_max`); a
+        /// small one (the batches of a live load, ~20 at 800 msg/s) shows
+        /// the cost every batch pays whatever its size.
+        #[arg(long, default_value_t = 1_000)]
+        live_batch: usize,
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -212,9 +217,11 @@ async fn main() -> anyhow::Result<()> {
             events,
             users,
             text_bytes,
+            live_batch,
             json,
         } => {
-            let report = projection::projection(config, events, users, text_bytes).await?;
+            let report =
+                projection::projection(config, events, users, text_bytes, live_batch).await?;
             println!("{report}");
             save(json.as_deref(), &report)
         }
@@ -367,7 +374,8 @@ async fn suite(
     keep("raw_copy", copied)?;
 
     eprintln!("== rebuild ({records} events)");
-    let rebuilt = projection::projection(config.clone(), records, 10_000, load.text_bytes).await?;
+    let rebuilt =
+        projection::projection(config.clone(), records, 10_000, load.text_bytes, 1_000).await?;
     keep("rebuild", rebuilt)?;
 
     eprintln!("== ramp");

@@ -56,7 +56,9 @@ pub async fn projection(
     events: u64,
     users: u64,
     text_bytes: usize,
+    live_batch: usize,
 ) -> anyhow::Result<serde_json::Value> {
+    anyhow::ensure!(live_batch >= 1, "--live-batch must be at least 1");
     anyhow::ensure!(users >= 2, "--users must be at least 2");
     let run = format!("bench_{}", uuid::Uuid::new_v4().simple());
     let mut config = base.clone();
@@ -81,7 +83,7 @@ pub async fn projection(
     crate::raw::send_all(&producer, &topic, records).await?;
     let fill_secs = started.elapsed().as_secs_f64();
 
-    let projected = project_into_fresh_db(&config, &run, "live", 1_000).await?;
+    let projected = project_into_fresh_db(&config, &run, "live", live_batch).await?;
     let rebuilt = project_into_fresh_db(&config, &run, "replay", 5_000).await?;
 
     let report = json!({
@@ -91,6 +93,7 @@ pub async fn projection(
         "payload_bytes_avg": bytes / events.max(1),
         "partitions": config.kafka.partitions,
         "produce_events_per_s": events as f64 / fill_secs,
+        "projected_batch": live_batch,
         "projected_events_per_s": projected,
         "rebuilt_events_per_s": rebuilt,
     });
@@ -99,7 +102,7 @@ pub async fn projection(
         "log filled:   {events} events in {fill_secs:.1} s ({:.0} events/s produced, acks=all)",
         events as f64 / fill_secs
     );
-    println!("projected:    {projected:.0} events/s (batch 1000, the live projector's)");
+    println!("projected:    {projected:.0} events/s (batch {live_batch}, the live projector's)");
     println!("rebuilt:      {rebuilt:.0} events/s (batch 5000, missive replay's)");
     crate::raw::delete_topics(&config, std::slice::from_ref(&topic)).await;
     Ok(report)
