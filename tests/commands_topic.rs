@@ -370,10 +370,10 @@ async fn a_retried_command_yields_one_message() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(keys.len(), 3, "{keys:?}");
-    let (seq, random) = missive_ingest::msg_key::command_fields(app.config.sdkappid, "welcome-dan");
+    let (seq, random) = missive_log::msg_key::command_fields(app.config.sdkappid, "welcome-dan");
     assert_eq!(
         keys[0],
-        missive_ingest::msg_key::msg_key(app.config.sdkappid, "shop", "dan", seq, random),
+        missive_log::msg_key::msg_key(app.config.sdkappid, "shop", "dan", seq, random),
         "the MsgKey derives from the command_id"
     );
     assert_eq!(log_size(&app.config, &app.config.commands_dlq_topic()), 0);

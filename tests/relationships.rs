@@ -7,9 +7,10 @@ mod support;
 use serde_json::{json, Value};
 
 use missive_core::config::BlockMode;
-use missive_core::ErrorCode;
-use missive_ingest::appender::EventAppender;
-use missive_ingest::send::{Actor, SendPipeline, SendRequest};
+use missive_core::{ErrorCode, UserId};
+use missive_ingest::actions::send::{SendPipeline, SendRequest};
+use missive_ingest::actions::Actor;
+use missive_log::EventAppender;
 use missive_schemas::{Channel, Element, TextElem};
 use support::TestApp;
 
@@ -55,8 +56,10 @@ async fn client_send(
             SendRequest {
                 msg_seq: Some(random),
                 ..SendRequest::new(
-                    from,
-                    to,
+                    UserId::parse(from, "From_Account", ErrorCode::FromAccountInvalid)
+                        .map_err(|e| e.code)?,
+                    UserId::parse(to, "To_Account", ErrorCode::ToAccountInvalid)
+                        .map_err(|e| e.code)?,
                     random,
                     vec![Element::Text(TextElem {
                         text: format!("#{random}"),
@@ -74,7 +77,7 @@ async fn pipeline(app: &TestApp) -> SendPipeline {
     SendPipeline::new(
         app.config.clone(),
         pool,
-        EventAppender::new(&app.config).unwrap(),
+        EventAppender::connect(&app.config).await.unwrap(),
     )
 }
 

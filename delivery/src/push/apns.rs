@@ -13,14 +13,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 use missive_core::config::ApnsConfig;
 
 use super::{
-    by_status, pem_bytes, retry_after, truncate, Notification, Platform, PushError, Vendor,
+    by_status, pem_bytes, retry_after, truncate, Notification, Platform, PushError,
     VendorSetupError,
 };
 
@@ -161,16 +160,4 @@ impl Apns {
     }
 }
 
-impl Vendor for Apns {
-    fn platform(&self) -> Platform {
-        Platform::Apns
-    }
-
-    fn send<'a>(
-        &'a self,
-        n: &'a Notification,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<(), PushError>> {
-        Box::pin(self.send_one(n, token))
-    }
-}
+vendor!(Apns, Platform::Apns);

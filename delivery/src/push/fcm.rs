@@ -13,7 +13,6 @@
 
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
@@ -21,7 +20,7 @@ use missive_core::config::FcmConfig;
 
 use super::{
     by_status, json_reply, pem_bytes, retry_after, truncate, ttl_seconds, CachedToken,
-    Notification, Platform, PushError, Vendor, VendorSetupError,
+    Notification, Platform, PushError, VendorSetupError,
 };
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -153,16 +152,4 @@ impl Fcm {
     }
 }
 
-impl Vendor for Fcm {
-    fn platform(&self) -> Platform {
-        Platform::Fcm
-    }
-
-    fn send<'a>(
-        &'a self,
-        n: &'a Notification,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<(), PushError>> {
-        Box::pin(self.send_one(n, token))
-    }
-}
+vendor!(Fcm, Platform::Fcm);

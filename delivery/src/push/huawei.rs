@@ -11,7 +11,6 @@
 
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
@@ -19,7 +18,7 @@ use missive_core::config::HuaweiConfig;
 
 use super::{
     by_status, json_reply, retry_after, truncate, ttl_seconds, CachedToken, Notification, Platform,
-    PushError, Vendor,
+    PushError,
 };
 
 pub struct Huawei {
@@ -138,16 +137,4 @@ impl Huawei {
     }
 }
 
-impl Vendor for Huawei {
-    fn platform(&self) -> Platform {
-        Platform::Huawei
-    }
-
-    fn send<'a>(
-        &'a self,
-        n: &'a Notification,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<(), PushError>> {
-        Box::pin(self.send_one(n, token))
-    }
-}
+vendor!(Huawei, Platform::Huawei);

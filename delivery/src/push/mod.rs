@@ -5,6 +5,26 @@
 //! One module per vendor speaks its documented request format; the worker
 //! (`worker.rs`) consumes the log, decides, dedupes, retries and dead-letters.
 
+/// A vendor's [`Vendor`] impl: its platform, and `send` as its own
+/// `async fn send_one(&self, n, token)`, boxed. Every vendor module ends with it.
+macro_rules! vendor {
+    ($vendor:ty, $platform:expr) => {
+        impl super::Vendor for $vendor {
+            fn platform(&self) -> super::Platform {
+                $platform
+            }
+
+            fn send<'a>(
+                &'a self,
+                n: &'a super::Notification,
+                token: &'a str,
+            ) -> futures::future::BoxFuture<'a, Result<(), super::PushError>> {
+                Box::pin(self.send_one(n, token))
+            }
+        }
+    };
+}
+
 mod apns;
 mod fcm;
 mod huawei;

@@ -1,5 +1,8 @@
-//! Appends events to the log: encode, key by conversation, wait for the
-//! broker's acknowledgement (idempotent producer, acks=all).
+//! Appends events to the log: encode in the configured framing, key by
+//! conversation, wait for the broker's acknowledgement (idempotent producer,
+//! acks=all). [`EventAppender::connect`] is the only constructor: it asks the
+//! Schema Registry for the framing when `kafka.encoding = confluent`, so every
+//! producer of events writes what docs/schemas.md promises.
 //!
 //! Backpressure: while no broker is reachable, or when
 //! `ingest.max_pending_appends` appends already wait for one, a send is
@@ -19,9 +22,37 @@ use uuid::Uuid;
 use missive_core::kafka::LinkHealth;
 use missive_core::{time, ApiError, Config, ErrorCode};
 use missive_schemas::framing::Framing;
-use missive_schemas::{Envelope, Event, EventCodec, Origin};
+use missive_schemas::{Channel, Envelope, Event, EventCodec, Origin};
 
-use crate::send::Actor;
+use crate::dead_letter::DeadLetter;
+
+/// Who is asking, as authenticated by the channel: stamped on every event's
+/// origin.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub channel: Channel,
+    pub identifier: String,
+    pub admin: bool,
+}
+
+impl Actor {
+    /// missive itself (`component`, e.g. `missive.push`), not a user.
+    pub fn system(component: &str) -> Self {
+        Self {
+            channel: Channel::System,
+            identifier: component.to_owned(),
+            admin: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendSetupError {
+    #[error("Kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Registry(#[from] missive_core::registry::RegistryError),
+}
 
 #[derive(Clone)]
 pub struct EventAppender {
@@ -64,7 +95,11 @@ pub struct Appended {
 }
 
 impl EventAppender {
-    pub fn new(config: &Config) -> Result<Self, rdkafka::error::KafkaError> {
+    /// The appender for `config`: its producer, and the framing its
+    /// `kafka.encoding` names (with `confluent`, the events schema is
+    /// registered and its id written in every record).
+    pub async fn connect(config: &Config) -> Result<Self, AppendSetupError> {
+        let (framing, _) = missive_core::registry::events_framing(config).await?;
         let max_pending = config.ingest.max_pending_appends.max(1);
         let (producer, link) = missive_core::kafka::events_producer(config)?;
         Ok(Self {
@@ -75,19 +110,18 @@ impl EventAppender {
             topic: config.events_topic(),
             timeout: Duration::from_millis(config.ingest.produce_timeout_ms),
             instance_id: config.instance_id.clone(),
-            framing: Framing::SingleObject,
+            framing,
         })
+    }
+
+    /// How this appender frames records (what `kafka.encoding` asked for).
+    pub fn framing(&self) -> Framing {
+        self.framing
     }
 
     /// Whether the broker is reachable, as this producer sees it (readiness).
     pub fn link_health(&self) -> LinkHealth {
         self.link.clone()
-    }
-
-    /// Writes records in `framing` (the Confluent wire format when so configured).
-    pub fn with_framing(mut self, framing: Framing) -> Self {
-        self.framing = framing;
-        self
     }
 
     /// Wraps `event` in an envelope stamped with who asked and this instance,
@@ -159,6 +193,21 @@ impl EventAppender {
                 ))
             }
         }
+    }
+
+    /// Copies a refused record to its dead-letter topic, with the reason in
+    /// headers. One attempt, bounded by a 10 s timeout; the caller decides
+    /// whether to retry.
+    pub async fn dead_letter(
+        &self,
+        letter: &DeadLetter<'_>,
+    ) -> Result<(), rdkafka::error::KafkaError> {
+        let record = letter.record();
+        self.producer
+            .send(record, Timeout::After(Duration::from_secs(10)))
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| e)
     }
 
     /// Waits for in-flight appends (graceful shutdown).

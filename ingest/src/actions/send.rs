@@ -1,6 +1,12 @@
-//! The send pipeline every channel shares (REST, WebSocket, commands topic):
+//! The send action every channel shares (REST, WebSocket, commands topic):
 //! validate, decide, stamp the sender's profile, derive the MsgKey, append
 //! one `MessageSent`, and answer only once the broker has it.
+//!
+//! Input is typed ([`SendRequest`], ids already [`UserId`]s): the adapters
+//! parse their wire format (Tencent JSON, Avro command fields) above this
+//! floor. A before-send hook (an operator callback that may refuse or
+//! rewrite a send) belongs in [`SendPipeline::send_new`], after the retry
+//! check and before the decision, so a retry never calls it twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,37 +15,30 @@ use deadpool_postgres::Pool;
 use moka::future::Cache;
 use uuid::Uuid;
 
+use futures::StreamExt;
 use missive_core::config::{BlockMode, PermissionsConfig};
 use missive_core::views::Relationship;
-use missive_core::{msgbody, time, views, ApiError, Config, ErrorCode};
+use missive_core::{msgbody, time, views, ApiError, Config, ErrorCode, UserId};
+use missive_log::{msg_key, Actor, EventAppender};
 use missive_schemas::{
-    conversation_id, Channel, Decision, Element, Event, ImportMode, MessageSent, OfflinePushInfo,
+    conversation_id, Decision, Element, Event, ImportMode, MessageSent, OfflinePushInfo,
     SyncOtherMachine,
 };
 
-use crate::appender::EventAppender;
-use crate::msg_key;
-
-/// Tencent's maximum offline lifetime: 7 days.
-pub const MAX_LIFETIME_SECONDS: i32 = 604_800;
+/// Tencent's maximum offline lifetime (7 days): the inbox's own limit.
+pub const MAX_LIFETIME_SECONDS: i32 = msgbody::MAX_OFFLINE_SECONDS;
 /// Largest accepted message body (serialized MsgBody plus CloudCustomData).
 pub const MAX_BODY_BYTES: usize = 12 * 1024;
-/// Longest user id, as in Tencent IM.
-pub const MAX_USER_ID_BYTES: usize = 32;
-
-/// Who is asking, as authenticated by the channel.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub channel: Channel,
-    pub identifier: String,
-    pub admin: bool,
-}
+/// Most recipients of one batch send.
+pub const MAX_BATCH_RECIPIENTS: usize = 500;
+/// How many of a batch's appends are in flight at once.
+const BATCH_CONCURRENCY: usize = 64;
 
 /// A send, validated for shape by the channel that received it.
 #[derive(Debug, Clone)]
 pub struct SendRequest {
-    pub from: String,
-    pub to: String,
+    pub from: UserId,
+    pub to: UserId,
     pub msg_random: u32,
     pub msg_seq: Option<u32>,
     pub body: Vec<Element>,
@@ -57,10 +56,10 @@ pub struct SendRequest {
 
 impl SendRequest {
     /// A plain send of `body` with Tencent's defaults.
-    pub fn new(from: &str, to: &str, msg_random: u32, body: Vec<Element>) -> Self {
+    pub fn new(from: UserId, to: UserId, msg_random: u32, body: Vec<Element>) -> Self {
         Self {
-            from: from.to_owned(),
-            to: to.to_owned(),
+            from,
+            to,
             msg_random,
             msg_seq: None,
             body,
@@ -88,6 +87,14 @@ pub struct SendReceipt {
     pub duplicate: bool,
 }
 
+/// What a batch send did: the shared MsgKey once any copy was accepted, and
+/// the recipients refused, with the code.
+#[derive(Debug, Default)]
+pub struct BatchReceipt {
+    pub msg_key: Option<String>,
+    pub refused: Vec<(UserId, ErrorCode)>,
+}
+
 #[derive(Clone)]
 pub struct SendPipeline {
     config: Arc<Config>,
@@ -100,36 +107,6 @@ pub struct SendPipeline {
     /// entries and time (`ingest.recent_sends_*`); past the window, history
     /// answers retries, and the projector keeps one copy of a key either way.
     recent: Cache<(String, String), SendReceipt>,
-}
-
-/// User ids: 1 to 32 bytes of letters, digits and `_ - . @`. `:` is excluded
-/// because it joins the two ids of a conversation id.
-pub fn check_user_id(id: &str, field: &str, code: ErrorCode) -> Result<(), ApiError> {
-    if id.is_empty() || id.len() > MAX_USER_ID_BYTES {
-        return Err(ApiError::new(
-            code,
-            format!("{field} must be 1 to {MAX_USER_ID_BYTES} bytes long"),
-        ));
-    }
-    if let Some(bad) = id
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@')))
-    {
-        return Err(ApiError::new(
-            code,
-            format!("{field} contains {bad:?}; user ids may hold letters, digits and _ - . @"),
-        ));
-    }
-    Ok(())
-}
-
-/// PostgreSQL could not answer: a retryable 91000 (the error is logged, not returned).
-pub(crate) fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
-    tracing::warn!(error = %e, "PostgreSQL unavailable");
-    ApiError::new(
-        ErrorCode::ServiceUnavailable,
-        "the views are unavailable; retry (retries are idempotent)",
-    )
 }
 
 impl SendPipeline {
@@ -151,9 +128,7 @@ impl SendPipeline {
     }
 
     pub async fn send(&self, actor: &Actor, req: SendRequest) -> Result<SendReceipt, ApiError> {
-        check_user_id(&req.from, "From_Account", ErrorCode::FromAccountInvalid)?;
-        check_user_id(&req.to, "To_Account", ErrorCode::ToAccountInvalid)?;
-        if !actor.admin && actor.identifier != req.from {
+        if !actor.admin && req.from != actor.identifier.as_str() {
             return Err(ApiError::new(
                 ErrorCode::MsgAdminRequired,
                 "only the app administrator may send as another user",
@@ -220,6 +195,41 @@ impl SendPipeline {
         })?
     }
 
+    /// One message to many recipients (`template.to` is replaced by each),
+    /// sharing one MsgKey; a failure for one recipient does not stop the
+    /// others. Recipients listed twice get one copy.
+    pub async fn send_batch(
+        &self,
+        actor: &Actor,
+        mut template: SendRequest,
+        recipients: Vec<UserId>,
+    ) -> BatchReceipt {
+        template.batch = true;
+        let mut seen = std::collections::HashSet::new();
+        let sends = recipients
+            .into_iter()
+            .filter(|to| seen.insert(to.clone()))
+            .map(|to| SendRequest {
+                to,
+                ..template.clone()
+            });
+        let results: Vec<_> = futures::stream::iter(sends.map(|req| {
+            let to = req.to.clone();
+            async move { (to, self.send(actor, req).await) }
+        }))
+        .buffered(BATCH_CONCURRENCY)
+        .collect()
+        .await;
+        let mut receipt = BatchReceipt::default();
+        for (to, result) in results {
+            match result {
+                Ok(r) => receipt.msg_key = Some(r.msg_key),
+                Err(e) => receipt.refused.push((to, e.code)),
+            }
+        }
+        receipt
+    }
+
     /// A send this instance has not appended lately: answered from history
     /// if it is a retry of a stored message, else decided and appended.
     async fn send_new(
@@ -233,10 +243,10 @@ impl SendPipeline {
         // One round trip: a retry of a stored message, the sender's profile,
         // and the relationship the decision rests on.
         let context = {
-            let client = self.pool.get().await.map_err(db_unavailable)?;
+            let client = self.pool.get().await.map_err(ApiError::db_unavailable)?;
             views::send_context(&client, &conversation, &msg_key, &req.from, &req.to)
                 .await
-                .map_err(db_unavailable)?
+                .map_err(ApiError::db_unavailable)?
         };
         // A retry of a message already projected gets its original answer and
         // appends nothing.
@@ -260,8 +270,8 @@ impl SendPipeline {
         let event = Event::MessageSent(Box::new(MessageSent {
             msg_key: msg_key.clone(),
             conversation_id: conversation,
-            from_account: req.from,
-            to_account: req.to,
+            from_account: req.from.into_string(),
+            to_account: req.to.into_string(),
             msg_random: i64::from(req.msg_random),
             msg_seq: i64::from(msg_seq),
             sent_at,
@@ -430,20 +440,5 @@ mod tests {
             .unwrap(),
             Decision::Deliver
         );
-    }
-
-    #[test]
-    fn user_ids_are_checked_with_the_callers_code() {
-        assert!(check_user_id("alice_01-x.y@z", "To_Account", ErrorCode::ToAccountInvalid).is_ok());
-        for bad in ["", "a:b", "with space", "ünï", &"x".repeat(33)] {
-            let e = check_user_id(bad, "To_Account", ErrorCode::ToAccountInvalid).unwrap_err();
-            assert_eq!(e.code, ErrorCode::ToAccountInvalid, "{bad:?}");
-        }
-        assert!(check_user_id(
-            &"x".repeat(32),
-            "From_Account",
-            ErrorCode::FromAccountInvalid
-        )
-        .is_ok());
     }
 }

@@ -15,8 +15,7 @@ use deadpool_postgres::Pool;
 use missive_core::{views, ApiError, Config, ErrorCode};
 use missive_schemas::Event;
 
-use crate::appender::EventAppender;
-use crate::send::Actor;
+use missive_log::{Actor, EventAppender};
 
 #[derive(Clone)]
 pub struct ChangePipeline {
