@@ -66,11 +66,16 @@ async fn every_kind_is_framed_as_configured(encoding: Encoding) {
     let add = json!({"From_Account": "alice", "AddFriendItem": [{"To_Account": "bob", "AddSource": "AddSource_Type_Test"}]});
     ok(&app, "sns/friend_add", add).await;
     let pair = json!({"From_Account": "alice", "To_Account": ["bob"]});
+    // Deleted before the block, which would end the friendship itself.
+    let deleted = ok(&app, "sns/friend_delete", pair.clone()).await;
+    assert_eq!(deleted["ResultItem"][0]["ResultCode"], 0, "{deleted}");
     ok(&app, "sns/black_list_add", pair.clone()).await;
-    ok(&app, "sns/black_list_delete", pair.clone()).await;
-    ok(&app, "sns/friend_delete", pair).await;
+    ok(&app, "sns/black_list_delete", pair).await;
     let sent = app.send_text("alice", "bob", 1, "over REST").await;
     let key = sent["MsgKey"].as_str().unwrap().to_owned();
+    // An edit acts on a message the views hold.
+    let stored = format!("SELECT count(*) FROM messages WHERE msg_key = '{key}'");
+    app.wait_for_count(&stored, 1).await;
     let edit = json!({"From_Account": "alice", "To_Account": "bob", "MsgKey": key, "CloudCustomData": "edited"});
     ok(&app, "openim/modify_c2c_msg", edit).await;
     let recall = json!({"From_Account": "alice", "To_Account": "bob", "MsgKey": key});
