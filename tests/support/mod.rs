@@ -62,7 +62,7 @@ pub async fn test_config() -> (Config, String) {
     config.projector.listen = "127.0.0.1:0".parse().unwrap();
     config.instance_id = format!("test-{}", &db[db.len() - 6..]);
     // Tests send as fast as they can: rate limits are off unless a test
-    // (tests/rate_limits.rs) sets them.
+    // (tests/api/rate_limits.rs) sets them.
     config.limits.rest_api_per_sec = 0;
     config.limits.user_sends_per_sec = 0;
     config.limits.user_requests_per_sec = 0;

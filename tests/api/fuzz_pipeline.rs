@@ -11,7 +11,7 @@
 //! `FUZZ_PIPELINE_CASES` (`PROPTEST_CASES` here) and prints how the answers
 //! were spread over the error codes.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

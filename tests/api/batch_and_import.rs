@@ -1,7 +1,7 @@
 //! `batchsendmsg` (one message to many, one shared MsgKey, per-recipient
 //! errors) and `importmsg` (old messages at their original time).
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 

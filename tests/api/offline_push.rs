@@ -3,9 +3,8 @@
 //! vendor, PushFlag, presence, invalid tokens, retries, the dead-letter topic,
 //! no duplicates across restarts, and the token registration API.
 
-#[path = "support/fake_vendors.rs"]
-mod fake_vendors;
-mod support;
+use crate::fake_vendors;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -695,7 +694,7 @@ async fn token_registration_api_validates_and_moves_tokens() {
 }
 
 /// Send → vendor latency at a stated load; run with
-/// `cargo test -p missive --test offline_push -- --ignored --nocapture`.
+/// `cargo test -p missive --test api offline_push:: -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a measurement, not a check"]
 async fn send_to_push_latency() {

@@ -1,7 +1,7 @@
 //! WebSocket sessions: login with a UserSig, catch-up from a cursor, live
 //! push, and precise errors for bad frames and bad signatures.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 //! refuses bad ones to the dead-letter topic with reasons and codes without
 //! stopping, and a retried command yields one message.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

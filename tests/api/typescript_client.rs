@@ -9,7 +9,7 @@
 //! at most 2 conversations offered offline (the login-order test) and
 //! messages to a user who blocks the sender refused with 20007.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -2,7 +2,7 @@
 //! about a batch (users woken and their last cursors, messages stored,
 //! retries) matches what it wrote.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

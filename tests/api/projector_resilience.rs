@@ -1,7 +1,7 @@
 //! No single event stops the projector, readiness tells the truth, and a
 //! restarted missive projects again by itself (issue #11/#16).
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

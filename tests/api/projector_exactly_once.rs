@@ -2,7 +2,7 @@
 //! the rows: a restart resumes exactly where the views are, and undecodable
 //! records go to the dead-letter topic without stopping it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

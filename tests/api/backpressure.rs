@@ -3,7 +3,7 @@
 //! and accepts sends again by itself when the broker returns. The broker is a
 //! private Apache Kafka broker on its own port, so stopping it disturbs no other test.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! devices, requests over the WebSocket (send, history, read, recall,
 //! contacts), reconnects, slow clients and several delivery instances.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Recent contacts, the offline caps (conversations, unread per
 //! conversation), offline lifetimes and history retention.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

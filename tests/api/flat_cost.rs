@@ -6,7 +6,7 @@
 //! sequential scan). PostgreSQL's own counters (`pg_stat_user_tables`,
 //! `pg_stat_user_indexes`) are the evidence; no timing is asserted.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -225,7 +225,7 @@ async fn a_batch_and_its_reads_cost_the_same_on_a_large_database() {
          {}
          COMMIT;
          ANALYZE;",
-        include_str!("../bench/src/sql/prefill.sql")
+        include_str!("../../bench/src/sql/prefill.sql")
     ))
     .await
     .unwrap();
@@ -376,7 +376,7 @@ async fn a_batch_and_its_reads_cost_the_same_on_a_large_database() {
     let client = pool.get().await.unwrap();
     let caps = OfflineCaps::from_config(&config.views);
     let inbox_after = client
-        .prepare_cached(include_str!("../delivery/src/sql/inbox_after.sql"))
+        .prepare_cached(include_str!("../../delivery/src/sql/inbox_after.sql"))
         .await
         .unwrap();
     let before = table_reads(&pg).await;

@@ -3,7 +3,7 @@
 //! or is disconnected, and changes nothing (the events topic's end offsets
 //! and every view are as before).
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! leaves and comes back to find what was sent meanwhile, a recall shows.
 //! Leaves screenshots in `artifacts/` (git-ignored).
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Stdio;

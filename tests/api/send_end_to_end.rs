@@ -2,7 +2,7 @@
 //! Tencent-format sendmsg is appended as exactly one Avro event, projected
 //! into history, served by admin_getroammsg and pushed live over WebSocket.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

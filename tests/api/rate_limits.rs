@@ -6,7 +6,7 @@
 //! budget of a few per second, so some are refused however fast the machine
 //! is, and every assertion is about counts and codes.
 
-mod support;
+use crate::support;
 
 use futures::future::join_all;
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 //! Every refusal has its precise code and changes nothing (the events
 //! topic's end offsets and every view are as before).
 
-mod support;
+use crate::support;
 
 use std::io::{Read as _, Write as _};
 use std::sync::{Arc, Mutex};

@@ -4,9 +4,8 @@
 //! `EventAppender`. Before it was the only way to append, WebSocket sends
 //! and push-token removals were written single-object under `confluent`.
 
-#[path = "support/fake_vendors.rs"]
-mod fake_vendors;
-mod support;
+use crate::fake_vendors;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

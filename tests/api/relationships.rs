@@ -2,7 +2,7 @@
 //! permission checks client sends get from them. A relationship change is
 //! answered only once the views include it.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 

@@ -1,7 +1,7 @@
 //! `admin_msgwithdraw` and `modify_c2c_msg`: history keeps a tombstone at
 //! the same seq, both parties' devices are told, and bad requests change nothing.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 

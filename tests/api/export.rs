@@ -7,7 +7,7 @@
 //! `MISSIVE_TEST_PYTHON` to use another interpreter. A missing reader fails
 //! the test: it is never skipped.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

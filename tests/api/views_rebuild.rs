@@ -2,7 +2,7 @@
 //! live one row for row (a digest per table), whatever the batch sizes, and
 //! after the projector was killed at each stage of a batch.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

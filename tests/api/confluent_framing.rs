@@ -4,7 +4,7 @@
 //! single-object ones on the same topic, and Confluent-framed commands; an
 //! id the registry never gave is dead-lettered with the reason.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! completed from the roaming store, reconnects that lose and double
 //! nothing, and sends of every element type.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! `admin_set_msg_read` and `get_c2c_unread_msg_num`: unread counts follow
 //! sends, reads and recalls, and leave out history imports.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 
