@@ -3,6 +3,7 @@
 //! contacts), reconnects, slow clients and several delivery instances.
 
 use crate::support;
+use support::JsonReply;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -364,15 +365,7 @@ async fn a_slow_client_is_cut_off_and_never_holds_up_the_others() {
             for i in 0..total {
                 let body = json!({"From_Account": "src", "To_Account": ["slow", "fast"], "MsgRandom": i,
                                   "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": big}}]});
-                let r: Value = http
-                    .post(&url)
-                    .body(body.to_string())
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let r: Value = http.post(&url).body(body.to_string()).json_reply().await;
                 assert_eq!(r["ErrorCode"], 0, "{r}");
             }
         })

@@ -17,25 +17,9 @@ use fake_vendors::{FakeVendors, Reply};
 use missive_core::config::Encoding;
 use missive_schemas::commands::{Action, Command, CommandCodec, SendMessage};
 use missive_schemas::framing::SchemaIds;
-use missive_schemas::{Channel, EventCodec};
+use missive_schemas::{Channel, Event, EventCodec};
 use support::registry::FakeRegistry;
 use support::TestApp;
-
-/// Every kind `Event::kind` names.
-const KINDS: [&str; 12] = [
-    "MessageSent",
-    "AccountImported",
-    "ProfileUpdated",
-    "FriendAdded",
-    "FriendDeleted",
-    "BlockAdded",
-    "BlockRemoved",
-    "MessageRecalled",
-    "MessageModified",
-    "ConversationRead",
-    "PushTokenRegistered",
-    "PushTokenRemoved",
-];
 
 async fn ok(app: &TestApp, api: &str, body: Value) -> Value {
     let reply = app.rest(api, body).await;
@@ -163,7 +147,7 @@ async fn every_kind_is_framed_as_configured(encoding: Encoding) {
     }
     assert_eq!(
         kinds,
-        KINDS.into_iter().collect(),
+        Event::KINDS.iter().copied().collect(),
         "every event kind was written"
     );
     let all: BTreeSet<String> = [

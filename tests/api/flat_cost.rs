@@ -14,9 +14,8 @@ use std::time::Duration;
 
 use missive_core::views::{self, HistoryQuery, OfflineCaps};
 use missive_schemas::{
-    conversation_id, Channel, ConversationRead, Decision, Element, Envelope, Event, EventCodec,
-    ImportMode, MessageModified, MessageRecalled, MessageSent, Origin, SenderProfile,
-    SyncOtherMachine, TextElem,
+    samples, ConversationRead, Element, Envelope, Event, EventCodec, MessageModified,
+    MessageRecalled, TextElem,
 };
 
 /// Prefilled history: users `u0` .. `u<USERS-1>`, each writing to its
@@ -148,41 +147,13 @@ async fn wait_for_inserts(pg: &tokio_postgres::Client, table: &str, want: i64) {
 }
 
 fn envelope(event: Event, at: i64) -> Envelope {
-    Envelope {
-        event_id: uuid::Uuid::now_v7(),
-        occurred_at: at,
-        origin: Origin {
-            channel: Channel::Rest,
-            actor: "administrator".into(),
-            admin: true,
-            instance: "test".into(),
-        },
-        event,
-    }
+    samples::admin_envelope(event, "test", at)
 }
 
 fn message(from: &str, to: &str, key: String, at: i64) -> Envelope {
+    let text = "a message of the batch under test";
     envelope(
-        Event::MessageSent(Box::new(MessageSent {
-            msg_key: key,
-            conversation_id: conversation_id(from, to),
-            from_account: from.into(),
-            to_account: to.into(),
-            msg_random: 1,
-            msg_seq: 1,
-            sent_at: at,
-            body: vec![Element::Text(TextElem {
-                text: "a message of the batch under test".into(),
-            })],
-            cloud_custom_data: String::new(),
-            sender_profile: SenderProfile::default(),
-            sync_other_machine: SyncOtherMachine::Sync,
-            lifetime_seconds: 604_800,
-            offline_push: None,
-            need_read_receipt: false,
-            import_mode: ImportMode::None,
-            decision: Decision::Deliver,
-        })),
+        Event::MessageSent(Box::new(samples::text(&key, from, to, text, at))),
         at,
     )
 }

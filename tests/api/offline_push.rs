@@ -599,14 +599,7 @@ async fn token_registration_api_validates_and_moves_tokens() {
         )
         .await;
     assert_eq!(reply["ErrorCode"], 0);
-    let tokens: Vec<String> = app
-        .pg
-        .query("SELECT token FROM live_push_tokens", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let tokens: Vec<String> = app.column("SELECT token FROM live_push_tokens").await;
     assert_eq!(tokens, vec![newer.clone()]);
 
     // Delete: only the owner's token; then it is gone.

@@ -7,45 +7,15 @@ use crate::support;
 use std::collections::BTreeMap;
 
 use missive_projector::apply::{self, Limits};
-use missive_schemas::{
-    conversation_id, Channel, ConversationRead, Decision, Element, Envelope, Event, ImportMode,
-    MessageSent, Origin, SenderProfile, SyncOtherMachine, TextElem,
-};
+use missive_schemas::{conversation_id, samples, ConversationRead, Envelope, Event};
 
 fn envelope(event: Event, at: i64) -> Envelope {
-    Envelope {
-        event_id: uuid::Uuid::now_v7(),
-        occurred_at: at,
-        origin: Origin {
-            channel: Channel::Rest,
-            actor: "administrator".into(),
-            admin: true,
-            instance: "test".into(),
-        },
-        event,
-    }
+    samples::admin_envelope(event, "test", at)
 }
 
 fn message(from: &str, to: &str, key: &str, at: i64) -> Envelope {
     envelope(
-        Event::MessageSent(Box::new(MessageSent {
-            msg_key: key.into(),
-            conversation_id: conversation_id(from, to),
-            from_account: from.into(),
-            to_account: to.into(),
-            msg_random: 1,
-            msg_seq: 1,
-            sent_at: at,
-            body: vec![Element::Text(TextElem { text: key.into() })],
-            cloud_custom_data: String::new(),
-            sender_profile: SenderProfile::default(),
-            sync_other_machine: SyncOtherMachine::Sync,
-            lifetime_seconds: 604_800,
-            offline_push: None,
-            need_read_receipt: false,
-            import_mode: ImportMode::None,
-            decision: Decision::Deliver,
-        })),
+        Event::MessageSent(Box::new(samples::text(key, from, to, key, at))),
         at,
     )
 }

@@ -32,14 +32,7 @@ async fn a_restarted_projector_resumes_from_the_offsets_in_postgres() {
     app.projector = Some(start_projector(&app.config).await);
     app.wait_for_count("SELECT count(*) FROM messages", 12)
         .await;
-    let seqs: Vec<i64> = app
-        .pg
-        .query("SELECT seq FROM messages ORDER BY seq", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let seqs: Vec<i64> = app.column("SELECT seq FROM messages ORDER BY seq").await;
     assert_eq!(
         seqs,
         (1..=12).collect::<Vec<_>>(),

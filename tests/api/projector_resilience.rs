@@ -2,6 +2,7 @@
 //! restarted missive projects again by itself (issue #11/#16).
 
 use crate::support;
+use support::JsonReply;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -267,12 +268,8 @@ async fn missive_dev_stopped_with_ctrl_c_and_started_again_pushes_every_time() {
                 })
                 .to_string(),
             )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_reply()
+            .await;
         assert_eq!(reply["ActionStatus"], "OK", "{reply}");
         let pushed = bob.next_of("message").await;
         assert_eq!(pushed["msg_key"], reply["MsgKey"], "round {round}");

@@ -3,6 +3,7 @@
 //! answered only once the views include it.
 
 use crate::support;
+use support::JsonReply;
 
 use serde_json::{json, Value};
 
@@ -478,12 +479,8 @@ async fn a_change_waiting_for_the_projector_holds_no_pooled_connection() {
             let reply: Value = http
                 .post(url)
                 .body(json!({"UserID": "zoe", "Nick": "Zoe"}).to_string())
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .json_reply()
+                .await;
             reply
         }
     });
@@ -495,12 +492,8 @@ async fn a_change_waiting_for_the_projector_holds_no_pooled_connection() {
         .http
         .post(url("openim/get_c2c_unread_msg_num"))
         .body(json!({"To_Account": "zoe"}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_reply()
+        .await;
     assert_eq!(read["ErrorCode"], 0, "{read}");
     assert!(
         !import.is_finished(),

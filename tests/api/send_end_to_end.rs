@@ -3,6 +3,7 @@
 //! into history, served by admin_getroammsg and pushed live over WebSocket.
 
 use crate::support;
+use support::JsonReply;
 
 use std::time::Duration;
 
@@ -103,14 +104,7 @@ async fn a_retried_send_gets_the_same_msgkey_and_is_stored_once() {
     let d = app.rest("openim/sendmsg", other).await;
     assert_ne!(d["MsgKey"], a["MsgKey"]);
     app.wait_for_count("SELECT count(*) FROM messages", 2).await;
-    let seqs: Vec<i64> = app
-        .pg
-        .query("SELECT seq FROM messages ORDER BY seq", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let seqs: Vec<i64> = app.column("SELECT seq FROM messages ORDER BY seq").await;
     assert_eq!(seqs, vec![1, 2], "dense sequence, the retry took no seq");
     let inbox = app
         .scalar("SELECT count(*) FROM inbox WHERE user_id = 'dave'")
@@ -456,12 +450,8 @@ async fn health_and_metrics_are_served_by_every_service() {
         let health: serde_json::Value = app
             .http
             .get(format!("http://{addr}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_reply()
+            .await;
         assert_eq!(health["status"], "ok", "{name}: {health}");
         assert_eq!(health["service"], name);
         assert_eq!(health["postgres"], "ok");

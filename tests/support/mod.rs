@@ -239,6 +239,15 @@ impl TestApp {
     }
 
     /// The one bigint `sql` returns.
+    /// The first column of every row `sql` returns.
+    pub async fn column<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a>,
+    {
+        let rows = self.pg.query(sql, &[]).await.expect("query");
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+
     pub async fn scalar(&self, sql: &str) -> i64 {
         self.pg.query_one(sql, &[]).await.unwrap().get(0)
     }
@@ -633,6 +642,25 @@ impl WsClient {
             tokio::time::timeout(within, self.stream.next()).await
         {
             panic!("unexpected frame: {t}");
+        }
+    }
+}
+
+/// A request's JSON reply, for calls made away from a [`TestApp`] (a
+/// background task holding a cloned client, a health endpoint).
+pub trait JsonReply {
+    fn json_reply(self) -> impl std::future::Future<Output = Value> + Send;
+}
+
+impl JsonReply for reqwest::RequestBuilder {
+    fn json_reply(self) -> impl std::future::Future<Output = Value> + Send {
+        async move {
+            self.send()
+                .await
+                .expect("request sent")
+                .json()
+                .await
+                .expect("a JSON reply")
         }
     }
 }

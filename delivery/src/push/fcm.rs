@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use missive_core::config::FcmConfig;
 
 use super::{
-    by_status, json_reply, pem_bytes, retry_after, truncate, ttl_seconds, CachedToken,
-    Notification, Platform, PushError, VendorSetupError,
+    by_status, json_reply, pem_bytes, reply, truncate, ttl_seconds, CachedToken, Notification,
+    Platform, PushError, VendorSetupError,
 };
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -108,20 +108,16 @@ impl Fcm {
 
     async fn send_one(&self, n: &Notification, token: &str) -> Result<(), PushError> {
         let access = self.token.get(|| self.fetch_token()).await?;
-        let resp = self
-            .http
-            .post(&self.send_url)
-            .bearer_auth(&*access)
-            .json(&Self::payload(n, token))
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
+        let (status, retry, text) = reply(
+            self.http
+                .post(&self.send_url)
+                .bearer_auth(&*access)
+                .json(&Self::payload(n, token)),
+        )
+        .await?;
         if status.is_success() {
             return Ok(());
         }
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let grpc = v["error"]["status"].as_str().unwrap_or_default();
         let fcm_code = v["error"]["details"]
