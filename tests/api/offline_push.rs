@@ -282,6 +282,7 @@ async fn an_offline_recipient_gets_one_push_per_token_in_each_vendors_format() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn push_flag_suppresses_and_an_online_recipient_gets_no_offline_push() {
+    let _online = support::ONLINE_PUSH.lock().await;
     let fakes = FakeVendors::start().await;
     let app = spawn(&fakes).await;
     let token = tokens("carol").remove(1).1; // fcm
@@ -305,7 +306,8 @@ async fn push_flag_suppresses_and_an_online_recipient_gets_no_offline_push() {
     send(&app, "dan", "carol", 2, json!({})).await;
     // (Message 1 may arrive first, live, if it was projected after the login.)
     while ws.next_of("message").await["body"][0]["MsgContent"]["Text"] != "message 2" {}
-    // Stay online until the worker has decided (only this test has online recipients).
+    // Stay online until the worker has decided (no other test with online
+    // recipients runs meanwhile: `ONLINE_PUSH`).
     let delivery = app.delivery.as_ref().unwrap().addr;
     let deadline = tokio::time::Instant::now() + support::WAIT;
     while !app

@@ -646,6 +646,12 @@ impl WsClient {
     }
 }
 
+/// Held by each test whose push worker may count
+/// `missive_push_skipped_total{reason="online"}`: metrics are process-wide,
+/// every test runs in this one binary, and one of them waits for that
+/// counter to move as the sign that its own worker saw a recipient online.
+pub static ONLINE_PUSH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A request's JSON reply, for calls made away from a [`TestApp`] (a
 /// background task holding a cloned client, a health endpoint).
 pub trait JsonReply {
@@ -653,14 +659,12 @@ pub trait JsonReply {
 }
 
 impl JsonReply for reqwest::RequestBuilder {
-    fn json_reply(self) -> impl std::future::Future<Output = Value> + Send {
-        async move {
-            self.send()
-                .await
-                .expect("request sent")
-                .json()
-                .await
-                .expect("a JSON reply")
-        }
+    async fn json_reply(self) -> Value {
+        self.send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("a JSON reply")
     }
 }

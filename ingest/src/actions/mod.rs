@@ -1,7 +1,7 @@
 //! The actions floor: everything a user or the administrator can do, with
 //! typed inputs (ids already [`UserId`]s, bodies already elements) and typed
 //! results. The adapters above (REST, commands topic, WebSocket devices)
-//! parse their wire format through [`crate::tencent`] and call these; the
+//! parse their wire format on the Tencent floor (`tencent/`) and call these; the
 //! actions append through [`missive_log`] below. Nothing here knows JSON
 //! field names or reply text.
 //!

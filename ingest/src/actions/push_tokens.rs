@@ -4,7 +4,7 @@
 //!
 //! REST (`/v4/missive_push/set_token`, `delete_token`) calls these as the
 //! administrator; a WebSocket session calls them as its own user. The
-//! request fields are parsed in [`crate::tencent::push_token`].
+//! request fields are parsed on the Tencent floor (`tencent/push_token.rs`).
 
 use missive_core::{views, ApiError, ErrorCode, UserId};
 use missive_schemas::{
