@@ -301,20 +301,25 @@ async fn push_flag_suppresses_and_an_online_recipient_gets_no_offline_push() {
     )
     .await;
     // Online (a WebSocket session open): the session gets it, the vendor does not.
+    // The skip counter is process-wide and cumulative: this test waits for it
+    // to move past where it stands now (no other test moves it meanwhile:
+    // `ONLINE_PUSH`).
+    let delivery = app.delivery.as_ref().unwrap().addr;
+    let online_skips = |metrics: String| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("missive_push_skipped_total{reason=\"online\"} "))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    };
+    let before = online_skips(app.metrics(delivery).await);
     let mut ws = app.ws("carol", "laptop").await;
     ws.next_of("sync_done").await;
     send(&app, "dan", "carol", 2, json!({})).await;
     // (Message 1 may arrive first, live, if it was projected after the login.)
     while ws.next_of("message").await["body"][0]["MsgContent"]["Text"] != "message 2" {}
-    // Stay online until the worker has decided (no other test with online
-    // recipients runs meanwhile: `ONLINE_PUSH`).
-    let delivery = app.delivery.as_ref().unwrap().addr;
+    // Stay online until the worker has decided.
     let deadline = tokio::time::Instant::now() + support::WAIT;
-    while !app
-        .metrics(delivery)
-        .await
-        .contains("missive_push_skipped_total{reason=\"online\"}")
-    {
+    while online_skips(app.metrics(delivery).await) <= before {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the worker never saw carol online"
