@@ -104,7 +104,7 @@ chaos:
 
 # Property-based fuzzing (docs/limits.md): each target's properties run
 # FUZZ_CASES cases instead of the few hundred `cargo test` runs. The parser
-# targets need no stack; the whole-pipeline target (tests/fuzz_pipeline.rs:
+# targets need no stack; the whole-pipeline target (tests/api/fuzz_pipeline.rs:
 # REST and WebSocket sends through the log into PostgreSQL) runs on the local
 # stack, FUZZ_PIPELINE_CASES cases of a round trip each.
 FUZZ_CASES ?= 200000
@@ -114,11 +114,11 @@ fuzz: up
 	start=$$(date +%s)
 	for target in "missive-schemas fuzz_avro $(FUZZ_CASES)" "missive-core fuzz_usersig $(FUZZ_CASES)" \
 			"missive-ingest fuzz_rest $(FUZZ_CASES)" "missive-delivery fuzz_frames $(FUZZ_CASES)" \
-			"missive fuzz_pipeline $(FUZZ_PIPELINE_CASES)"; do
+			"missive api $(FUZZ_PIPELINE_CASES) fuzz_pipeline::"; do
 		set -- $$target
-		echo "==> $$1 --test $$2 with PROPTEST_CASES=$$3"
+		echo "==> $$1 --test $$2 $${4:-} with PROPTEST_CASES=$$3"
 		t0=$$(date +%s)
-		PROPTEST_CASES=$$3 cargo test -p $$1 --test $$2 -- --nocapture
+		PROPTEST_CASES=$$3 cargo test -p $$1 --test $$2 -- --nocapture $${4:-}
 		echo "==> $$2: $$(( $$(date +%s) - t0 )) s"
 	done
 	echo "==> fuzz: $(FUZZ_CASES) cases per parser property, $(FUZZ_PIPELINE_CASES) through the pipeline, $$(( $$(date +%s) - start )) s in all, no failure"

@@ -359,7 +359,7 @@ ensure_test_tools() {
 }
 
 # The TypeScript client (clients/typescript) builds and runs its tests with
-# Node.js 20+ and npm (tests/typescript_client.rs runs `npm ci` from the
+# Node.js 20+ and npm (tests/api/typescript_client.rs runs `npm ci` from the
 # committed lockfile). Debian 12's nodejs is 18: install it when missing,
 # but refuse an old one rather than fail later with an obscure error.
 ensure_node() {
@@ -375,7 +375,7 @@ ensure_node() {
 }
 
 # The browser demo's end-to-end test drives Debian's Chromium through
-# chromedriver (tests/browser_demo.rs).
+# chromedriver (tests/api/browser_demo.rs).
 ensure_browser() {
     if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
         apt_install chromium chromium-driver

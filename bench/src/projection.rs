@@ -9,10 +9,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use missive_core::{db, Config};
-use missive_schemas::{
-    conversation_id, Channel, Decision, Element, Envelope, Event, EventCodec, ImportMode,
-    MessageSent, Origin, SenderProfile, SyncOtherMachine, TextElem,
-};
+use missive_schemas::{samples, Envelope, Event, EventCodec, MessageSent};
 
 /// A message as ingest would record it, between two of `users` users.
 pub(crate) fn message(i: u64, users: u64, text: &str) -> Envelope {
@@ -21,34 +18,13 @@ pub(crate) fn message(i: u64, users: u64, text: &str) -> Envelope {
     let b = (a + 1 + i.wrapping_mul(40_503) % (users - 1)) % users;
     let (from, to) = (format!("user{a}"), format!("user{b}"));
     let now = missive_core::time::now_millis();
-    Envelope {
-        event_id: uuid::Uuid::now_v7(),
-        occurred_at: now,
-        origin: Origin {
-            channel: Channel::Rest,
-            actor: "administrator".into(),
-            admin: true,
-            instance: "bench".into(),
-        },
-        event: Event::MessageSent(Box::new(MessageSent {
-            msg_key: format!("{i}_{}_bench", i as u32),
-            conversation_id: conversation_id(&from, &to),
-            from_account: from,
-            to_account: to,
-            msg_random: i as i64 & 0xffff_ffff,
-            msg_seq: i as i64 & 0xffff_ffff,
-            sent_at: now,
-            body: vec![Element::Text(TextElem { text: text.into() })],
-            cloud_custom_data: String::new(),
-            sender_profile: SenderProfile::default(),
-            sync_other_machine: SyncOtherMachine::Sync,
-            lifetime_seconds: 604_800,
-            offline_push: None,
-            need_read_receipt: false,
-            import_mode: ImportMode::None,
-            decision: Decision::Deliver,
-        })),
-    }
+    let key = format!("{i}_{}_bench", i as u32);
+    let event = MessageSent {
+        msg_random: i as i64 & 0xffff_ffff,
+        msg_seq: i as i64 & 0xffff_ffff,
+        ..samples::text(&key, &from, &to, text, now)
+    };
+    samples::admin_envelope(Event::MessageSent(Box::new(event)), "bench", now)
 }
 
 pub async fn projection(

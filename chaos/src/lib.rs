@@ -5,7 +5,7 @@
 //! it checks that every acknowledged message is in every view exactly once,
 //! in seq order, on every online device, and that no push went out twice.
 //!
-//! `make chaos ROUNDS=n` runs it from the command line; `tests/faults.rs`
+//! `make chaos ROUNDS=n` runs it from the command line; `tests/api/faults.rs`
 //! runs one round in CI.
 
 pub mod load;

@@ -217,6 +217,16 @@ impl ApiError {
             info: info.into(),
         }
     }
+
+    /// PostgreSQL could not answer: a retryable 91000. The cause is logged,
+    /// never returned (it may name hosts or SQL).
+    pub fn db_unavailable(e: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %e, "PostgreSQL unavailable");
+        Self::new(
+            ErrorCode::ServiceUnavailable,
+            "the views are unavailable; retry (retries are idempotent)",
+        )
+    }
 }
 
 impl From<crate::usersig::UserSigError> for ApiError {

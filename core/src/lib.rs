@@ -16,9 +16,11 @@ pub mod shutdown;
 pub mod storable;
 pub mod telemetry;
 pub mod time;
+pub mod user_id;
 pub mod usersig;
 pub mod usersig_cache;
 pub mod views;
 
 pub use api_error::{ApiError, ErrorCode};
 pub use config::Config;
+pub use user_id::UserId;

@@ -15,7 +15,6 @@ use serde_json::json;
 
 use missive_core::usersig::UserSigVerifier;
 use missive_core::{time, ApiError, ErrorCode};
-use missive_ingest::send::check_user_id;
 
 const PAGE: &str = include_str!("demo/index.html");
 /// The TypeScript client as one ES module; committed, so building the
@@ -91,7 +90,7 @@ async fn usersig(
     let user = q.user.unwrap_or_default();
     // The rule every account id follows, so the page cannot log in as a
     // user no one could message.
-    if let Err(e) = check_user_id(&user, "user", ErrorCode::FromAccountInvalid) {
+    if let Err(e) = missive_core::UserId::parse(&user, "user", ErrorCode::FromAccountInvalid) {
         return refuse(StatusCode::BAD_REQUEST, e);
     }
     if user == minter.admin_identifier {

@@ -23,7 +23,9 @@ use tokio_util::task::TaskTracker;
 
 use missive_core::usersig::UserSigVerifier;
 use missive_core::Config;
-use missive_ingest::user_actions::UserActions;
+use missive_ingest::actions::Actions;
+use missive_ingest::device::DeviceActions;
+use missive_log::{AppendSetupError, EventAppender};
 
 pub use session::{CLOSE_AUTH_FAILED, CLOSE_BAD_LOGIN, CLOSE_TOO_SLOW, CLOSE_USERSIG_EXPIRED};
 
@@ -43,6 +45,8 @@ pub enum DeliveryError {
     Db(#[from] missive_core::db::DbError),
     #[error("Kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Appender(#[from] AppendSetupError),
     #[error("server: {0}")]
     Serve(std::io::Error),
     #[error("push worker: {0}")]
@@ -62,8 +66,8 @@ pub(crate) struct DeliveryState {
     pub instance_id: String,
     pub offline_caps: missive_core::views::OfflineCaps,
     pub views: missive_core::config::ViewsConfig,
-    /// Sends, recalls and read reports, as the REST API does them.
-    pub actions: UserActions,
+    /// Sends, recalls, read reports and push tokens: ingest's device adapter.
+    pub actions: DeviceActions,
     /// Deepest JSON nesting accepted in a frame.
     pub json_max_depth: usize,
     /// Per-user send and request rates.
@@ -74,20 +78,26 @@ pub struct Delivery {
     config: Arc<Config>,
     pool: Pool,
     listener: TcpListener,
-    actions: UserActions,
+    actions: DeviceActions,
+    /// The one events producer of this service: device sends and the push
+    /// worker's token removals, framed as configured.
+    appender: EventAppender,
 }
 
 impl Delivery {
     pub async fn bind(config: Arc<Config>) -> Result<Self, DeliveryError> {
         missive_core::kafka::ensure_topics(&config, &[config.events_topic()]).await?;
         let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
-        let actions = UserActions::new(config.clone(), pool.clone())?;
+        let appender = EventAppender::connect(&config).await?;
+        let actions =
+            DeviceActions::new(Actions::new(config.clone(), pool.clone(), appender.clone()));
         let listener = missive_core::net::bind(config.delivery.listen).await?;
         Ok(Self {
             config,
             pool,
             listener,
             actions,
+            appender,
         })
     }
 
@@ -101,9 +111,13 @@ impl Delivery {
     /// and waits for them to finish.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), DeliveryError> {
         // Offline push runs beside the sessions when a vendor is configured.
-        let push_task = push::PushWorker::new(self.config.clone(), self.pool.clone())
-            .await?
-            .map(|w| tokio::spawn(w.run(shutdown.clone())));
+        let push_task = push::PushWorker::new(
+            self.config.clone(),
+            self.pool.clone(),
+            self.appender.clone(),
+        )
+        .await?
+        .map(|w| tokio::spawn(w.run(shutdown.clone())));
         let hub = Arc::new(hub::Hub::default());
         // Entries a projector in this process commits come straight here.
         let sink: Arc<dyn missive_core::live::LiveSink> = hub.clone();

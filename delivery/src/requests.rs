@@ -2,9 +2,7 @@
 //! each answered with one frame carrying the request's `id`.
 
 use missive_core::views::{self, HistoryQuery, OfflineCaps};
-use missive_core::{ApiError, ErrorCode};
-use missive_ingest::rest::db_unavailable;
-use missive_ingest::send::check_user_id;
+use missive_core::{ApiError, ErrorCode, UserId};
 use serde_json::Value;
 
 use crate::protocol::{ClientFrame, Contact, HistoryMessage, ServerFrame};
@@ -24,7 +22,7 @@ fn error(id: Option<Value>, e: ApiError) -> ServerFrame {
 
 pub async fn handle(
     state: &DeliveryState,
-    user: &str,
+    user: &UserId,
     device: &str,
     request: ClientFrame,
 ) -> ServerFrame {
@@ -118,10 +116,10 @@ async fn history(
     after_seq: Option<i64>,
     count: Option<i64>,
 ) -> Result<(Vec<HistoryMessage>, bool), ApiError> {
-    check_user_id(peer, "peer", ErrorCode::ToAccountInvalid)?;
+    let peer = UserId::parse(peer, "peer", ErrorCode::ToAccountInvalid)?;
     let count = in_range("count", count.unwrap_or(HISTORY_DEFAULT), HISTORY_MAX)?;
-    let conversation = missive_schemas::conversation_id(user, peer);
-    let client = state.pool.get().await.map_err(db_unavailable)?;
+    let conversation = missive_schemas::conversation_id(user, &peer);
+    let client = state.pool.get().await.map_err(ApiError::db_unavailable)?;
     let mut page = views::history_page(
         &client,
         &HistoryQuery {
@@ -134,7 +132,7 @@ async fn history(
         },
     )
     .await
-    .map_err(db_unavailable)?;
+    .map_err(ApiError::db_unavailable)?;
     let mut complete = page.len() as i64 <= count;
     if let Some(after) = after_seq {
         let before = page.len();
@@ -169,11 +167,11 @@ pub async fn contacts(
         0 => 0,
         n => in_range("messages", n, state.views.recent_messages.max(1))?,
     };
-    let client = state.pool.get().await.map_err(db_unavailable)?;
+    let client = state.pool.get().await.map_err(ApiError::db_unavailable)?;
     let caps: OfflineCaps = state.offline_caps;
     let list = views::recent_contacts(&client, user, start, count, caps)
         .await
-        .map_err(db_unavailable)?;
+        .map_err(ApiError::db_unavailable)?;
     let mut out = Vec::with_capacity(list.len());
     for c in list {
         let latest = if messages > 0 {
@@ -189,7 +187,7 @@ pub async fn contacts(
                 },
             )
             .await
-            .map_err(db_unavailable)?
+            .map_err(ApiError::db_unavailable)?
         } else {
             Vec::new()
         };

@@ -11,8 +11,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use missive_core::{storable, time, ApiError, ErrorCode};
-use missive_ingest::send::check_user_id;
+use missive_core::{storable, time, ApiError, ErrorCode, UserId};
 
 use crate::protocol::{ClientFrame, HistoryMessage, PushedMessage, Sender, ServerFrame};
 use crate::DeliveryState;
@@ -125,13 +124,17 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
     // The three are stored (presence, push tokens): refused here if the
     // views could not hold them.
     let code = ErrorCode::InvalidRequest;
-    if let Err(e) = check_user_id(&user, "user", code)
-        .and_then(|()| storable::check_field("device", &device, code))
-        .and_then(|()| storable::check_field("platform", &platform, code))
-    {
-        let _ = sink.send(close(CLOSE_BAD_LOGIN, &e.info)).await;
-        return;
-    }
+    let user = match UserId::parse(&user, "user", code).and_then(|user| {
+        storable::check_field("device", &device, code)?;
+        storable::check_field("platform", &platform, code)?;
+        Ok(user)
+    }) {
+        Ok(user) => user,
+        Err(e) => {
+            let _ = sink.send(close(CLOSE_BAD_LOGIN, &e.info)).await;
+            return;
+        }
+    };
     let verified = match state.verifier.verify(&usersig, &user, time::now_secs()) {
         Ok(v) => v,
         Err(e) => {
@@ -196,7 +199,7 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
     tracing::debug!(%user, %device, cursor, "session started");
     let mut alive = outbox
         .push(frame(&ServerFrame::LoginOk {
-            user: user.clone(),
+            user: user.to_string(),
             device: device.clone(),
             cursor: login_cursor,
         }))

@@ -1,16 +1,22 @@
 //! missive's write side: validates sends and relationship changes, checks
-//! permissions against the views, and appends events to the log. Serves the
-//! Tencent-compatible REST API; the WebSocket and commands-topic channels
-//! reuse [`send::SendPipeline`].
+//! permissions against the views, and appends events to the log.
+//!
+//! Built as floors, each importing only the ones below it (docs/architecture.md):
+//!
+//! | floor | modules | what it knows |
+//! |---|---|---|
+//! | adapters | [`rest`], [`commands`], [`device`] | a channel: HTTP and UserSig, the commands topic's Avro records and dead letters, a WebSocket device's requests. No adapter imports another. |
+//! | Tencent | [`tencent`] | Tencent IM's request fields and their rules, parsed into typed inputs |
+//! | actions | [`actions`] | send, recall, edit, read, relationships, accounts, push tokens: typed inputs, typed [`actions::Outcome`]s, the permission decisions |
+//! | log | the `missive-log` crate | the one [`missive_log::EventAppender`], the MsgKey rule, dead letters |
+//!
+//! delivery (WebSocket sessions) uses [`device`] only.
 
-pub mod appender;
-pub mod changes;
+pub mod actions;
 pub mod commands;
-pub mod msg_key;
-pub mod push_tokens;
+pub mod device;
 pub mod rest;
-pub mod send;
-pub mod user_actions;
+pub mod tencent;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,10 +28,10 @@ use tokio_util::sync::CancellationToken;
 use missive_core::usersig::UserSigVerifier;
 use missive_core::Config;
 
-use crate::appender::EventAppender;
-use crate::changes::ChangePipeline;
+use missive_log::{AppendSetupError, EventAppender};
+
+use crate::actions::Actions;
 use crate::rest::RestState;
-use crate::send::SendPipeline;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -33,6 +39,8 @@ pub enum IngestError {
     Bind(#[from] missive_core::net::BindError),
     #[error("Kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Appender(#[from] AppendSetupError),
     #[error(transparent)]
     Db(#[from] missive_core::db::DbError),
     #[error(transparent)]
@@ -58,29 +66,27 @@ impl Ingest {
         }
         missive_core::kafka::ensure_topics(&config, &topics).await?;
         let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
-        let (framing, _) = missive_core::registry::events_framing(&config).await?;
-        let appender = EventAppender::new(&config)?.with_framing(framing);
+        let appender = EventAppender::connect(&config).await?;
+        let actions = Actions::new(config.clone(), pool, appender.clone());
         let verifier = missive_core::usersig_cache::CachedVerifier::new(UserSigVerifier::new(
             config.sdkappid,
             config.secret_key.clone(),
         ));
-        let state = Arc::new(RestState {
-            pipeline: SendPipeline::new(config.clone(), pool.clone(), appender.clone()),
-            changes: ChangePipeline::new(config.clone(), pool.clone(), appender.clone()),
-            config: config.clone(),
-            verifier,
-            pool,
-            limits: missive_core::ratelimit::RateLimits::new(&config.limits),
-        });
         let commands = if config.ingest.commands_enabled {
             let ids = missive_core::registry::commands_ids(&config).await?;
             Some(commands::consumer::CommandsConsumer::new(
-                state.clone(),
+                actions.clone(),
                 ids,
             )?)
         } else {
             None
         };
+        let state = Arc::new(RestState {
+            config: config.clone(),
+            verifier,
+            actions,
+            limits: missive_core::ratelimit::RateLimits::new(&config.limits),
+        });
         let listener = missive_core::net::bind(config.ingest.listen).await?;
         Ok(Self {
             listener,

@@ -137,8 +137,8 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
             let event = missive_schemas::Event::MessageSent(Box::new(MessageSent {
                 msg_key: "k".into(),
                 conversation_id: missive_schemas::conversation_id(&req.from, &req.to),
-                from_account: req.from.clone(),
-                to_account: req.to.clone(),
+                from_account: req.from.to_string(),
+                to_account: req.to.to_string(),
                 msg_random: i64::from(req.msg_random),
                 msg_seq: i64::from(req.msg_seq.unwrap_or(0)),
                 sent_at: 0,

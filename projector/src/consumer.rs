@@ -23,8 +23,7 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::Pool;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaResult;
-use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::util::Timeout;
@@ -34,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use missive_core::views::INBOX_CHANNEL;
 use missive_core::Config;
+use missive_log::{DeadLetter, EventAppender};
 use missive_schemas::{Envelope, EventCodec};
 
 use crate::apply;
@@ -226,7 +226,8 @@ fn backoff(attempt: u32) -> Duration {
 struct Sink<'a> {
     topic: &'a str,
     dlq_topic: &'a str,
-    dlq: &'a FutureProducer,
+    /// Writes the dead letters (the service's one producer).
+    dlq: &'a EventAppender,
     ownership: &'a Arc<Mutex<Ownership>>,
     limits: apply::Limits,
     /// A delivery service in this process, if any, takes the new entries.
@@ -241,37 +242,17 @@ async fn send_dead_letter(
 ) -> Result<(), FlushError> {
     let partition = r.partition.to_string();
     let offset = r.offset.to_string();
-    let headers = OwnedHeaders::new()
-        .insert(Header {
-            key: "missive.dlq.reason",
-            value: Some(dead.detail.as_bytes()),
-        })
-        .insert(Header {
-            key: "missive.dlq.kind",
-            value: Some(dead.kind.as_bytes()),
-        })
-        .insert(Header {
-            key: "missive.dlq.topic",
-            value: Some(sink.topic.as_bytes()),
-        })
-        .insert(Header {
-            key: "missive.dlq.partition",
-            value: Some(partition.as_bytes()),
-        })
-        .insert(Header {
-            key: "missive.dlq.offset",
-            value: Some(offset.as_bytes()),
-        });
-    let mut record = FutureRecord::to(sink.dlq_topic)
-        .payload(&r.payload)
-        .headers(headers);
-    if let Some(k) = &r.key {
-        record = record.key(k);
-    }
+    let letter = DeadLetter::new(sink.dlq_topic, &r.payload)
+        .key(r.key.as_deref())
+        .header(missive_log::dead_letter::REASON, &dead.detail)
+        .header("missive.dlq.kind", dead.kind)
+        .header("missive.dlq.topic", sink.topic)
+        .header("missive.dlq.partition", &partition)
+        .header("missive.dlq.offset", &offset);
     sink.dlq
-        .send(record, Timeout::After(Duration::from_secs(10)))
+        .dead_letter(&letter)
         .await
-        .map_err(|(e, _)| FlushError::Transient(format!("dead-letter topic: {e}")))?;
+        .map_err(|e| FlushError::Transient(format!("dead-letter topic: {e}")))?;
     metrics::counter!("missive_projector_dead_letters_total", "reason" => dead.kind).increment(1);
     tracing::warn!(partition = r.partition, offset = r.offset, kind = dead.kind,
         reason = %dead.detail, "event sent to the dead-letter topic");
@@ -294,6 +275,8 @@ pub(crate) struct ConsumeLoop {
     pub replay: Option<ReplayTarget>,
     /// Registry ids of the schemas this build reads (Confluent framing).
     pub schema_ids: missive_schemas::framing::SchemaIds,
+    /// Writes dead letters.
+    pub appender: EventAppender,
 }
 
 impl ConsumeLoop {
@@ -330,7 +313,6 @@ impl ConsumeLoop {
             Ok(consumer)
         };
         let mut consumer = subscribe()?;
-        let dlq: FutureProducer = missive_core::kafka::producer(&self.config)?;
         let linger = Duration::from_millis(self.config.projector.batch_linger_ms);
         let batch_max = self.config.projector.batch_max.max(1);
         let limits = apply::Limits {
@@ -339,7 +321,7 @@ impl ConsumeLoop {
         let sink = Sink {
             topic: &topic,
             dlq_topic: &dlq_topic,
-            dlq: &dlq,
+            dlq: &self.appender,
             ownership: &ownership,
             limits,
             feed: missive_core::live::Feed::for_topic(&topic),

@@ -33,6 +33,8 @@ pub enum ProjectorError {
     Janitor(Box<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Registry(#[from] missive_core::registry::RegistryError),
+    #[error(transparent)]
+    Appender(#[from] missive_log::AppendSetupError),
     #[error("the consume loop panicked")]
     Panicked,
 }
@@ -42,6 +44,7 @@ pub struct Projector {
     pool: deadpool_postgres::Pool,
     listener: TcpListener,
     schema_ids: missive_schemas::framing::SchemaIds,
+    appender: missive_log::EventAppender,
 }
 
 impl Projector {
@@ -54,12 +57,14 @@ impl Projector {
         let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
         // Registry ids of the released schemas, to read Confluent-framed records.
         let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
+        let appender = missive_log::EventAppender::connect(&config).await?;
         let listener = missive_core::net::bind(config.projector.listen).await?;
         Ok(Self {
             config,
             pool,
             listener,
             schema_ids,
+            appender,
         })
     }
 
@@ -98,6 +103,7 @@ impl Projector {
             stop: shutdown.clone(),
             replay: None,
             schema_ids: self.schema_ids,
+            appender: self.appender,
         };
         // librdkafka's consumer is polled synchronously; it gets its own thread
         // so PostgreSQL work (driven through the runtime handle) never blocks
@@ -191,6 +197,7 @@ pub async fn replay(
         config: config.clone(),
         pool: pool.clone(),
         schema_ids,
+        appender: missive_log::EventAppender::connect(&config).await?,
         handle: tokio::runtime::Handle::current(),
         stop,
         replay: Some(consumer::ReplayTarget { end, progress }),

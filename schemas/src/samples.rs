@@ -5,6 +5,45 @@ use uuid::Uuid;
 
 use crate::events::*;
 
+/// A delivered text message from `from` to `to` sent at `sent_at` (ms), with
+/// Tencent's defaults everywhere else: the base other fixtures adjust.
+pub fn text(msg_key: &str, from: &str, to: &str, text: &str, sent_at: i64) -> MessageSent {
+    MessageSent {
+        msg_key: msg_key.into(),
+        conversation_id: conversation_id(from, to),
+        from_account: from.into(),
+        to_account: to.into(),
+        msg_random: 1,
+        msg_seq: 1,
+        sent_at,
+        body: vec![Element::Text(TextElem { text: text.into() })],
+        cloud_custom_data: String::new(),
+        sender_profile: SenderProfile::default(),
+        sync_other_machine: SyncOtherMachine::Sync,
+        lifetime_seconds: 604_800,
+        offline_push: None,
+        need_read_receipt: false,
+        import_mode: ImportMode::None,
+        decision: Decision::Deliver,
+    }
+}
+
+/// `event` in a fresh envelope, as a REST call of the administrator to
+/// `instance` at `at` (ms) would record it.
+pub fn admin_envelope(event: Event, instance: &str, at: i64) -> Envelope {
+    Envelope {
+        event_id: Uuid::now_v7(),
+        occurred_at: at,
+        origin: Origin {
+            channel: Channel::Rest,
+            actor: "administrator".into(),
+            admin: true,
+            instance: instance.into(),
+        },
+        event,
+    }
+}
+
 /// A text message from alice to bob, as a REST send by the administrator would record it.
 pub fn text_message() -> Envelope {
     Envelope {
@@ -17,27 +56,19 @@ pub fn text_message() -> Envelope {
             instance: "ingest-1".into(),
         },
         event: Event::MessageSent(Box::new(MessageSent {
-            msg_key: "5f0b6c1e2a9d4c7e8b3a1f0e9d8c7b6a".into(),
-            conversation_id: conversation_id("alice", "bob"),
-            from_account: "alice".into(),
-            to_account: "bob".into(),
             msg_random: 1_287_657,
             msg_seq: 93_847_636,
-            sent_at: 1_700_000_000_120,
-            body: vec![Element::Text(TextElem {
-                text: "hi, 你好 👋".into(),
-            })],
-            cloud_custom_data: String::new(),
             sender_profile: SenderProfile {
                 nickname: "Alice".into(),
                 avatar_url: "https://img.example.com/alice.png".into(),
             },
-            sync_other_machine: SyncOtherMachine::Sync,
-            lifetime_seconds: 604_800,
-            offline_push: None,
-            need_read_receipt: false,
-            import_mode: ImportMode::None,
-            decision: Decision::Deliver,
+            ..text(
+                "5f0b6c1e2a9d4c7e8b3a1f0e9d8c7b6a",
+                "alice",
+                "bob",
+                "hi, 你好 👋",
+                1_700_000_000_120,
+            )
         })),
     }
 }

@@ -62,7 +62,7 @@ pub async fn test_config() -> (Config, String) {
     config.projector.listen = "127.0.0.1:0".parse().unwrap();
     config.instance_id = format!("test-{}", &db[db.len() - 6..]);
     // Tests send as fast as they can: rate limits are off unless a test
-    // (tests/rate_limits.rs) sets them.
+    // (tests/api/rate_limits.rs) sets them.
     config.limits.rest_api_per_sec = 0;
     config.limits.user_sends_per_sec = 0;
     config.limits.user_requests_per_sec = 0;
@@ -239,6 +239,15 @@ impl TestApp {
     }
 
     /// The one bigint `sql` returns.
+    /// The first column of every row `sql` returns.
+    pub async fn column<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a>,
+    {
+        let rows = self.pg.query(sql, &[]).await.expect("query");
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+
     pub async fn scalar(&self, sql: &str) -> i64 {
         self.pg.query_one(sql, &[]).await.unwrap().get(0)
     }
@@ -634,5 +643,28 @@ impl WsClient {
         {
             panic!("unexpected frame: {t}");
         }
+    }
+}
+
+/// Held by each test whose push worker may count
+/// `missive_push_skipped_total{reason="online"}`: metrics are process-wide,
+/// every test runs in this one binary, and one of them waits for that
+/// counter to move as the sign that its own worker saw a recipient online.
+pub static ONLINE_PUSH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A request's JSON reply, for calls made away from a [`TestApp`] (a
+/// background task holding a cloned client, a health endpoint).
+pub trait JsonReply {
+    fn json_reply(self) -> impl std::future::Future<Output = Value> + Send;
+}
+
+impl JsonReply for reqwest::RequestBuilder {
+    async fn json_reply(self) -> Value {
+        self.send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("a JSON reply")
     }
 }

@@ -1,7 +1,7 @@
 // Every element type sent through the client, received by the peer as sent;
 // recall and read receipts; refusals surfaced as typed errors with Tencent's
 // codes. The server under test refuses messages to a user who blocks the
-// sender (block_mode = refuse, set by tests/typescript_client.rs).
+// sender (block_mode = refuse, set by tests/api/typescript_client.rs).
 
 import assert from "node:assert/strict";
 import { test } from "node:test";

@@ -1,7 +1,7 @@
 // The login flow's order: offline messages, then the recent contacts'
 // latest messages, then onRefresh; then live messages; reading clears counts.
 // The server under test offers at most 2 conversations offline
-// (offline_conversations_max, set by tests/typescript_client.rs).
+// (offline_conversations_max, set by tests/api/typescript_client.rs).
 
 import assert from "node:assert/strict";
 import { test } from "node:test";

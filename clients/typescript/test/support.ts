@@ -1,5 +1,5 @@
 // What the tests share: the server under test (from the environment the
-// Rust runner, tests/typescript_client.rs, sets), UserSig minting, REST
+// Rust runner, tests/api/typescript_client.rs, sets), UserSig minting, REST
 // calls as the administrator, clients that record their events, and a TCP
 // proxy whose connections a test can cut.
 
@@ -12,7 +12,7 @@ import { Client, type ClientOptions, type ConnectionState, type Message, type Ca
 function env(name: string): string {
   const v = process.env[name];
   if (!v) {
-    throw new Error(`${name} is not set: run these tests through \`cargo test --test typescript_client\``);
+    throw new Error(`${name} is not set: run these tests through \`cargo test --test api typescript_client::\``);
   }
   return v;
 }

@@ -13,15 +13,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 use missive_core::config::ApnsConfig;
 
 use super::{
-    by_status, pem_bytes, retry_after, truncate, Notification, Platform, PushError, Vendor,
-    VendorSetupError,
+    by_status, pem_bytes, reply, truncate, Notification, Platform, PushError, VendorSetupError,
 };
 
 /// A provider token is reused for this long (Apple: between 20 and 60 minutes).
@@ -124,26 +122,22 @@ impl Apns {
         let jwt = self.provider_token()?;
         // The collapse id makes a repeated notification replace the first on the device.
         let collapse: String = n.msg_key.chars().take(64).collect();
-        let resp = self
-            .http
-            .post(format!("{}/3/device/{}", self.base_url, token))
-            .header("authorization", format!("bearer {jwt}"))
-            .header("apns-topic", &self.bundle_id)
-            .header("apns-push-type", "alert")
-            .header("apns-priority", "10")
-            .header("apns-expiration", (n.expires_at_ms / 1000).to_string())
-            .header("apns-id", n.request_id(token))
-            .header("apns-collapse-id", collapse)
-            .json(&Self::payload(n))
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
+        let (status, retry, text) = reply(
+            self.http
+                .post(format!("{}/3/device/{}", self.base_url, token))
+                .header("authorization", format!("bearer {jwt}"))
+                .header("apns-topic", &self.bundle_id)
+                .header("apns-push-type", "alert")
+                .header("apns-priority", "10")
+                .header("apns-expiration", (n.expires_at_ms / 1000).to_string())
+                .header("apns-id", n.request_id(token))
+                .header("apns-collapse-id", collapse)
+                .json(&Self::payload(n)),
+        )
+        .await?;
         if status.is_success() {
             return Ok(());
         }
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
         let reason = serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|v| v["reason"].as_str().map(str::to_owned))
@@ -161,16 +155,4 @@ impl Apns {
     }
 }
 
-impl Vendor for Apns {
-    fn platform(&self) -> Platform {
-        Platform::Apns
-    }
-
-    fn send<'a>(
-        &'a self,
-        n: &'a Notification,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<(), PushError>> {
-        Box::pin(self.send_one(n, token))
-    }
-}
+vendor!(Apns, Platform::Apns);

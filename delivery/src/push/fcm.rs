@@ -13,15 +13,14 @@
 
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 use missive_core::config::FcmConfig;
 
 use super::{
-    by_status, json_reply, pem_bytes, retry_after, truncate, ttl_seconds, CachedToken,
-    Notification, Platform, PushError, Vendor, VendorSetupError,
+    by_status, json_reply, pem_bytes, reply, truncate, ttl_seconds, CachedToken, Notification,
+    Platform, PushError, VendorSetupError,
 };
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -109,20 +108,16 @@ impl Fcm {
 
     async fn send_one(&self, n: &Notification, token: &str) -> Result<(), PushError> {
         let access = self.token.get(|| self.fetch_token()).await?;
-        let resp = self
-            .http
-            .post(&self.send_url)
-            .bearer_auth(&*access)
-            .json(&Self::payload(n, token))
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
+        let (status, retry, text) = reply(
+            self.http
+                .post(&self.send_url)
+                .bearer_auth(&*access)
+                .json(&Self::payload(n, token)),
+        )
+        .await?;
         if status.is_success() {
             return Ok(());
         }
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let grpc = v["error"]["status"].as_str().unwrap_or_default();
         let fcm_code = v["error"]["details"]
@@ -153,16 +148,4 @@ impl Fcm {
     }
 }
 
-impl Vendor for Fcm {
-    fn platform(&self) -> Platform {
-        Platform::Fcm
-    }
-
-    fn send<'a>(
-        &'a self,
-        n: &'a Notification,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<(), PushError>> {
-        Box::pin(self.send_one(n, token))
-    }
-}
+vendor!(Fcm, Platform::Fcm);

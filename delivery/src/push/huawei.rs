@@ -11,15 +11,14 @@
 
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use missive_core::config::HuaweiConfig;
 
 use super::{
-    by_status, json_reply, retry_after, truncate, ttl_seconds, CachedToken, Notification, Platform,
-    PushError, Vendor,
+    by_status, json_reply, reply, truncate, ttl_seconds, CachedToken, Notification, Platform,
+    PushError,
 };
 
 pub struct Huawei {
@@ -99,17 +98,13 @@ impl Huawei {
 
     async fn send_one(&self, n: &Notification, token: &str) -> Result<(), PushError> {
         let access = self.token.get(|| self.fetch_token()).await?;
-        let resp = self
-            .http
-            .post(&self.send_url)
-            .bearer_auth(&*access)
-            .json(&Self::payload(n, token))
-            .send()
-            .await
-            .map_err(PushError::transport)?;
-        let status = resp.status();
-        let retry = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
+        let (status, retry, text) = reply(
+            self.http
+                .post(&self.send_url)
+                .bearer_auth(&*access)
+                .json(&Self::payload(n, token)),
+        )
+        .await?;
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let code = v["code"].as_str().unwrap_or_default();
         match code {
@@ -138,16 +133,4 @@ impl Huawei {
     }
 }
 
-impl Vendor for Huawei {
-    fn platform(&self) -> Platform {
-        Platform::Huawei
-    }
-
-    fn send<'a>(
-        &'a self,
-        n: &'a Notification,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<(), PushError>> {
-        Box::pin(self.send_one(n, token))
-    }
-}
+vendor!(Huawei, Platform::Huawei);

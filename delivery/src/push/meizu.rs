@@ -10,14 +10,13 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::BoxFuture;
 use md5::{Digest, Md5};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use missive_core::config::MeizuConfig;
 
-use super::{json_reply, truncate, Notification, Platform, PushError, Vendor};
+use super::{json_reply, truncate, Notification, Platform, PushError};
 
 pub struct Meizu {
     http: reqwest::Client,
@@ -104,16 +103,4 @@ impl Meizu {
     }
 }
 
-impl Vendor for Meizu {
-    fn platform(&self) -> Platform {
-        Platform::Meizu
-    }
-
-    fn send<'a>(
-        &'a self,
-        n: &'a Notification,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<(), PushError>> {
-        Box::pin(self.send_one(n, token))
-    }
-}
+vendor!(Meizu, Platform::Meizu);

@@ -5,6 +5,26 @@
 //! One module per vendor speaks its documented request format; the worker
 //! (`worker.rs`) consumes the log, decides, dedupes, retries and dead-letters.
 
+/// A vendor's [`Vendor`] impl: its platform, and `send` as its own
+/// `async fn send_one(&self, n, token)`, boxed. Every vendor module ends with it.
+macro_rules! vendor {
+    ($vendor:ty, $platform:expr) => {
+        impl super::Vendor for $vendor {
+            fn platform(&self) -> super::Platform {
+                $platform
+            }
+
+            fn send<'a>(
+                &'a self,
+                n: &'a super::Notification,
+                token: &'a str,
+            ) -> futures::future::BoxFuture<'a, Result<(), super::PushError>> {
+                Box::pin(self.send_one(n, token))
+            }
+        }
+    };
+}
+
 mod apns;
 mod fcm;
 mod huawei;
@@ -278,6 +298,18 @@ fn by_status(status: reqwest::StatusCode, retry: Option<Duration>, body: &str) -
     }
 }
 
+/// Sends a vendor request: its status, `Retry-After` and body text, or the
+/// transport error (retryable). Every vendor's request ends here.
+async fn reply(
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, Option<Duration>, String), PushError> {
+    let resp = request.send().await.map_err(PushError::transport)?;
+    let status = resp.status();
+    let retry = retry_after(&resp);
+    let text = resp.text().await.unwrap_or_default();
+    Ok((status, retry, text))
+}
+
 /// Sends a vendor request and parses its JSON answer, with its text for
 /// error messages. A transport error, a non-success status or a body that is
 /// not JSON becomes the error the retry policy expects; `what` prefixes the
@@ -286,10 +318,7 @@ async fn json_reply(
     request: reqwest::RequestBuilder,
     what: &str,
 ) -> Result<(serde_json::Value, String), PushError> {
-    let resp = request.send().await.map_err(PushError::transport)?;
-    let status = resp.status();
-    let retry = retry_after(&resp);
-    let text = resp.text().await.unwrap_or_default();
+    let (status, retry, text) = reply(request).await?;
     if !status.is_success() {
         return Err(by_status(status, retry, &format!("{what}{text}")));
     }

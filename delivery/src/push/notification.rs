@@ -206,28 +206,12 @@ pub(crate) fn cut(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use missive_schemas::{ImageElem, OfflinePushInfo, SenderProfile, SyncOtherMachine, TextElem};
+    use missive_schemas::{ImageElem, OfflinePushInfo};
 
     fn message() -> MessageSent {
         MessageSent {
-            msg_key: "1_2_abc".into(),
-            conversation_id: "alice:bob".into(),
-            from_account: "alice".into(),
-            to_account: "bob".into(),
             msg_random: 2,
-            msg_seq: 1,
-            sent_at: 1_000_000,
-            body: vec![Element::Text(TextElem {
-                text: "hi bob".into(),
-            })],
-            cloud_custom_data: String::new(),
-            sender_profile: SenderProfile::default(),
-            sync_other_machine: SyncOtherMachine::Sync,
-            lifetime_seconds: 604_800,
-            offline_push: None,
-            need_read_receipt: false,
-            import_mode: ImportMode::None,
-            decision: Decision::Deliver,
+            ..missive_schemas::samples::text("1_2_abc", "alice", "bob", "hi bob", 1_000_000)
         }
     }
 

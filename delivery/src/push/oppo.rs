@@ -12,16 +12,13 @@
 
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use missive_core::config::OppoConfig;
 
-use super::{
-    json_reply, truncate, ttl_seconds, CachedToken, Notification, Platform, PushError, Vendor,
-};
+use super::{json_reply, truncate, ttl_seconds, CachedToken, Notification, Platform, PushError};
 
 pub struct Oppo {
     http: reqwest::Client,
@@ -123,16 +120,4 @@ impl Oppo {
     }
 }
 
-impl Vendor for Oppo {
-    fn platform(&self) -> Platform {
-        Platform::Oppo
-    }
-
-    fn send<'a>(
-        &'a self,
-        n: &'a Notification,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<(), PushError>> {
-        Box::pin(self.send_one(n, token))
-    }
-}
+vendor!(Oppo, Platform::Oppo);

@@ -11,7 +11,6 @@
 
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use md5::{Digest, Md5};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
@@ -19,9 +18,7 @@ use serde_json::{json, Value};
 use missive_core::config::VivoConfig;
 
 use super::notification::cut;
-use super::{
-    json_reply, truncate, ttl_seconds, CachedToken, Notification, Platform, PushError, Vendor,
-};
+use super::{json_reply, truncate, ttl_seconds, CachedToken, Notification, Platform, PushError};
 
 pub struct Vivo {
     http: reqwest::Client,
@@ -121,16 +118,4 @@ impl Vivo {
     }
 }
 
-impl Vendor for Vivo {
-    fn platform(&self) -> Platform {
-        Platform::Vivo
-    }
-
-    fn send<'a>(
-        &'a self,
-        n: &'a Notification,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<(), PushError>> {
-        Box::pin(self.send_one(n, token))
-    }
-}
+vendor!(Vivo, Platform::Vivo);

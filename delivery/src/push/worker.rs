@@ -24,17 +24,13 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use futures::StreamExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
+use rdkafka::message::{Message, OwnedMessage};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use missive_core::{time, views, Config};
-use missive_schemas::{
-    Channel, Envelope, Event, EventCodec, MessageSent, Origin, PushTokenRemovalReason,
-    PushTokenRemoved,
-};
+use missive_log::{Actor, DeadLetter, EventAppender};
+use missive_schemas::{Event, EventCodec, MessageSent, PushTokenRemovalReason, PushTokenRemoved};
 
 use super::{eligible, Notification, Platform, PushError, Vendors};
 
@@ -44,6 +40,8 @@ pub enum PushWorkerError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error(transparent)]
     Setup(#[from] super::VendorSetupError),
+    #[error(transparent)]
+    Registry(#[from] missive_core::registry::RegistryError),
 }
 
 /// How one (message, token) notification ended.
@@ -90,9 +88,12 @@ struct Shared {
     config: Arc<Config>,
     pool: Pool,
     vendors: Vendors,
-    producer: FutureProducer,
+    /// Token removals and dead letters, framed as configured.
+    appender: EventAppender,
     dlq_topic: String,
     events_topic: String,
+    /// Registry ids of the event schemas, to read Confluent-framed records.
+    schema_ids: missive_schemas::framing::SchemaIds,
 }
 
 pub struct PushWorker {
@@ -104,17 +105,24 @@ pub struct PushWorker {
 
 impl PushWorker {
     /// The worker, or `None` when push is disabled or no vendor is configured.
-    pub async fn new(config: Arc<Config>, pool: Pool) -> Result<Option<Self>, PushWorkerError> {
+    pub async fn new(
+        config: Arc<Config>,
+        pool: Pool,
+        appender: EventAppender,
+    ) -> Result<Option<Self>, PushWorkerError> {
         if !config.push.active() {
             return Ok(None);
         }
         let vendors = Vendors::from_config(&config.push)?;
-        Self::with_vendors(config, pool, vendors).await.map(Some)
+        Self::with_vendors(config, pool, appender, vendors)
+            .await
+            .map(Some)
     }
 
     pub async fn with_vendors(
         config: Arc<Config>,
         pool: Pool,
+        appender: EventAppender,
         vendors: Vendors,
     ) -> Result<Self, PushWorkerError> {
         let events_topic = config.events_topic();
@@ -131,15 +139,16 @@ impl PushWorker {
             // messages from being pushed.
             .set("auto.offset.reset", "earliest");
         let consumer = subscribed(&settings, &events_topic)?;
-        let producer = missive_core::kafka::producer(&config)?;
+        let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 pool,
                 vendors,
-                producer,
+                appender,
                 dlq_topic,
                 events_topic,
+                schema_ids,
             }),
             consumer,
             settings,
@@ -267,7 +276,8 @@ impl Shared {
 
     async fn handle(&self, record: &OwnedMessage) -> Result<(), StepError> {
         // Undecodable records are the projector's to dead-letter; here they are skipped.
-        let Ok(env) = EventCodec::get().decode(record.payload().unwrap_or_default()) else {
+        let payload = record.payload().unwrap_or_default();
+        let Ok(env) = EventCodec::get().decode_framed(payload, &self.schema_ids) else {
             return Ok(());
         };
         let Event::MessageSent(m) = &env.event else {
@@ -495,31 +505,16 @@ impl Shared {
         })
         .to_string();
         let attempts = attempts.to_string();
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "missive.dlq.reason",
-                value: Some(reason.as_bytes()),
-            })
-            .insert(Header {
-                key: "missive.dlq.topic",
-                value: Some(self.events_topic.as_bytes()),
-            })
-            .insert(Header {
-                key: "missive.push.platform",
-                value: Some(platform.as_str().as_bytes()),
-            })
-            .insert(Header {
-                key: "missive.push.attempts",
-                value: Some(attempts.as_bytes()),
-            });
-        let record = FutureRecord::to(&self.dlq_topic)
-            .key(&n.msg_key)
-            .payload(&payload)
-            .headers(headers);
-        self.producer
-            .send(record, Timeout::After(Duration::from_secs(10)))
+        let letter = DeadLetter::new(&self.dlq_topic, payload.as_bytes())
+            .key(Some(n.msg_key.as_bytes()))
+            .header(missive_log::dead_letter::REASON, reason)
+            .header("missive.dlq.topic", &self.events_topic)
+            .header("missive.push.platform", platform.as_str())
+            .header("missive.push.attempts", &attempts);
+        self.appender
+            .dead_letter(&letter)
             .await
-            .map_err(|(e, _)| StepError::Kafka(e.to_string()))?;
+            .map_err(|e| StepError::Kafka(e.to_string()))?;
         metrics::counter!("missive_push_dead_letters_total", "vendor" => platform.as_str())
             .increment(1);
         Ok(())
@@ -532,33 +527,16 @@ impl Shared {
         platform: Platform,
         token: &str,
     ) -> Result<(), StepError> {
-        let envelope = Envelope {
-            event_id: uuid::Uuid::now_v7(),
-            occurred_at: time::now_millis(),
-            origin: Origin {
-                channel: Channel::System,
-                actor: "missive.push".into(),
-                admin: false,
-                instance: self.config.instance_id.clone(),
-            },
-            event: Event::PushTokenRemoved(PushTokenRemoved {
-                user_id: user.to_owned(),
-                platform: platform.to_schema(),
-                token: token.to_owned(),
-                reason: PushTokenRemovalReason::InvalidToken,
-            }),
-        };
-        let payload = EventCodec::get().encode(&envelope);
-        let key = envelope.event.key();
-        self.producer
-            .send(
-                FutureRecord::to(&self.events_topic)
-                    .key(&key)
-                    .payload(&payload),
-                Timeout::After(Duration::from_secs(10)),
-            )
+        let event = Event::PushTokenRemoved(PushTokenRemoved {
+            user_id: user.to_owned(),
+            platform: platform.to_schema(),
+            token: token.to_owned(),
+            reason: PushTokenRemovalReason::InvalidToken,
+        });
+        self.appender
+            .append_event(&Actor::system("missive.push"), event)
             .await
-            .map_err(|(e, _)| StepError::Kafka(e.to_string()))?;
+            .map_err(|e| StepError::Kafka(e.info))?;
         Ok(())
     }
 }

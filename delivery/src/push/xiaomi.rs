@@ -8,13 +8,12 @@
 //! code 20301)
 //! (https://dev.mi.com/console/doc/detail?pId=1163 "服务端API", https://dev.mi.com/console/doc/detail?pId=230).
 
-use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use missive_core::config::XiaomiConfig;
 
-use super::{json_reply, truncate, Notification, Platform, PushError, Vendor};
+use super::{json_reply, truncate, Notification, Platform, PushError};
 
 pub struct Xiaomi {
     http: reqwest::Client,
@@ -89,16 +88,4 @@ impl Xiaomi {
     }
 }
 
-impl Vendor for Xiaomi {
-    fn platform(&self) -> Platform {
-        Platform::Xiaomi
-    }
-
-    fn send<'a>(
-        &'a self,
-        n: &'a Notification,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<(), PushError>> {
-        Box::pin(self.send_one(n, token))
-    }
-}
+vendor!(Xiaomi, Platform::Xiaomi);

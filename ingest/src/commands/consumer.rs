@@ -13,23 +13,22 @@ use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::Message;
 use tokio_util::sync::CancellationToken;
 
-use missive_core::{ApiError, ErrorCode};
+use missive_core::{ApiError, Config, ErrorCode};
+use missive_log::{DeadLetter, EventAppender};
 use missive_schemas::commands::{Command, CommandCodec};
 use missive_schemas::framing::SchemaIds;
 
 use super::{execute, Handled};
-use crate::rest::RestState;
+use crate::actions::Actions;
 
 /// Dead-letter headers (besides the original record's, which are kept).
 pub mod headers {
     /// Why the command was refused, in words.
-    pub const REASON: &str = "missive.dlq.reason";
+    pub const REASON: &str = missive_log::dead_letter::REASON;
     /// The Tencent-style error code (decimal).
     pub const ERROR_CODE: &str = "missive.dlq.error_code";
     /// Where the command was read: topic, partition, offset.
@@ -47,8 +46,10 @@ pub struct CommandsConsumer {
     consumer: StreamConsumer,
     /// The consumer's settings, to create it anew after a fatal error.
     settings: rdkafka::ClientConfig,
-    dlq: FutureProducer,
-    state: Arc<RestState>,
+    /// Writes the dead letters.
+    appender: EventAppender,
+    actions: Actions,
+    config: Arc<Config>,
     topic: String,
     dlq_topic: String,
     /// Registry ids of the commands schema (Confluent-framed commands).
@@ -56,8 +57,9 @@ pub struct CommandsConsumer {
 }
 
 impl CommandsConsumer {
-    pub fn new(state: Arc<RestState>, schema_ids: SchemaIds) -> Result<Self, KafkaError> {
-        let config = &state.config;
+    pub fn new(actions: Actions, schema_ids: SchemaIds) -> Result<Self, KafkaError> {
+        let config = actions.config.clone();
+        let config = &config;
         let mut settings = missive_core::kafka::base_config(config, "commands");
         missive_core::kafka::join_group(
             config,
@@ -77,16 +79,17 @@ impl CommandsConsumer {
         Ok(Self {
             consumer,
             settings,
-            dlq: missive_core::kafka::producer(config)?,
+            appender: actions.sends.appender().clone(),
             dlq_topic: config.commands_dlq_topic(),
             topic,
-            state,
+            config: config.clone(),
+            actions,
             schema_ids,
         })
     }
 
     pub async fn run(mut self, shutdown: CancellationToken) {
-        tracing::info!(topic = %self.topic, group = %self.state.config.commands_group(), "commands consumer running");
+        tracing::info!(topic = %self.topic, group = %self.config.commands_group(), "commands consumer running");
         loop {
             let msg = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -148,7 +151,7 @@ impl CommandsConsumer {
         let _enter = span.enter();
         let mut pause = Duration::from_millis(100);
         loop {
-            match execute(&self.state, &command).await {
+            match execute(&self.actions, &command).await {
                 Ok(handled) => {
                     let outcome = match handled {
                         Handled::Applied { .. } => "applied",
@@ -187,55 +190,32 @@ impl CommandsConsumer {
         refusal: &ApiError,
         shutdown: &CancellationToken,
     ) -> bool {
-        let mut hs = OwnedHeaders::new();
-        if let Some(original) = msg.headers() {
-            for h in original.iter() {
-                hs = hs.insert(Header {
-                    key: h.key,
-                    value: h.value,
-                });
-            }
-        }
         let code = refusal.code.code().to_string();
         let partition = msg.partition().to_string();
         let offset = msg.offset().to_string();
-        let mut ours = vec![
-            (headers::REASON, refusal.info.as_str()),
-            (headers::ERROR_CODE, code.as_str()),
-            (headers::SOURCE_TOPIC, msg.topic()),
-            (headers::SOURCE_PARTITION, partition.as_str()),
-            (headers::SOURCE_OFFSET, offset.as_str()),
-        ];
-        if let Some(c) = command {
-            ours.push((headers::COMMAND_ID, c.command_id.as_str()));
-            ours.push((headers::COMMAND_KIND, c.action.kind()));
-        }
-        for (key, value) in ours {
-            hs = hs.insert(Header {
-                key,
-                value: Some(value),
-            });
-        }
         let payload = msg.payload().unwrap_or_default();
+        let mut letter = DeadLetter::new(&self.dlq_topic, payload)
+            .key(msg.key())
+            .keep(msg.headers())
+            .header(headers::REASON, &refusal.info)
+            .header(headers::ERROR_CODE, &code)
+            .header(headers::SOURCE_TOPIC, msg.topic())
+            .header(headers::SOURCE_PARTITION, &partition)
+            .header(headers::SOURCE_OFFSET, &offset);
+        if let Some(c) = command {
+            letter = letter
+                .header(headers::COMMAND_ID, &c.command_id)
+                .header(headers::COMMAND_KIND, c.action.kind());
+        }
         let mut pause = Duration::from_millis(100);
         loop {
-            let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.dlq_topic)
-                .payload(payload)
-                .headers(hs.clone());
-            if let Some(key) = msg.key() {
-                record = record.key(key);
-            }
-            match self
-                .dlq
-                .send(record, Timeout::After(Duration::from_secs(10)))
-                .await
-            {
+            match self.appender.dead_letter(&letter).await {
                 Ok(_) => {
                     metrics::counter!("missive_commands_dead_lettered_total", "code" => code.clone())
                         .increment(1);
                     return true;
                 }
-                Err((e, _)) => {
+                Err(e) => {
                     tracing::warn!(error = %e, topic = %self.dlq_topic, "dead-letter append failed; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => return false,

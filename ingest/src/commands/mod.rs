@@ -1,26 +1,27 @@
 //! The commands topic: operators' backends write `Command`s
 //! (`schemas/avro/commands.avsc`) to `<prefix>.commands`; ingest consumes
-//! them, runs each through the code the matching REST API runs, and appends
-//! the resulting events. See docs/commands.md.
+//! them and runs each as the action it names. See docs/commands.md.
 //!
-//! A command is translated into the Tencent request body of its REST API and
-//! handed to the same handler ([`crate::rest::route`]) or, for a send checked
-//! as the user's own, to the same parser and [`crate::send::SendPipeline`].
-//! There is no second copy of any validation.
+//! An adapter: each command's Avro fields become the actions' typed inputs
+//! directly (the JSON a command carries in `msg_body` and
+//! `offline_push_info` is Tencent's, parsed by [`crate::tencent::message`]),
+//! and the result is the action's [`Outcome`], never reply text. A command
+//! is the administrator's unless it asks to be checked as the sender's own.
 
 pub mod consumer;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use missive_core::msgbody::Sender;
-use missive_core::{ApiError, ErrorCode};
+use missive_core::{ApiError, ErrorCode, UserId};
+use missive_log::msg_key;
 use missive_schemas::commands::{Action, Command};
-use missive_schemas::Channel;
+use missive_schemas::{Channel, SyncOtherMachine};
 
-use crate::msg_key;
-use crate::rest::fields::Body;
-use crate::rest::{openim, route, sns, Admin, RestState};
-use crate::send::Actor;
+use crate::actions::relationships::RelationshipChange;
+use crate::actions::send::{SendReceipt, SendRequest, MAX_BATCH_RECIPIENTS};
+use crate::actions::{user_actor, Actions, Outcome};
+use crate::tencent::message::{parse_content, Content};
 
 /// Longest idempotency key.
 pub const MAX_COMMAND_ID_BYTES: usize = 128;
@@ -37,218 +38,242 @@ pub enum Handled {
 
 /// Runs one decoded command. `Err` is a refusal (dead-letter it) unless its
 /// code is retryable (the log or the views are unavailable: try again).
-pub async fn execute(state: &RestState, command: &Command) -> Result<Handled, ApiError> {
+pub async fn execute(actions: &Actions, command: &Command) -> Result<Handled, ApiError> {
     if command.command_id.is_empty() || command.command_id.len() > MAX_COMMAND_ID_BYTES {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
             format!("command_id must be 1 to {MAX_COMMAND_ID_BYTES} bytes long"),
         ));
     }
-    let admin = Admin::commands(&state.config);
-    let (msg_seq, msg_random) = msg_key::command_fields(state.config.sdkappid, &command.command_id);
+    let admin = actions.admin(Channel::Commands);
+    let (msg_seq, msg_random) =
+        msg_key::command_fields(actions.config.sdkappid, &command.command_id);
+    let ids = |from: &str, to: &str| -> Result<(UserId, UserId), ApiError> {
+        Ok((
+            UserId::parse(from, "From_Account", ErrorCode::FromAccountInvalid)?,
+            UserId::parse(to, "To_Account", ErrorCode::ToAccountInvalid)?,
+        ))
+    };
+    let message =
+        |content: Content, from: UserId, to: UserId, sync: bool, lifetime: i32| SendRequest {
+            msg_seq: Some(msg_seq),
+            cloud_custom_data: content.cloud_custom_data,
+            offline_push: content.offline_push,
+            sync_other_machine: if sync {
+                SyncOtherMachine::Sync
+            } else {
+                SyncOtherMachine::NoSync
+            },
+            lifetime_seconds: lifetime,
+            ..SendRequest::new(from, to, msg_random, content.body)
+        };
     match &command.action {
         Action::SendMessage(m) => {
-            let mut body = message_fields(
+            // Checked as a send by from_account itself, the client rules
+            // (blocks, friends-only, no system elements) apply.
+            let sender = if m.check_permissions {
+                Sender::User
+            } else {
+                Sender::Admin
+            };
+            let content = content(
                 &m.msg_body,
                 &m.cloud_custom_data,
-                m.sync_other_machine,
-                m.lifetime_seconds,
                 m.offline_push_info.as_deref(),
-                msg_seq,
-                msg_random,
+                sender,
             )?;
-            body.insert("From_Account".into(), m.from_account.clone().into());
-            body.insert("To_Account".into(), m.to_account.clone().into());
-            body.insert(
-                "IsNeedReadReceipt".into(),
-                i64::from(m.need_read_receipt).into(),
-            );
-            if m.check_permissions {
-                // Checked as a send by from_account itself: the client rules
-                // (blocks, friends-only, no system elements) apply.
-                let req = openim::parse_message(
-                    m.from_account.clone(),
-                    m.to_account.clone(),
-                    &Body::new(&body),
-                    Sender::User,
-                )?;
-                let actor = Actor {
-                    channel: Channel::Commands,
-                    identifier: m.from_account.clone(),
-                    admin: false,
-                };
-                let receipt = state.pipeline.send(&actor, req).await?;
-                return Ok(sent(receipt.msg_key, receipt.duplicate));
-            }
-            let reply = route(state, &admin, "openim", "sendmsg", &body).await?;
-            Ok(applied_with_key(&reply))
+            let (from, to) = ids(&m.from_account, &m.to_account)?;
+            let actor = if m.check_permissions {
+                user_actor(Channel::Commands, &from)
+            } else {
+                admin.clone()
+            };
+            let mut req = message(content, from, to, m.sync_other_machine, m.lifetime_seconds);
+            req.need_read_receipt = m.need_read_receipt;
+            let receipt = actions.sends.send(&actor, req).await?;
+            Ok(sent(receipt, m.check_permissions))
         }
         Action::SendSystemNotification(n) => {
             let msg_body = json!([{"MsgType": "TIMSystemElem", "MsgContent": {
                 "Kind": n.kind, "Text": n.text, "Data": n.data,
-            }}])
-            .to_string();
-            let mut body = message_fields(
+            }}]);
+            let content = parse_content(
                 &msg_body,
                 "",
-                true,
-                n.lifetime_seconds,
-                n.offline_push_info.as_deref(),
-                msg_seq,
-                msg_random,
+                offline_push(n.offline_push_info.as_deref())?.as_ref(),
+                Sender::Admin,
             )?;
-            if let Some(from) = &n.from_account {
-                body.insert("From_Account".into(), from.clone().into());
-            }
-            body.insert("To_Account".into(), n.to_account.clone().into());
-            let reply = route(state, &admin, "openim", "sendmsg", &body).await?;
-            Ok(applied_with_key(&reply))
+            let from = n.from_account.as_deref().unwrap_or(&admin.identifier);
+            let (from, to) = ids(from, &n.to_account)?;
+            let req = message(content, from, to, true, n.lifetime_seconds);
+            let receipt = actions.sends.send(&admin, req).await?;
+            Ok(sent(receipt, false))
         }
         Action::BatchSend(b) => {
-            let mut body = message_fields(
-                &b.msg_body,
-                &b.cloud_custom_data,
-                b.sync_other_machine,
-                b.lifetime_seconds,
-                b.offline_push_info.as_deref(),
-                msg_seq,
-                msg_random,
-            )?;
-            body.insert("From_Account".into(), b.from_account.clone().into());
-            body.insert("To_Account".into(), json!(b.to_accounts));
-            let reply = route(state, &admin, "openim", "batchsendmsg", &body).await?;
-            // Some recipients refused: the others have their copy (and keep
-            // it on a retry, which reuses the MsgKey); the command as a whole
-            // is dead-lettered so the operator sees who was missed.
-            if let Some(Value::Array(errors)) = reply.get("ErrorList") {
-                let first = errors
-                    .first()
-                    .and_then(|e| e["ErrorCode"].as_u64())
-                    .and_then(|c| ErrorCode::from_code(c as u32))
-                    .unwrap_or(ErrorCode::ToAccountInvalid);
+            if b.to_accounts.is_empty() {
                 return Err(ApiError::new(
-                    first,
+                    ErrorCode::ToAccountInvalid,
+                    "To_Account must list at least one user",
+                ));
+            }
+            if b.to_accounts.len() > MAX_BATCH_RECIPIENTS {
+                return Err(ApiError::new(
+                    ErrorCode::TooManyRecipients,
                     format!(
-                        "{} of {} recipients refused (the others received the message): {}",
-                        errors.len(),
-                        b.to_accounts.len(),
-                        Value::Array(errors.clone())
+                        "To_Account lists {} users; at most {MAX_BATCH_RECIPIENTS}",
+                        b.to_accounts.len()
                     ),
                 ));
             }
-            Ok(applied_with_key(&reply))
+            let content = content(
+                &b.msg_body,
+                &b.cloud_custom_data,
+                b.offline_push_info.as_deref(),
+                Sender::Admin,
+            )?;
+            let from = UserId::parse(
+                &b.from_account,
+                "From_Account",
+                ErrorCode::FromAccountInvalid,
+            )?;
+            let mut refused = Vec::new();
+            let mut valid = Vec::new();
+            for to in &b.to_accounts {
+                match UserId::parse(to, "To_Account", ErrorCode::ToAccountInvalid) {
+                    Ok(to) => valid.push(to),
+                    Err(e) => refused.push(json!({"To_Account": to, "ErrorCode": e.code.code()})),
+                }
+            }
+            let template = message(
+                content,
+                from.clone(),
+                from,
+                b.sync_other_machine,
+                b.lifetime_seconds,
+            );
+            let receipt = actions.sends.send_batch(&admin, template, valid).await;
+            for (to, code) in &receipt.refused {
+                refused.push(json!({"To_Account": to.as_str(), "ErrorCode": code.code()}));
+            }
+            // Some recipients refused: the others have their copy (and keep
+            // it on a retry, which reuses the MsgKey); the command as a whole
+            // is dead-lettered so the operator sees who was missed.
+            let Some(msg_key) = receipt.msg_key else {
+                return Err(ApiError::new(
+                    ErrorCode::ToAccountInvalid,
+                    format!(
+                        "the message reached no recipient: {}",
+                        Value::Array(refused)
+                    ),
+                ));
+            };
+            if let Some(first) = refused.first() {
+                let code = first["ErrorCode"]
+                    .as_u64()
+                    .and_then(|c| ErrorCode::from_code(c as u32))
+                    .unwrap_or(ErrorCode::ToAccountInvalid);
+                return Err(ApiError::new(
+                    code,
+                    format!(
+                        "{} of {} recipients refused (the others received the message): {}",
+                        refused.len(),
+                        b.to_accounts.len(),
+                        Value::Array(refused)
+                    ),
+                ));
+            }
+            Ok(Handled::Applied {
+                msg_key: Some(msg_key),
+            })
         }
         Action::FriendAdd(f) => {
-            let body = json!({
-                "From_Account": f.user_id,
-                "AddFriendItem": [{"To_Account": f.friend_id, "AddSource": "AddSource_Type_Commands"}],
-                "AddType": if f.both { "Add_Type_Both" } else { "Add_Type_Single" },
-            });
-            relationship(state, &admin, "friend_add", body, sns::ALREADY_FRIENDS).await
+            let change = RelationshipChange::AddFriend { both: f.both };
+            relationship(actions, &admin, &f.user_id, &f.friend_id, change).await
         }
         Action::FriendDelete(f) => {
-            let body = json!({
-                "From_Account": f.user_id,
-                "To_Account": [f.friend_id],
-                "DeleteType": if f.both { "Delete_Type_Both" } else { "Delete_Type_Single" },
-            });
-            relationship(state, &admin, "friend_delete", body, sns::NOT_FRIENDS).await
+            let change = RelationshipChange::DeleteFriend { both: f.both };
+            relationship(actions, &admin, &f.user_id, &f.friend_id, change).await
         }
         Action::BlockAdd(b) => {
-            let body = json!({"From_Account": b.user_id, "To_Account": [b.blocked_id]});
-            relationship(state, &admin, "black_list_add", body, sns::ALREADY_BLOCKED).await
+            relationship(
+                actions,
+                &admin,
+                &b.user_id,
+                &b.blocked_id,
+                RelationshipChange::Block,
+            )
+            .await
         }
         Action::BlockRemove(b) => {
-            let body = json!({"From_Account": b.user_id, "To_Account": [b.blocked_id]});
-            relationship(state, &admin, "black_list_delete", body, sns::NOT_BLOCKED).await
+            let change = RelationshipChange::Unblock;
+            relationship(actions, &admin, &b.user_id, &b.blocked_id, change).await
         }
     }
 }
 
-fn sent(msg_key: String, duplicate: bool) -> Handled {
-    if duplicate {
+/// A send's receipt as the command's result. Whether an admin send was a
+/// retry is not reported (the REST reply does not say either); the views
+/// keep one copy either way.
+fn sent(receipt: SendReceipt, report_duplicate: bool) -> Handled {
+    if report_duplicate && receipt.duplicate {
         Handled::AlreadyDone
     } else {
         Handled::Applied {
-            msg_key: Some(msg_key),
+            msg_key: Some(receipt.msg_key),
         }
     }
 }
 
-/// sendmsg / batchsendmsg replies carry the MsgKey. Whether it was a retry is
-/// not in Tencent's reply; the views keep one copy either way.
-fn applied_with_key(reply: &Map<String, Value>) -> Handled {
-    Handled::Applied {
-        msg_key: reply
-            .get("MsgKey")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    }
-}
-
-/// The Tencent fields every message command shares, with the MsgRandom and
-/// MsgSeq derived from the command's idempotency key.
-fn message_fields(
+/// A command's `msg_body` (Tencent `MsgBody` JSON), `cloud_custom_data` and
+/// `offline_push_info`, parsed by the rules a REST send follows.
+fn content(
     msg_body: &str,
     cloud_custom_data: &str,
-    sync_other_machine: bool,
-    lifetime_seconds: i32,
     offline_push_info: Option<&str>,
-    msg_seq: u32,
-    msg_random: u32,
-) -> Result<Map<String, Value>, ApiError> {
+    sender: Sender,
+) -> Result<Content, ApiError> {
     let msg_body: Value = serde_json::from_str(msg_body).map_err(|e| {
         ApiError::new(
             ErrorCode::MsgJsonParse,
             format!("msg_body is not valid JSON: {e}"),
         )
     })?;
-    let mut body = Map::new();
-    body.insert("MsgBody".into(), msg_body);
-    body.insert("MsgRandom".into(), msg_random.into());
-    body.insert("MsgSeq".into(), msg_seq.into());
-    body.insert("CloudCustomData".into(), cloud_custom_data.into());
-    body.insert(
-        "SyncOtherMachine".into(),
-        (if sync_other_machine { 1 } else { 2 }).into(),
-    );
-    body.insert("MsgLifeTime".into(), lifetime_seconds.into());
-    if let Some(push) = offline_push_info {
-        let push: Value = serde_json::from_str(push).map_err(|e| {
-            ApiError::new(
-                ErrorCode::OfflinePushInfoFormat,
-                format!("offline_push_info is not valid JSON: {e}"),
-            )
-        })?;
-        body.insert("OfflinePushInfo".into(), push);
-    }
-    Ok(body)
+    let push = offline_push(offline_push_info)?;
+    parse_content(&msg_body, cloud_custom_data, push.as_ref(), sender)
 }
 
-/// One relationship change through its REST handler: its single item's
-/// result is the command's; "already as asked" counts as done.
+fn offline_push(offline_push_info: Option<&str>) -> Result<Option<Value>, ApiError> {
+    offline_push_info
+        .map(|push| {
+            serde_json::from_str(push).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::OfflinePushInfoFormat,
+                    format!("offline_push_info is not valid JSON: {e}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// One relationship change with a single target: its outcome is the
+/// command's; "already as asked" counts as done.
 async fn relationship(
-    state: &RestState,
-    admin: &Admin,
-    api: &str,
-    body: Value,
-    already: &str,
+    actions: &Actions,
+    admin: &crate::actions::Actor,
+    user: &str,
+    target: &str,
+    change: RelationshipChange,
 ) -> Result<Handled, ApiError> {
-    let Value::Object(body) = body else {
-        unreachable!("built as an object")
-    };
-    let reply = route(state, admin, "sns", api, &body).await?;
-    let item = &reply["ResultItem"][0];
-    let code = item["ResultCode"].as_u64().unwrap_or(0) as u32;
-    let info = item["ResultInfo"].as_str().unwrap_or_default();
-    if code == 0 {
-        return Ok(Handled::Applied { msg_key: None });
+    let code = ErrorCode::SnsInvalidRequest;
+    let user = UserId::parse(user, "From_Account", code)?;
+    let target = UserId::parse(target, "To_Account", code)?;
+    let outcomes = actions
+        .change_relationships(admin, &user, change, std::slice::from_ref(&target))
+        .await?;
+    match outcomes.into_iter().next() {
+        Some(Outcome::Done) => Ok(Handled::Applied { msg_key: None }),
+        Some(Outcome::AlreadyDone) => Ok(Handled::AlreadyDone),
+        Some(Outcome::Refused(code, info)) => Err(ApiError::new(code, info)),
+        None => unreachable!("one target, one outcome"),
     }
-    if info == already {
-        return Ok(Handled::AlreadyDone);
-    }
-    Err(ApiError::new(
-        ErrorCode::from_code(code).unwrap_or(ErrorCode::SnsInvalidRequest),
-        info,
-    ))
 }

@@ -2,29 +2,12 @@
 
 use serde_json::{Map, Value};
 
-use missive_core::{ApiError, ErrorCode};
-use missive_schemas::{AccountImported, Event};
+use missive_core::{ApiError, ErrorCode, UserId};
 
-use super::fields::Body;
-use super::{admin_actor, Admin, RestState};
-use crate::send::check_user_id;
+use super::{Admin, RestState};
+use crate::actions::accounts::{check_profile_value, NewAccount};
+use crate::tencent::fields::Body;
 
-/// Longest nickname or avatar URL (Tencent's profile field limit).
-const MAX_PROFILE_VALUE_BYTES: usize = 500;
-
-/// Tencent's 500-byte limit on a profile value (40601).
-pub(super) fn check_profile_value(field: &str, value: &str) -> Result<(), ApiError> {
-    if value.len() > MAX_PROFILE_VALUE_BYTES {
-        return Err(ApiError::new(
-            ErrorCode::ProfileValueTooLong,
-            format!(
-                "{field} is {} bytes; at most {MAX_PROFILE_VALUE_BYTES}",
-                value.len()
-            ),
-        ));
-    }
-    Ok(())
-}
 const MAX_BATCH_IMPORT: usize = 100;
 
 pub(super) async fn account_import(
@@ -35,19 +18,19 @@ pub(super) async fn account_import(
     let code = ErrorCode::AccountInvalidParameters;
     // Older documents call the field `Identifier`.
     let user = body.string(&["UserID", "Identifier"], code)?;
-    check_user_id(user, "UserID", code)?;
+    let user = UserId::parse(user, "UserID", code)?;
     let nickname = body.opt_string("Nick", code)?.unwrap_or_default();
     let avatar_url = body.opt_string("FaceUrl", code)?.unwrap_or_default();
     check_profile_value("Nick", nickname)?;
     check_profile_value("FaceUrl", avatar_url)?;
-    let event = Event::AccountImported(AccountImported {
-        user_id: user.to_owned(),
+    let account = NewAccount {
+        user_id: user,
         nickname: nickname.to_owned(),
         avatar_url: avatar_url.to_owned(),
-    });
+    };
     state
-        .changes
-        .apply(&admin_actor(admin), vec![event])
+        .actions
+        .import_accounts(&admin.actor(), vec![account])
         .await?;
     Ok(Map::new())
 }
@@ -69,21 +52,19 @@ pub(super) async fn multiaccount_import(
             format!("Accounts must hold 1 to {MAX_BATCH_IMPORT} user ids"),
         ));
     }
-    let mut events = Vec::new();
+    let mut new = Vec::new();
     let mut failed = Vec::new();
     for a in accounts {
-        match a.as_str() {
-            Some(id) if check_user_id(id, "Accounts[]", code).is_ok() => {
-                events.push(Event::AccountImported(AccountImported {
-                    user_id: id.to_owned(),
-                    nickname: String::new(),
-                    avatar_url: String::new(),
-                }))
-            }
+        match a.as_str().map(|id| UserId::parse(id, "Accounts[]", code)) {
+            Some(Ok(user_id)) => new.push(NewAccount {
+                user_id,
+                nickname: String::new(),
+                avatar_url: String::new(),
+            }),
             _ => failed.push(a.clone()),
         }
     }
-    state.changes.apply(&admin_actor(admin), events).await?;
+    state.actions.import_accounts(&admin.actor(), new).await?;
     let mut out = Map::new();
     out.insert("FailAccounts".into(), Value::Array(failed));
     Ok(out)

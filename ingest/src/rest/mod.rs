@@ -1,13 +1,16 @@
 //! The Tencent-compatible REST API: `POST /v4/<service>/<command>` with the
-//! admin identity in the query string and a JSON body.
+//! admin identity in the query string and a JSON body. An adapter: each
+//! handler parses its body through [`crate::tencent`], calls one of
+//! [`crate::actions`] as the administrator, and shapes Tencent's reply.
+//! Reads that only query the views (history, unread counts, presence,
+//! friend checks, profiles) are answered here from [`missive_core::views`].
 
 mod accounts;
-pub(crate) mod fields;
-pub(crate) mod openim;
+mod openim;
 mod profile;
 mod push;
 mod recentcontact;
-pub(crate) mod sns;
+mod sns;
 
 use std::sync::Arc;
 
@@ -22,43 +25,31 @@ use serde_json::{Map, Value};
 
 use missive_core::{time, ApiError, Config, ErrorCode};
 
-use crate::changes::ChangePipeline;
-use crate::send::{Actor, SendPipeline};
+use crate::actions::{Actions, Actor};
+use crate::tencent::fields;
+use crate::tencent::parse_body;
 use missive_schemas::Channel;
 
 pub struct RestState {
     pub config: Arc<Config>,
     pub verifier: missive_core::usersig_cache::CachedVerifier,
-    pub pool: Pool,
-    pub pipeline: SendPipeline,
-    pub changes: ChangePipeline,
+    pub actions: Actions,
     /// Per-API and per-user call rates (REST only; the commands topic is
     /// paced by its consumer).
     pub limits: missive_core::ratelimit::RateLimits,
 }
 
-/// Every REST call (and every command from the commands topic) is the app administrator's.
-fn admin_actor(admin: &Admin) -> Actor {
-    Actor {
-        channel: admin.channel,
-        identifier: admin.identifier.clone(),
-        admin: true,
+impl RestState {
+    fn pool(&self) -> &Pool {
+        &self.actions.pool
     }
-}
-
-pub fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
-    tracing::warn!(error = %e, "PostgreSQL unavailable");
-    ApiError::new(
-        ErrorCode::ServiceUnavailable,
-        "the views are unavailable; retry",
-    )
 }
 
 pub fn router(state: Arc<RestState>) -> Router {
     let ops = missive_core::telemetry::ops_routes(
         "ingest",
-        Some(state.pool.clone()),
-        vec![Arc::new(state.pipeline.appender().link_health())],
+        Some(state.actions.pool.clone()),
+        vec![Arc::new(state.actions.link_health())],
     );
     Router::new()
         .route("/v4/{service}/{command}", post(dispatch))
@@ -76,18 +67,18 @@ pub fn router(state: Arc<RestState>) -> Router {
         )
 }
 
-/// The admin identity: from the query string, verified, or the commands
-/// topic's (whose writers the broker's ACLs vouch for).
-pub(crate) struct Admin {
+/// The admin identity, from the query string, verified.
+struct Admin {
     identifier: String,
-    channel: Channel,
 }
 
 impl Admin {
-    pub(crate) fn commands(config: &Config) -> Self {
-        Self {
-            identifier: config.admin_identifier.clone(),
-            channel: Channel::Commands,
+    /// Every REST call is the app administrator's.
+    fn actor(&self) -> Actor {
+        Actor {
+            channel: Channel::Rest,
+            identifier: self.identifier.clone(),
+            admin: true,
         }
     }
 }
@@ -239,32 +230,6 @@ async fn handle(
     route(state, &admin, service, command, &map).await
 }
 
-/// A REST body: a JSON object nested at most `max_depth` deep. Message APIs
-/// answer 90001 when it is not, the others 60003.
-pub fn parse_body(
-    bytes: &[u8],
-    is_msg_api: bool,
-    max_depth: usize,
-) -> Result<Map<String, Value>, ApiError> {
-    let parse_code = if is_msg_api {
-        ErrorCode::MsgJsonParse
-    } else {
-        ErrorCode::JsonParse
-    };
-    if missive_core::limits::json_too_deep(bytes, max_depth).is_some() {
-        return Err(ApiError::new(
-            parse_code,
-            format!("the body nests arrays and objects more than {max_depth} deep"),
-        ));
-    }
-    let json: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::new(parse_code, format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(map) = json else {
-        return Err(ApiError::new(parse_code, "the body must be a JSON object"));
-    };
-    Ok(map)
-}
-
 /// The REST decoder and validator of a `sendmsg` body, without the
 /// pipeline's view reads and append: what runs on hostile bytes before
 /// anything is stored (the fuzz tests drive it).
@@ -272,22 +237,16 @@ pub fn decode_sendmsg(
     bytes: &[u8],
     admin_identifier: &str,
     max_depth: usize,
-) -> Result<crate::send::SendRequest, ApiError> {
+) -> Result<crate::actions::send::SendRequest, ApiError> {
     let map = parse_body(bytes, true, max_depth)?;
     let admin = Admin {
         identifier: admin_identifier.to_owned(),
-        channel: Channel::Rest,
     };
-    let req = openim::parse_send(&admin, &fields::Body::new(&map))?;
-    crate::send::check_user_id(&req.from, "From_Account", ErrorCode::FromAccountInvalid)?;
-    crate::send::check_user_id(&req.to, "To_Account", ErrorCode::ToAccountInvalid)?;
-    Ok(req)
+    openim::parse_send(&admin, &fields::Body::new(&map))
 }
 
-/// Runs one API call as `admin`: the REST router and the commands topic share
-/// this, so a command is validated and checked by exactly the code a REST
-/// call is.
-pub(crate) async fn route(
+/// Runs one API call as `admin`.
+async fn route(
     state: &RestState,
     admin: &Admin,
     service: &str,
@@ -381,8 +340,5 @@ fn authenticate_admin(state: &RestState, query: Option<&str>) -> Result<Admin, A
             "the identifier must be the app administrator",
         ));
     }
-    Ok(Admin {
-        identifier,
-        channel: Channel::Rest,
-    })
+    Ok(Admin { identifier })
 }

@@ -1,19 +1,15 @@
 //! `/v4/openim/*`: one-to-one messages.
 
-use futures::StreamExt;
 use serde_json::{json, Map, Value};
 
 use missive_core::msgbody::{self, Sender};
-use missive_core::{views, ApiError, ErrorCode};
-use missive_schemas::{
-    conversation_id, ConversationRead, Event, ImportMode, MessageModified, MessageRecalled,
-    OfflinePushInfo, SyncOtherMachine,
-};
+use missive_core::{views, ApiError, ErrorCode, UserId};
+use missive_schemas::{conversation_id, ImportMode};
 
-use super::fields::Body;
-use super::{admin_actor, Admin, RestState};
-use crate::changes::ChangePipeline;
-use crate::send::{check_user_id, Actor, SendRequest, MAX_BODY_BYTES};
+use super::{Admin, RestState};
+use crate::actions::send::{SendRequest, MAX_BATCH_RECIPIENTS};
+use crate::tencent::fields::Body;
+use crate::tencent::message::{check_body_size, parse_message, parties, sender};
 
 /// Tencent's `sendmsg`: the administrator sends as `From_Account` (or as
 /// itself). As in Tencent IM, REST sends skip relationship checks and are
@@ -24,101 +20,21 @@ pub(crate) async fn sendmsg(
     body: &Body<'_>,
 ) -> Result<Map<String, Value>, ApiError> {
     let req = parse_send(admin, body)?;
-    let actor = admin_actor(admin);
-    let receipt = state.pipeline.send(&actor, req).await?;
+    let receipt = state.actions.sends.send(&admin.actor(), req).await?;
     let mut out = Map::new();
     out.insert("MsgTime".into(), receipt.msg_time.into());
     out.insert("MsgKey".into(), receipt.msg_key.into());
     Ok(out)
 }
 
+/// A `sendmsg` body as the administrator's send.
 pub(crate) fn parse_send(admin: &Admin, body: &Body<'_>) -> Result<SendRequest, ApiError> {
-    let from = sender(admin, body)?;
+    let from = sender(body, &admin.identifier)?;
     let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
-    parse_message(from, to.to_owned(), body, Sender::Admin)
+    let fields = parse_message(body, Sender::Admin)?;
+    let (from, to) = parties(from, to)?;
+    Ok(fields.request(from, to))
 }
-
-/// `From_Account`, or the administrator itself when absent.
-fn sender(admin: &Admin, body: &Body<'_>) -> Result<String, ApiError> {
-    match body.get("From_Account") {
-        None => Ok(admin.identifier.clone()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(ApiError::new(
-            ErrorCode::FromAccountInvalid,
-            "From_Account must be a string",
-        )),
-    }
-}
-
-/// The fields sendmsg, batchsendmsg, importmsg, WebSocket sends and the
-/// commands topic's sends share. `sender` says who may use which element
-/// types (system notices: admins only).
-pub(crate) fn parse_message(
-    from: String,
-    to: String,
-    body: &Body<'_>,
-    sender: Sender,
-) -> Result<SendRequest, ApiError> {
-    let sync_other_machine =
-        match body.opt_i64("SyncOtherMachine", ErrorCode::SyncOtherMachineInvalid)? {
-            None | Some(1) => SyncOtherMachine::Sync,
-            Some(2) => SyncOtherMachine::NoSync,
-            Some(v) => {
-                return Err(ApiError::new(
-                    ErrorCode::SyncOtherMachineInvalid,
-                    format!("SyncOtherMachine is {v}; it must be 1 or 2"),
-                ))
-            }
-        };
-    let lifetime = body
-        .opt_i64("MsgLifeTime", ErrorCode::MsgLifeTimeType)?
-        .unwrap_or(i64::from(crate::send::MAX_LIFETIME_SECONDS));
-    let lifetime_seconds = i32::try_from(lifetime).map_err(|_| {
-        ApiError::new(
-            ErrorCode::MsgLifeTimeRange,
-            format!("MsgLifeTime is {lifetime}; it must be between 0 and 604800 seconds"),
-        )
-    })?;
-    let msg_seq = body.opt_u32("MsgSeq", ErrorCode::MsgSeqInvalid)?;
-    let msg_random = body.u32("MsgRandom", ErrorCode::MsgRandomInvalid)?;
-    let raw_body = body
-        .get("MsgBody")
-        .ok_or_else(|| ApiError::new(ErrorCode::MsgBodyFormat, "MsgBody is missing"))?;
-    let cloud_custom_data = body
-        .opt_string("CloudCustomData", ErrorCode::MsgBodyFormat)?
-        .unwrap_or_default()
-        .to_owned();
-    check_body_size(raw_body, &cloud_custom_data)?;
-    let elements = msgbody::parse(raw_body, sender)?;
-    let offline_push = match body.get("OfflinePushInfo") {
-        None => None,
-        Some(v) => Some(parse_offline_push(v)?),
-    };
-    let need_read_receipt = match body.opt_i64("IsNeedReadReceipt", ErrorCode::InvalidRequest)? {
-        None | Some(0) => false,
-        Some(1) => true,
-        Some(v) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("IsNeedReadReceipt is {v}; it must be 0 or 1"),
-            ))
-        }
-    };
-    Ok(SendRequest {
-        msg_seq,
-        cloud_custom_data,
-        sync_other_machine,
-        lifetime_seconds,
-        offline_push,
-        need_read_receipt,
-        ..SendRequest::new(&from, &to, msg_random, elements)
-    })
-}
-
-/// Most recipients of one `batchsendmsg`.
-pub const MAX_BATCH_RECIPIENTS: usize = 500;
-/// How many of a batch's appends are in flight at once.
-const BATCH_CONCURRENCY: usize = 64;
 
 /// Tencent's `batchsendmsg`: one message to up to 500 users, with no
 /// relationship checks. Every recipient's copy shares one MsgKey; a failure
@@ -152,42 +68,33 @@ pub(crate) async fn batchsendmsg(
             ),
         ));
     }
-    // Every field but the recipient is checked once; `to` is set per copy.
-    let mut template = parse_message(sender(admin, body)?, String::new(), body, Sender::Admin)?;
-    template.batch = true;
-    let actor = admin_actor(admin);
+    // Every field but the recipient is checked once; the pipeline sets `to`
+    // per copy.
+    let from = sender(body, &admin.identifier)?;
+    let fields = parse_message(body, Sender::Admin)?;
+    let from = UserId::parse(from, "From_Account", ErrorCode::FromAccountInvalid)?;
+    let template = fields.request(from.clone(), from);
     let mut errors = Vec::new();
-    let mut sends = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut valid = Vec::new();
     for r in recipients {
-        match r.as_str() {
-            Some(to) if check_user_id(to, "To_Account", ErrorCode::ToAccountInvalid).is_ok() => {
-                if seen.insert(to) {
-                    let mut req = template.clone();
-                    req.to = to.to_owned();
-                    sends.push(req);
-                }
-            }
+        match r
+            .as_str()
+            .map(|to| UserId::parse(to, "To_Account", ErrorCode::ToAccountInvalid))
+        {
+            Some(Ok(to)) => valid.push(to),
             _ => errors
                 .push(json!({"To_Account": r, "ErrorCode": ErrorCode::ToAccountInvalid.code()})),
         }
     }
-    let results: Vec<_> = futures::stream::iter(sends.into_iter().map(|req| {
-        let to = req.to.clone();
-        let actor = &actor;
-        async move { (to, state.pipeline.send(actor, req).await) }
-    }))
-    .buffered(BATCH_CONCURRENCY)
-    .collect()
-    .await;
-    let mut key = None;
-    for (to, result) in results {
-        match result {
-            Ok(receipt) => key = Some(receipt.msg_key),
-            Err(e) => errors.push(json!({"To_Account": to, "ErrorCode": e.code.code()})),
-        }
+    let receipt = state
+        .actions
+        .sends
+        .send_batch(&admin.actor(), template, valid)
+        .await;
+    for (to, code) in receipt.refused {
+        errors.push(json!({"To_Account": to.as_str(), "ErrorCode": code.code()}));
     }
-    let Some(key) = key else {
+    let Some(key) = receipt.msg_key else {
         return Err(ApiError::new(
             ErrorCode::ToAccountInvalid,
             format!("the message reached no recipient: {}", Value::Array(errors)),
@@ -238,71 +145,18 @@ pub(super) async fn importmsg(
             format!("MsgTimeStamp is {time}; it must be a past unix time in seconds"),
         ));
     }
-    let mut req = parse_message(from.to_owned(), to.to_owned(), body, Sender::Admin)?;
-    req.import_mode = import_mode;
-    req.sent_at = Some(time * 1000);
-    let actor = admin_actor(admin);
-    let receipt = state.pipeline.send(&actor, req).await?;
+    let fields = parse_message(body, Sender::Admin)?;
+    let (from, to) = parties(from, to)?;
+    let req = SendRequest {
+        import_mode,
+        sent_at: Some(time * 1000),
+        ..fields.request(from, to)
+    };
+    let receipt = state.actions.sends.send(&admin.actor(), req).await?;
     let mut out = Map::new();
     // Not in Tencent's reply; lets an operator recall or edit what it imported.
     out.insert("MsgKey".into(), receipt.msg_key.into());
     Ok(out)
-}
-
-/// Tencent's `OfflinePushInfo` (PushFlag, Title, Desc, Ext, AndroidInfo, ApnsInfo).
-pub(crate) fn parse_offline_push(v: &Value) -> Result<OfflinePushInfo, ApiError> {
-    let code = ErrorCode::OfflinePushInfoFormat;
-    let map = v
-        .as_object()
-        .ok_or_else(|| ApiError::new(code, "OfflinePushInfo must be an object"))?;
-    let b = Body::at(map, "OfflinePushInfo");
-    let push_flag = b.opt_i64("PushFlag", code)?.unwrap_or(0);
-    if !(0..=1).contains(&push_flag) {
-        return Err(ApiError::new(
-            code,
-            format!("OfflinePushInfo.PushFlag is {push_flag}; it must be 0 or 1"),
-        ));
-    }
-    let sub = |name: &str| -> Result<Option<Body<'_>>, ApiError> {
-        match b.get(name) {
-            None => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(Body::at(m, b.field(name)))),
-            Some(_) => Err(ApiError::new(
-                code,
-                format!("{} must be an object", b.field(name)),
-            )),
-        }
-    };
-    let android = sub("AndroidInfo")?;
-    let apns = sub("ApnsInfo")?;
-    let s = |m: &Option<Body<'_>>, name: &str| -> Result<String, ApiError> {
-        match m {
-            None => Ok(String::new()),
-            Some(m) => Ok(m.opt_string(name, code)?.unwrap_or_default().to_owned()),
-        }
-    };
-    let badge_mode = match &apns {
-        None => 0,
-        Some(m) => m.opt_i64("BadgeMode", code)?.unwrap_or(0),
-    };
-    if !(0..=1).contains(&badge_mode) {
-        return Err(ApiError::new(
-            code,
-            format!("OfflinePushInfo.ApnsInfo.BadgeMode is {badge_mode}; it must be 0 or 1"),
-        ));
-    }
-    Ok(OfflinePushInfo {
-        push_flag: push_flag as i32,
-        title: b.opt_string("Title", code)?.unwrap_or_default().to_owned(),
-        desc: b.opt_string("Desc", code)?.unwrap_or_default().to_owned(),
-        ext: b.opt_string("Ext", code)?.unwrap_or_default().to_owned(),
-        android_sound: s(&android, "Sound")?,
-        apns_sound: s(&apns, "Sound")?,
-        apns_badge_mode: badge_mode as i32,
-        apns_title: s(&apns, "Title")?,
-        apns_sub_title: s(&apns, "SubTitle")?,
-        apns_image: s(&apns, "Image")?,
-    })
 }
 
 /// Largest page `admin_getroammsg` returns.
@@ -321,8 +175,8 @@ pub(super) async fn admin_getroammsg(
         ErrorCode::FromAccountInvalid,
     )?;
     let peer = body.string(&["Peer_Account", "To_Account"], ErrorCode::ToAccountInvalid)?;
-    check_user_id(operator, "Operator_Account", ErrorCode::FromAccountInvalid)?;
-    check_user_id(peer, "Peer_Account", ErrorCode::ToAccountInvalid)?;
+    let operator = UserId::parse(operator, "Operator_Account", ErrorCode::FromAccountInvalid)?;
+    let peer = UserId::parse(peer, "Peer_Account", ErrorCode::ToAccountInvalid)?;
     let max_cnt = body.i64("MaxCnt", ErrorCode::InvalidRequest)?;
     if !(1..=MAX_ROAM_PAGE).contains(&max_cnt) {
         return Err(ApiError::new(
@@ -338,9 +192,9 @@ pub(super) async fn admin_getroammsg(
             "MinTime and MaxTime must satisfy 0 <= MinTime <= MaxTime",
         ));
     }
-    let conversation = conversation_id(operator, peer);
-    let client = state.pool.get().await.map_err(super::db_unavailable)?;
-    let unavailable = super::db_unavailable;
+    let conversation = conversation_id(&operator, &peer);
+    let client = state.pool().get().await.map_err(ApiError::db_unavailable)?;
+    let unavailable = ApiError::db_unavailable;
     let before_seq = match body.opt_string("LastMsgKey", ErrorCode::InvalidRequest)? {
         None | Some("") => i64::MAX,
         Some(key) => views::message_by_key(&client, &conversation, key)
@@ -358,7 +212,7 @@ pub(super) async fn admin_getroammsg(
         &client,
         &views::HistoryQuery {
             conversation_id: &conversation,
-            viewer: operator,
+            viewer: &operator,
             min_time_ms: min_time.saturating_mul(1000),
             max_time_ms: max_time.saturating_mul(1000).saturating_add(999),
             before_seq,
@@ -407,57 +261,14 @@ pub(super) fn roam_message(m: views::StoredMessage) -> Value {
     })
 }
 
-/// The message `MsgKey` names in the conversation of `From_Account` and
-/// `To_Account`, which must have been sent by `From_Account` and not recalled.
-async fn existing_message(
-    state: &RestState,
-    body: &Body<'_>,
-) -> Result<(String, String, String, String), ApiError> {
+/// `From_Account`, `To_Account` and `MsgKey`: the message a recall or an
+/// edit acts on. The ids are checked once all three are present.
+fn message_ref<'a>(body: &Body<'a>) -> Result<(UserId, UserId, &'a str), ApiError> {
     let from = body.string(&["From_Account"], ErrorCode::FromAccountInvalid)?;
     let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
     let key = body.string(&["MsgKey"], ErrorCode::MsgKeyInvalid)?;
-    own_message(&state.pool, from, to, key).await
-}
-
-/// `(conversation, key, from, to)` of the message `key` that `from` sent to
-/// `to`, unless it was recalled: what a recall or an edit acts on.
-pub(crate) async fn own_message(
-    pool: &deadpool_postgres::Pool,
-    from: &str,
-    to: &str,
-    key: &str,
-) -> Result<(String, String, String, String), ApiError> {
-    check_user_id(from, "From_Account", ErrorCode::FromAccountInvalid)?;
-    check_user_id(to, "To_Account", ErrorCode::ToAccountInvalid)?;
-    // Keys are missive's own (`{seq}_{random}_{hex}`, `sys_{uuid}`): anything
-    // else, a NUL included, names no message and is refused before the views
-    // are asked.
-    if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::new(
-            ErrorCode::MsgKeyInvalid,
-            "MsgKey must be 1 to 64 printable ASCII characters",
-        ));
-    }
-    let conversation = conversation_id(from, to);
-    let client = pool.get().await.map_err(super::db_unavailable)?;
-    let meta = views::message_meta(&client, &conversation, key)
-        .await
-        .map_err(super::db_unavailable)?;
-    match meta {
-        Some((sender, _, _)) if sender != from => Err(ApiError::new(
-            ErrorCode::MessageNotFound,
-            "From_Account did not send this message",
-        )),
-        Some((_, _, true)) => Err(ApiError::new(
-            ErrorCode::AlreadyRecalled,
-            "the message was already recalled",
-        )),
-        Some(_) => Ok((conversation, key.to_owned(), from.to_owned(), to.to_owned())),
-        None => Err(ApiError::new(
-            ErrorCode::MessageNotFound,
-            "no message with this MsgKey between these accounts",
-        )),
-    }
+    let (from, to) = parties(from, to)?;
+    Ok((from, to, key))
 }
 
 /// Tencent's `admin_msgwithdraw`: recalls a message for both parties.
@@ -467,59 +278,12 @@ pub(super) async fn admin_msgwithdraw(
     admin: &Admin,
     body: &Body<'_>,
 ) -> Result<Map<String, Value>, ApiError> {
-    let from = body.string(&["From_Account"], ErrorCode::FromAccountInvalid)?;
-    let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
-    let key = body.string(&["MsgKey"], ErrorCode::MsgKeyInvalid)?;
-    recall(
-        &state.changes,
-        &state.pool,
-        &admin_actor(admin),
-        from,
-        to,
-        key,
-    )
-    .await?;
+    let (from, to, key) = message_ref(body)?;
+    state
+        .actions
+        .recall(&admin.actor(), &from, &to, key)
+        .await?;
     Ok(Map::new())
-}
-
-/// Recalls the message `key` that `from` sent to `to`, for both parties;
-/// answered once the views hold it. The administrator (REST) and the sender
-/// (a device) recall the same way.
-pub(crate) async fn recall(
-    changes: &ChangePipeline,
-    pool: &deadpool_postgres::Pool,
-    actor: &Actor,
-    from: &str,
-    to: &str,
-    key: &str,
-) -> Result<(), ApiError> {
-    let (conversation_id, msg_key, from_account, to_account) =
-        own_message(pool, from, to, key).await?;
-    let event = Event::MessageRecalled(MessageRecalled {
-        conversation_id,
-        msg_key,
-        from_account,
-        to_account,
-    });
-    changes.apply(actor, vec![event]).await
-}
-
-/// `reader` has read every message from `peer` sent up to `read_time` (ms;
-/// a future time counts as now); answered once unread counts reflect it.
-pub(crate) async fn mark_read(
-    changes: &ChangePipeline,
-    actor: &Actor,
-    reader: &str,
-    peer: &str,
-    read_time: i64,
-) -> Result<(), ApiError> {
-    let event = Event::ConversationRead(ConversationRead {
-        conversation_id: conversation_id(reader, peer),
-        reader: reader.to_owned(),
-        peer: peer.to_owned(),
-        read_time: read_time.min(missive_core::time::now_millis()),
-    });
-    changes.apply(actor, vec![event]).await
 }
 
 /// Tencent's `modify_c2c_msg`: replaces the body and/or CloudCustomData.
@@ -544,19 +308,10 @@ pub(super) async fn modify_c2c_msg(
             "give MsgBody, CloudCustomData or both",
         ));
     }
-    let (conversation_id, msg_key, from_account, to_account) =
-        existing_message(state, body).await?;
-    let event = Event::MessageModified(MessageModified {
-        conversation_id,
-        msg_key,
-        from_account,
-        to_account,
-        body: new_body,
-        cloud_custom_data,
-    });
+    let (from, to, key) = message_ref(body)?;
     state
-        .changes
-        .apply(&admin_actor(admin), vec![event])
+        .actions
+        .edit(&admin.actor(), &from, &to, key, new_body, cloud_custom_data)
         .await?;
     Ok(Map::new())
 }
@@ -571,8 +326,8 @@ pub(super) async fn admin_set_msg_read(
 ) -> Result<Map<String, Value>, ApiError> {
     let reader = body.string(&["Report_Account"], ErrorCode::FromAccountInvalid)?;
     let peer = body.string(&["Peer_Account"], ErrorCode::ToAccountInvalid)?;
-    check_user_id(reader, "Report_Account", ErrorCode::FromAccountInvalid)?;
-    check_user_id(peer, "Peer_Account", ErrorCode::ToAccountInvalid)?;
+    let reader = UserId::parse(reader, "Report_Account", ErrorCode::FromAccountInvalid)?;
+    let peer = UserId::parse(peer, "Peer_Account", ErrorCode::ToAccountInvalid)?;
     let now = missive_core::time::now_millis();
     // Tencent documents MsgReadTime as a string; numbers are accepted too.
     let read_time = match body.get("MsgReadTime") {
@@ -600,7 +355,10 @@ pub(super) async fn admin_set_msg_read(
             ))
         }
     };
-    mark_read(&state.changes, &admin_actor(admin), reader, peer, read_time).await?;
+    state
+        .actions
+        .mark_read(&admin.actor(), &reader, &peer, read_time)
+        .await?;
     Ok(Map::new())
 }
 
@@ -614,15 +372,15 @@ pub(super) async fn get_c2c_unread_msg_num(
     body: &Body<'_>,
 ) -> Result<Map<String, Value>, ApiError> {
     let user = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
-    check_user_id(user, "To_Account", ErrorCode::ToAccountInvalid)?;
-    let client = state.pool.get().await.map_err(super::db_unavailable)?;
+    let user = UserId::parse(user, "To_Account", ErrorCode::ToAccountInvalid)?;
+    let client = state.pool().get().await.map_err(ApiError::db_unavailable)?;
     let caps = views::OfflineCaps::from_config(&state.config.views);
     let mut out = Map::new();
     match body.get("Peer_Account") {
         None => {
-            let total = views::unread_total(&client, user, caps)
+            let total = views::unread_total(&client, &user, caps)
                 .await
-                .map_err(super::db_unavailable)?;
+                .map_err(ApiError::db_unavailable)?;
             out.insert("AllC2CUnreadMsgNum".into(), total.into());
         }
         Some(Value::Array(peers)) if !peers.is_empty() && peers.len() <= MAX_UNREAD_PEERS => {
@@ -630,13 +388,10 @@ pub(super) async fn get_c2c_unread_msg_num(
             let mut errors = Vec::new();
             for p in peers {
                 match p.as_str() {
-                    Some(peer)
-                        if check_user_id(peer, "Peer_Account", ErrorCode::ToAccountInvalid)
-                            .is_ok() =>
-                    {
-                        let n = views::unread_with(&client, user, peer, caps)
+                    Some(peer) if UserId::is_valid(peer) => {
+                        let n = views::unread_with(&client, &user, peer, caps)
                             .await
-                            .map_err(super::db_unavailable)?;
+                            .map_err(ApiError::db_unavailable)?;
                         list.push(json!({"Peer_Account": peer, "C2CUnreadMsgNum": n}));
                     }
                     _ => errors.push(
@@ -714,17 +469,15 @@ pub(super) async fn querystate(
     let mut errors = Vec::new();
     for u in users {
         match u.as_str() {
-            Some(id) if check_user_id(id, "To_Account", ErrorCode::ToAccountInvalid).is_ok() => {
-                valid.push(id)
-            }
+            Some(id) if UserId::is_valid(id) => valid.push(id),
             _ => errors
                 .push(json!({"To_Account": u, "ErrorCode": ErrorCode::ToAccountInvalid.code()})),
         }
     }
-    let client = state.pool.get().await.map_err(super::db_unavailable)?;
+    let client = state.pool().get().await.map_err(ApiError::db_unavailable)?;
     let live = views::presence_of(&client, &valid, missive_core::time::now_millis())
         .await
-        .map_err(super::db_unavailable)?;
+        .map_err(ApiError::db_unavailable)?;
     let results: Vec<Value> = valid
         .iter()
         .map(|u| {
@@ -756,17 +509,4 @@ pub(super) async fn querystate(
         out.insert("ErrorList".into(), Value::Array(errors));
     }
     Ok(out)
-}
-
-/// The 12 KB limit on a message body (serialized MsgBody plus CloudCustomData).
-fn check_body_size(msg_body: &Value, cloud_custom_data: &str) -> Result<(), ApiError> {
-    let size =
-        serde_json::to_vec(msg_body).map_or(usize::MAX, |v| v.len()) + cloud_custom_data.len();
-    if size > MAX_BODY_BYTES {
-        return Err(ApiError::new(
-            ErrorCode::BodyTooLarge,
-            format!("the message body is {size} bytes; at most {MAX_BODY_BYTES} are allowed"),
-        ));
-    }
-    Ok(())
 }

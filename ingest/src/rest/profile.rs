@@ -2,13 +2,12 @@
 
 use serde_json::{json, Map, Value};
 
-use missive_core::{views, ApiError, ErrorCode};
-use missive_schemas::{Event, ProfileUpdated};
+use missive_core::{views, ApiError, ErrorCode, UserId};
 
-use super::accounts::check_profile_value;
-use super::fields::Body;
-use super::{admin_actor, db_unavailable, Admin, RestState};
-use crate::send::check_user_id;
+use super::{Admin, RestState};
+use crate::actions::accounts::{check_profile_value, ProfileChange};
+use crate::tencent::fields::Body;
+use crate::tencent::message::user_list;
 
 const TAG_NICK: &str = "Tag_Profile_IM_Nick";
 const TAG_IMAGE: &str = "Tag_Profile_IM_Image";
@@ -21,13 +20,13 @@ pub(super) async fn portrait_set(
 ) -> Result<Map<String, Value>, ApiError> {
     let code = ErrorCode::ProfileInvalidRequest;
     let user = body.string(&["From_Account"], code)?;
-    check_user_id(user, "From_Account", code)?;
+    let user = UserId::parse(user, "From_Account", code)?;
     let items = match body.get("ProfileItem") {
         Some(Value::Array(items)) if !items.is_empty() => items,
         _ => return Err(ApiError::new(code, "ProfileItem must be a non-empty array")),
     };
-    let mut update = ProfileUpdated {
-        user_id: user.to_owned(),
+    let mut update = ProfileChange {
+        user_id: user,
         nickname: None,
         avatar_url: None,
     };
@@ -50,22 +49,7 @@ pub(super) async fn portrait_set(
             }
         }
     }
-    let client = state.pool.get().await.map_err(db_unavailable)?;
-    if views::accounts_among(&client, &[user])
-        .await
-        .map_err(db_unavailable)?
-        .is_empty()
-    {
-        return Err(ApiError::new(
-            ErrorCode::ProfileAccountNotFound,
-            format!("account `{user}` was never imported"),
-        ));
-    }
-    drop(client);
-    state
-        .changes
-        .apply(&admin_actor(admin), vec![Event::ProfileUpdated(update)])
-        .await?;
+    state.actions.set_profile(&admin.actor(), update).await?;
     let mut out = Map::new();
     out.insert("ErrorDisplay".into(), "".into());
     Ok(out)
@@ -76,7 +60,7 @@ pub(super) async fn portrait_get(
     body: &Body<'_>,
 ) -> Result<Map<String, Value>, ApiError> {
     let code = ErrorCode::ProfileInvalidRequest;
-    let users = super::sns::user_list(body, "To_Account", MAX_PORTRAIT_GET, code)?;
+    let users = user_list(body, "To_Account", MAX_PORTRAIT_GET, code)?;
     let tags = match body.get("TagList") {
         Some(Value::Array(t)) if !t.is_empty() => t
             .iter()
@@ -90,17 +74,17 @@ pub(super) async fn portrait_get(
             .collect::<Result<Vec<_>, _>>()?,
         _ => return Err(ApiError::new(code, "TagList must be a non-empty array")),
     };
-    let client = state.pool.get().await.map_err(db_unavailable)?;
-    let ids: Vec<&str> = users.iter().map(String::as_str).collect();
+    let client = state.pool().get().await.map_err(ApiError::db_unavailable)?;
+    let ids: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
     let profiles = views::profiles_of(&client, &ids)
         .await
-        .map_err(db_unavailable)?;
+        .map_err(ApiError::db_unavailable)?;
     let mut items = Vec::new();
     let mut failed = Vec::new();
     for u in &users {
-        match profiles.get(u) {
+        match profiles.get(u.as_str()) {
             Some(p) => items.push(json!({
-                "To_Account": u,
+                "To_Account": u.as_str(),
                 "ProfileItem": tags.iter().map(|t| json!({
                     "Tag": t,
                     "Value": if *t == TAG_NICK { &p.nickname } else { &p.avatar_url },
@@ -109,9 +93,9 @@ pub(super) async fn portrait_get(
                 "ResultInfo": "",
             })),
             None => {
-                failed.push(u.clone());
+                failed.push(u.as_str());
                 items.push(json!({
-                    "To_Account": u, "ProfileItem": [],
+                    "To_Account": u.as_str(), "ProfileItem": [],
                     "ResultCode": ErrorCode::ProfileAccountNotFound.code(),
                     "ResultInfo": "account was never imported",
                 }));

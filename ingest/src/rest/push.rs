@@ -5,16 +5,19 @@ use serde_json::{Map, Value};
 
 use missive_core::ApiError;
 
-use super::{admin_actor, Admin, RestState};
-use crate::push_tokens::{self, TokenRequest};
+use super::{Admin, RestState};
+use crate::tencent::push_token::parse_token_request;
 
 pub(super) async fn set_token(
     state: &RestState,
     admin: &Admin,
     body: &Map<String, Value>,
 ) -> Result<Map<String, Value>, ApiError> {
-    let req = TokenRequest::parse(body, true)?;
-    push_tokens::register(&state.changes, &admin_actor(admin), req).await?;
+    let req = parse_token_request(body, true)?;
+    state
+        .actions
+        .register_push_token(&admin.actor(), req)
+        .await?;
     Ok(Map::new())
 }
 
@@ -23,7 +26,7 @@ pub(super) async fn delete_token(
     admin: &Admin,
     body: &Map<String, Value>,
 ) -> Result<Map<String, Value>, ApiError> {
-    let req = TokenRequest::parse(body, false)?;
-    push_tokens::unregister(&state.changes, &state.pool, &admin_actor(admin), req).await?;
+    let req = parse_token_request(body, false)?;
+    state.actions.remove_push_token(&admin.actor(), req).await?;
     Ok(Map::new())
 }

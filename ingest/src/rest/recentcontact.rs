@@ -3,12 +3,11 @@
 
 use serde_json::{json, Map, Value};
 
-use missive_core::{views, ApiError, ErrorCode};
+use missive_core::{views, ApiError, ErrorCode, UserId};
 
-use super::fields::Body;
 use super::openim::roam_message;
 use super::RestState;
-use crate::send::check_user_id;
+use crate::tencent::fields::Body;
 
 /// Sessions per page (Tencent pages recent contacts by 100).
 const PAGE: i64 = 100;
@@ -21,7 +20,7 @@ pub(super) async fn get_list(
     body: &Body<'_>,
 ) -> Result<Map<String, Value>, ApiError> {
     let user = body.string(&["From_Account"], ErrorCode::FromAccountInvalid)?;
-    check_user_id(user, "From_Account", ErrorCode::FromAccountInvalid)?;
+    let user = UserId::parse(user, "From_Account", ErrorCode::FromAccountInvalid)?;
     let start = body
         .opt_i64("StartIndex", ErrorCode::InvalidRequest)?
         .unwrap_or(0);
@@ -37,10 +36,10 @@ pub(super) async fn get_list(
     }
     let page = PAGE.min(limit - start);
     let caps = views::OfflineCaps::from_config(&state.config.views);
-    let client = state.pool.get().await.map_err(super::db_unavailable)?;
-    let contacts = views::recent_contacts(&client, user, start, page + 1, caps)
+    let client = state.pool().get().await.map_err(ApiError::db_unavailable)?;
+    let contacts = views::recent_contacts(&client, &user, start, page + 1, caps)
         .await
-        .map_err(super::db_unavailable)?;
+        .map_err(ApiError::db_unavailable)?;
     let complete = contacts.len() as i64 <= page;
     let items: Vec<Value> = contacts
         .into_iter()

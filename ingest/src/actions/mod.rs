@@ -1,0 +1,90 @@
+//! The actions floor: everything a user or the administrator can do, with
+//! typed inputs (ids already [`UserId`]s, bodies already elements) and typed
+//! results. The adapters above (REST, commands topic, WebSocket devices)
+//! parse their wire format on the Tencent floor (`tencent/`) and call these; the
+//! actions append through [`missive_log`] below. Nothing here knows JSON
+//! field names or reply text.
+//!
+//! - [`send`]: one-to-one, batch and imported messages (the before-send
+//!   hook's place is named there).
+//! - [`messages`]: recall, edit, read of messages already sent.
+//! - [`relationships`]: friends and blocklists, item by item.
+//! - [`accounts`]: account imports and profiles (account lifecycle actions
+//!   such as delete or kick belong here too).
+//! - [`push_tokens`]: offline-push device tokens.
+//! - [`changes`]: how a change is acknowledged only once the views hold it.
+
+pub mod accounts;
+pub mod changes;
+pub mod messages;
+pub mod push_tokens;
+pub mod relationships;
+pub mod send;
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+
+use missive_core::{Config, ErrorCode, UserId};
+pub use missive_log::Actor;
+
+use changes::ChangePipeline;
+use send::SendPipeline;
+
+/// What became of one requested change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Appended (and, for changes, in the views).
+    Done,
+    /// Already as asked: nothing was appended. A retried command counts
+    /// this as success.
+    AlreadyDone,
+    /// Refused for this item, with the Tencent code and the reason.
+    Refused(ErrorCode, String),
+}
+
+/// The actions, with what they need: the views (pool), the send pipeline
+/// and the change pipeline, both appending through one [`missive_log::EventAppender`].
+#[derive(Clone)]
+pub struct Actions {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+    pub sends: SendPipeline,
+    pub changes: ChangePipeline,
+}
+
+impl Actions {
+    pub fn new(config: Arc<Config>, pool: Pool, appender: missive_log::EventAppender) -> Self {
+        Self {
+            sends: SendPipeline::new(config.clone(), pool.clone(), appender.clone()),
+            changes: ChangePipeline::new(config.clone(), pool.clone(), appender),
+            config,
+            pool,
+        }
+    }
+
+    /// Whether the broker is reachable, as the events producer sees it.
+    pub fn link_health(&self) -> missive_core::kafka::LinkHealth {
+        self.sends.appender().link_health()
+    }
+
+    /// The administrator acting through `channel`: every REST call and every
+    /// command from the commands topic.
+    pub fn admin(&self, channel: missive_schemas::Channel) -> Actor {
+        Actor {
+            channel,
+            identifier: self.config.admin_identifier.clone(),
+            admin: true,
+        }
+    }
+}
+
+/// `user` acting for themselves through `channel` (a device, a command
+/// checked as the user's own send).
+pub fn user_actor(channel: missive_schemas::Channel, user: &UserId) -> Actor {
+    Actor {
+        channel,
+        identifier: user.to_string(),
+        admin: false,
+    }
+}

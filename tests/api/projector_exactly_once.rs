@@ -1,0 +1,108 @@
+//! The projector keeps its offsets in PostgreSQL, in the same transaction as
+//! the rows: a restart resumes exactly where the views are, and undecodable
+//! records go to the dead-letter topic without stopping it.
+
+use crate::support;
+
+use std::time::Duration;
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use support::{read_topic, start_projector, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_projector_resumes_from_the_offsets_in_postgres() {
+    let mut app = TestApp::spawn().await;
+    for i in 0..5 {
+        app.send_text("erin", "frank", 100 + i, &format!("m{i}"))
+            .await;
+    }
+    app.wait_for_count("SELECT count(*) FROM messages", 5).await;
+    app.projector.take().unwrap().shutdown().await;
+
+    // Sent while no projector runs: on the log, not yet in the views.
+    for i in 5..12 {
+        app.send_text("frank", "erin", 100 + i, &format!("m{i}"))
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stored = app.scalar("SELECT count(*) FROM messages").await;
+    assert_eq!(stored, 5);
+
+    app.projector = Some(start_projector(&app.config).await);
+    app.wait_for_count("SELECT count(*) FROM messages", 12)
+        .await;
+    let seqs: Vec<i64> = app.column("SELECT seq FROM messages ORDER BY seq").await;
+    assert_eq!(
+        seqs,
+        (1..=12).collect::<Vec<_>>(),
+        "nothing lost or doubled, seq dense"
+    );
+    // Offsets and rows agree: every record on the log was consumed once.
+    let consumed = app
+        .scalar("SELECT sum(next_offset)::bigint FROM projector_offsets")
+        .await;
+    assert_eq!(consumed, app.events_on_log());
+    assert_eq!(consumed, 12);
+    // Inbox cursors are dense per user too: both users got every message.
+    let rows = app
+        .pg
+        .query(
+            "SELECT user_id, count(*), max(cursor) FROM inbox GROUP BY user_id ORDER BY user_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    for r in rows {
+        let (count, max): (i64, i64) = (r.get(1), r.get(2));
+        assert_eq!(count, 12);
+        assert_eq!(max, 12);
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn undecodable_records_go_to_the_dead_letter_topic_and_projection_goes_on() {
+    let app = TestApp::spawn().await;
+    let producer: FutureProducer = missive_core::kafka::producer(&app.config).unwrap();
+    let topic = app.config.events_topic();
+    for (key, payload) in [
+        ("x:y", b"not avro at all".to_vec()),
+        ("x:y", vec![0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+    ] {
+        producer
+            .send(
+                FutureRecord::to(&topic).key(key).payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    app.send_text("gina", "hank", 1, "after the garbage").await;
+    app.wait_for_count("SELECT count(*) FROM messages", 1).await;
+    let dlq = read_topic(&app.config, &app.config.events_dlq_topic());
+    assert_eq!(dlq.len(), 2, "both bad records are dead-lettered");
+    let first = dlq
+        .iter()
+        .find(|r| r.payload == b"not avro at all")
+        .expect("original bytes kept");
+    let reason = first.header("missive.dlq.reason").unwrap();
+    assert!(reason.contains("single-object"), "{reason}");
+    assert_eq!(first.header("missive.dlq.topic"), Some(topic.as_str()));
+    assert_eq!(first.key.as_deref(), Some(&b"x:y"[..]));
+    assert!(first.header("missive.dlq.offset").is_some());
+    let second = dlq
+        .iter()
+        .find(|r| r.payload != b"not avro at all")
+        .unwrap();
+    let reason = second.header("missive.dlq.reason").unwrap();
+    assert!(reason.contains("unknown schema"), "{reason}");
+    // The offsets moved past the bad records: a restart would not re-read them.
+    let consumed = app
+        .scalar("SELECT sum(next_offset)::bigint FROM projector_offsets")
+        .await;
+    assert_eq!(consumed, 3);
+    let metrics = app.metrics(app.projector.as_ref().unwrap().addr).await;
+    assert!(metrics.contains("missive_projector_dead_letters_total"));
+    app.stop().await;
+}
