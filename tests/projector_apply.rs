@@ -45,6 +45,8 @@ fn message(from: &str, to: &str, key: &str, at: i64) -> Envelope {
             need_read_receipt: false,
             import_mode: ImportMode::None,
             decision: Decision::Deliver,
+            before_send_callback: None,
+            forbid_after_send_callback: false,
         })),
         at,
     )

@@ -47,6 +47,8 @@ pub(crate) fn message(i: u64, users: u64, text: &str) -> Envelope {
             need_read_receipt: false,
             import_mode: ImportMode::None,
             decision: Decision::Deliver,
+            before_send_callback: None,
+            forbid_after_send_callback: false,
         })),
     }
 }

@@ -3,7 +3,9 @@
 //! Tencent-compatible REST API; the WebSocket and commands-topic channels
 //! reuse [`send::SendPipeline`].
 
+pub mod account_rules;
 pub mod appender;
+pub mod before_send;
 pub mod changes;
 pub mod commands;
 pub mod msg_key;

@@ -104,7 +104,11 @@ pub(crate) fn parse_message(
             ))
         }
     };
+    let (forbid_before_send_callback, forbid_after_send_callback) =
+        parse_forbid_callback_control(body)?;
     Ok(SendRequest {
+        forbid_before_send_callback,
+        forbid_after_send_callback,
         msg_seq,
         cloud_custom_data,
         sync_other_machine,
@@ -113,6 +117,34 @@ pub(crate) fn parse_message(
         need_read_receipt,
         ..SendRequest::new(&from, &to, msg_random, elements)
     })
+}
+
+/// `ForbidCallbackControl`: which of this message's callbacks not to make,
+/// as (before-send, after-send).
+fn parse_forbid_callback_control(body: &Body<'_>) -> Result<(bool, bool), ApiError> {
+    let Some(v) = body.get("ForbidCallbackControl") else {
+        return Ok((false, false));
+    };
+    let bad = |what: String| ApiError::new(ErrorCode::InvalidRequest, what);
+    let Value::Array(items) = v else {
+        return Err(bad(
+            "ForbidCallbackControl must be an array of strings".into()
+        ));
+    };
+    let (mut before, mut after) = (false, false);
+    for item in items {
+        match item.as_str() {
+            Some("ForbidBeforeSendMsgCallback") => before = true,
+            Some("ForbidAfterSendMsgCallback") => after = true,
+            _ => {
+                return Err(bad(format!(
+                    "ForbidCallbackControl holds {item}; it may hold \
+                     \"ForbidBeforeSendMsgCallback\" and \"ForbidAfterSendMsgCallback\""
+                )))
+            }
+        }
+    }
+    Ok((before, after))
 }
 
 /// Most recipients of one `batchsendmsg`.
@@ -722,6 +754,22 @@ pub(super) async fn querystate(
         }
     }
     let client = state.pool.get().await.map_err(super::db_unavailable)?;
+    // As Tencent does, an account that does not exist is listed in
+    // ErrorList (70107), not reported Offline.
+    if !state.config.accounts.allow_unknown {
+        let known = views::accounts_among(&client, &valid)
+            .await
+            .map_err(super::db_unavailable)?;
+        valid.retain(|id| {
+            let exists = known.contains(*id);
+            if !exists {
+                errors.push(
+                    json!({"To_Account": id, "ErrorCode": ErrorCode::AccountNotFound.code()}),
+                );
+            }
+            exists
+        });
+    }
     let live = views::presence_of(&client, &valid, missive_core::time::now_millis())
         .await
         .map_err(super::db_unavailable)?;
