@@ -34,6 +34,8 @@ struct Call {
 }
 
 type Script = dyn Fn(&Value, usize) -> (StatusCode, Value, Duration) + Send + Sync;
+/// What the fake app server's handler holds: the calls so far and the script.
+type Shared = (Arc<Mutex<Vec<Call>>>, Arc<Script>);
 
 /// The fake app server: answers each request by `script(body, try)` where
 /// `try` counts earlier requests with the same `EventId` (0 for the first).
@@ -67,7 +69,7 @@ impl AppServer {
 }
 
 async fn answer(
-    State((calls, script)): State<(Arc<Mutex<Vec<Call>>>, Arc<Script>)>,
+    State((calls, script)): State<Shared>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     Json(body): Json<Value>,
