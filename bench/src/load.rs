@@ -102,12 +102,16 @@ pub struct Options {
     pub before_send_callback: bool,
 }
 
+/// Before-send callbacks the fake app server of `--before-send-callback` answered.
+static CALLBACKS_ANSWERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// A loopback app server that allows every message at once, as the
 /// before-send callback of `--before-send-callback` asks it; returns its URL.
 async fn allow_all_app_server() -> anyhow::Result<String> {
     let app = axum::Router::new().route(
         "/callback",
         axum::routing::post(|| async {
+            CALLBACKS_ANSWERED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             axum::Json(json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}))
         }),
     );
@@ -778,6 +782,9 @@ impl Harness {
             "prefill": {"messages": self.opts.prefill_messages,
                         "users": if self.opts.prefill_messages > 0 { self.opts.prefill_users } else { 0 },
                         "peers": self.opts.prefill_peers},
+            "before_send_callback": self.opts.before_send_callback,
+            "before_send_callbacks_answered":
+                CALLBACKS_ANSWERED.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 
