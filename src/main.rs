@@ -31,7 +31,11 @@ enum Command {
     Projector,
     /// WebSocket sessions: sync and live push.
     Delivery,
-    /// Migrations, then ingest, projector and delivery in one process.
+    /// The after-callbacks worker: calls the app server back for what the
+    /// log records (docs/callbacks.md).
+    Callbacks,
+    /// Migrations, then ingest, projector, delivery and (when switched on)
+    /// the callbacks worker in one process.
     Dev,
     /// Applies the database migrations.
     Migrate,
@@ -125,6 +129,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Ingest => missive_ingest::run(config, shutdown).await?,
         Command::Projector => missive_projector::run(config, shutdown).await?,
         Command::Delivery => missive_delivery::run(config, shutdown).await?,
+        Command::Callbacks => match missive_callbacks::CallbackWorker::new(config).await? {
+            Some(worker) => worker.run(shutdown).await,
+            None => anyhow::bail!(
+                "no after-callback is switched on: set callbacks.url and at least one \
+                 callbacks.after_* / friend_* / black_list_* switch (docs/callbacks.md)"
+            ),
+        },
         Command::Migrate => migrate(&config).await?,
         Command::Dev => dev(config, shutdown).await?,
         Command::Replay {
@@ -205,6 +216,10 @@ async fn dev(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result
     let ingest = missive_ingest::Ingest::bind(config.clone()).await?;
     let projector = missive_projector::Projector::bind(config.clone()).await?;
     let delivery = missive_delivery::Delivery::bind(config.clone()).await?;
+    // After-callbacks run beside the others when switched on.
+    let callbacks = missive_callbacks::CallbackWorker::new(config.clone())
+        .await?
+        .map(|w| tokio::spawn(w.run(shutdown.clone())));
     tracing::info!(
         rest = %ingest.local_addr(),
         websocket = %delivery.local_addr(),
@@ -217,6 +232,9 @@ async fn dev(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result
         stop_all_on_error(projector.run(shutdown.clone()), &shutdown),
         stop_all_on_error(delivery.run(shutdown.clone()), &shutdown),
     );
+    if let Some(task) = callbacks {
+        let _ = task.await;
+    }
     a?;
     b?;
     c?;

@@ -95,6 +95,34 @@ pub struct Options {
     /// Users each prefilled user writes to (it talks with about twice as many).
     #[arg(long, default_value_t = 20)]
     pub prefill_peers: u64,
+    /// Switch `C2C.CallbackBeforeSendMsg` on, against a fake app server in
+    /// this process that allows every message at once: the send path's
+    /// cost with the callback (docs/callbacks.md). Not with `--services external`.
+    #[arg(long)]
+    pub before_send_callback: bool,
+}
+
+/// Before-send callbacks the fake app server of `--before-send-callback` answered.
+static CALLBACKS_ANSWERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A loopback app server that allows every message at once, as the
+/// before-send callback of `--before-send-callback` asks it; returns its URL.
+async fn allow_all_app_server() -> anyhow::Result<String> {
+    let app = axum::Router::new().route(
+        "/callback",
+        axum::routing::post(|| async {
+            CALLBACKS_ANSWERED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            axum::Json(json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/callback", listener.local_addr()?);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("the fake app server stopped: {e}");
+        }
+    });
+    Ok(url)
 }
 
 /// Where missive's services run during a load run.
@@ -330,6 +358,10 @@ impl Harness {
             opts.prefill_messages == 0 || opts.services != ServicesMode::External,
             "--prefill-messages needs a fresh database: not with --services external"
         );
+        anyhow::ensure!(
+            !opts.before_send_callback || opts.services != ServicesMode::External,
+            "--before-send-callback configures the services: not with --services external"
+        );
         let stop = CancellationToken::new();
         let (run, config, services, rest_addr, ws_addr) = if opts.services == ServicesMode::External
         {
@@ -360,6 +392,13 @@ impl Harness {
             // its rate limits (docs/limits.md).
             config.limits.rest_api_per_sec = 0;
             config.limits.user_sends_per_sec = 0;
+            // Simulated users are never imported (u0, u1, ...): the account
+            // check's read is paid either way, only its verdict is relaxed.
+            config.accounts.allow_unknown = true;
+            if opts.before_send_callback {
+                config.callbacks.url = allow_all_app_server().await?;
+                config.callbacks.before_send_msg = true;
+            }
             if opts.services == ServicesMode::Child {
                 let (child, rest, ws) = spawn_child(&config, &run, &opts).await?;
                 procstat::services_in_child(child.id().unwrap_or(0));
@@ -743,6 +782,9 @@ impl Harness {
             "prefill": {"messages": self.opts.prefill_messages,
                         "users": if self.opts.prefill_messages > 0 { self.opts.prefill_users } else { 0 },
                         "peers": self.opts.prefill_peers},
+            "before_send_callback": self.opts.before_send_callback,
+            "before_send_callbacks_answered":
+                CALLBACKS_ANSWERED.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -860,6 +902,12 @@ async fn spawn_child(
         .env("MISSIVE_PROJECTOR_LISTEN", ops.to_string())
         .env("MISSIVE_LIMITS__REST_API_PER_SEC", "0")
         .env("MISSIVE_LIMITS__USER_SENDS_PER_SEC", "0")
+        .env("MISSIVE_ACCOUNTS__ALLOW_UNKNOWN", "true")
+        .env("MISSIVE_CALLBACKS__URL", &config.callbacks.url)
+        .env(
+            "MISSIVE_CALLBACKS__BEFORE_SEND_MSG",
+            config.callbacks.before_send_msg.to_string(),
+        )
         .env("RUST_LOG", "warn")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)

@@ -177,6 +177,9 @@ pub async fn run(opts: Options) -> anyhow::Result<Report> {
         ("MISSIVE_SECRET_KEY", SECRET.into()),
         ("MISSIVE_SDKAPPID", SDKAPPID.to_string()),
         ("MISSIVE_DB_POOL_SIZE", "8".into()),
+        // The load sends between users it never imports (account rules are
+        // tests/accounts.rs's subject, not the fault loop's).
+        ("MISSIVE_ACCOUNTS__ALLOW_UNKNOWN", "true".into()),
         ("MISSIVE_PUSH__RETRY_BASE_MS", "100".into()),
         ("MISSIVE_PUSH__XIAOMI__PACKAGE_NAME", vendor::PACKAGE.into()),
         (

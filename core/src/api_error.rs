@@ -38,6 +38,12 @@ pub enum ErrorCode {
     UserSigMismatchSdkAppId = 70014,
     /// Invalid request packet.
     InvalidRequest = 20001,
+    /// sendmsg: `From_Account` or `To_Account` was never imported, or was deleted.
+    AccountUnknown = 20003,
+    /// The app server's before-send callback refused the message.
+    CallbackRefused = 20006,
+    /// The sender is muted for one-to-one messages (setnospeaking).
+    SenderMuted = 20012,
     /// The sender is on the recipient's blocklist.
     Blocked = 20007,
     /// Friends-only chat and the two are not friends.
@@ -68,6 +74,8 @@ pub enum ErrorCode {
     ProfileValueTooLong = 40601,
     /// Account API: invalid parameters.
     AccountInvalidParameters = 70402,
+    /// Account API: the account does not exist (never imported, or deleted).
+    AccountNotFound = 70107,
     /// The JSON body of a message API does not parse.
     MsgJsonParse = 90001,
     /// `MsgBody` does not meet the message format.
@@ -135,6 +143,9 @@ impl ErrorCode {
         ErrorCode::UserSigMismatchIdentifier,
         ErrorCode::UserSigMismatchSdkAppId,
         ErrorCode::InvalidRequest,
+        ErrorCode::AccountUnknown,
+        ErrorCode::CallbackRefused,
+        ErrorCode::SenderMuted,
         ErrorCode::Blocked,
         ErrorCode::NotFriends,
         ErrorCode::SenderNotFriendOfRecipient,
@@ -150,6 +161,7 @@ impl ErrorCode {
         ErrorCode::ProfileAccountNotFound,
         ErrorCode::ProfileValueTooLong,
         ErrorCode::AccountInvalidParameters,
+        ErrorCode::AccountNotFound,
         ErrorCode::MsgJsonParse,
         ErrorCode::MsgBodyFormat,
         ErrorCode::ToAccountInvalid,

@@ -41,6 +41,105 @@ pub struct Config {
     pub push: PushConfig,
     /// Hostile-input bounds and rate limits (docs/limits.md).
     pub limits: LimitsConfig,
+    /// Third-party callbacks (webhooks) to the app server, as Tencent IM
+    /// makes them (docs/callbacks.md).
+    pub callbacks: CallbacksConfig,
+    /// Account rules (docs/rest-api.md, "Accounts").
+    pub accounts: AccountsConfig,
+}
+
+/// Third-party callbacks: one URL, a switch per command, the before-send
+/// deadline and failure policy, and the after-callbacks' retries.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct CallbacksConfig {
+    /// The app server's callback URL; empty turns every callback off.
+    pub url: String,
+    /// Callback authentication token: when set, every request carries
+    /// `RequestTime` and `Sign` = hex SHA-256 of token + RequestTime.
+    pub token: Option<SecretString>,
+    /// `C2C.CallbackBeforeSendMsg`: synchronous, on the send path.
+    pub before_send_msg: bool,
+    /// `C2C.CallbackAfterSendMsg`.
+    pub after_send_msg: bool,
+    /// `C2C.CallbackAfterMsgWithDraw` (recalls).
+    pub after_msg_withdraw: bool,
+    /// `C2C.CallbackAfterMsgReport` (read reports).
+    pub after_msg_report: bool,
+    /// `Sns.CallbackFriendAdd`.
+    pub friend_add: bool,
+    /// `Sns.CallbackFriendDelete`.
+    pub friend_delete: bool,
+    /// `Sns.CallbackBlackListAdd`.
+    pub black_list_add: bool,
+    /// `Sns.CallbackBlackListDelete`.
+    pub black_list_delete: bool,
+    /// How long a send waits for the before-send answer (Tencent: 2 s).
+    pub before_send_timeout_ms: u64,
+    /// No valid before-send answer in time: let the message through
+    /// (true, Tencent's behaviour) or refuse it (false).
+    pub before_send_fail_open: bool,
+    /// Consumer group of the after-callbacks worker; empty: `<prefix>.callbacks`.
+    pub group_id: String,
+    /// Attempts per after-callback before it goes to `<prefix>.callbacks.dlq`.
+    pub max_attempts: u32,
+    /// First retry delay, doubled per attempt up to `retry_max_ms`, with jitter.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// Timeout of one after-callback request.
+    pub request_timeout_ms: u64,
+    /// Where a new worker group starts: the log's end (false, the default:
+    /// switching callbacks on does not replay history to the app server)
+    /// or its start.
+    pub new_group_from_start: bool,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            token: None,
+            before_send_msg: false,
+            after_send_msg: false,
+            after_msg_withdraw: false,
+            after_msg_report: false,
+            friend_add: false,
+            friend_delete: false,
+            black_list_add: false,
+            black_list_delete: false,
+            before_send_timeout_ms: 2_000,
+            before_send_fail_open: true,
+            group_id: String::new(),
+            max_attempts: 5,
+            retry_base_ms: 500,
+            retry_max_ms: 30_000,
+            request_timeout_ms: 5_000,
+            new_group_from_start: false,
+        }
+    }
+}
+
+impl CallbacksConfig {
+    /// Whether any after-callback is switched on (the worker runs only then).
+    pub fn any_after(&self) -> bool {
+        !self.url.is_empty()
+            && (self.after_send_msg
+                || self.after_msg_withdraw
+                || self.after_msg_report
+                || self.friend_add
+                || self.friend_delete
+                || self.black_list_add
+                || self.black_list_delete)
+    }
+}
+
+/// Account rules.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AccountsConfig {
+    /// Let `sendmsg` reach or come from accounts that were never imported
+    /// (missive's behaviour before account checks). Off: Tencent's 20003.
+    pub allow_unknown: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -206,6 +305,8 @@ impl Default for Config {
             stable_instance_id: false,
             push: PushConfig::default(),
             limits: LimitsConfig::default(),
+            callbacks: CallbacksConfig::default(),
+            accounts: AccountsConfig::default(),
         }
     }
 }
@@ -421,6 +522,20 @@ impl Config {
     pub fn commands_dlq_topic(&self) -> String {
         format!("{}.commands.dlq", self.kafka.topic_prefix)
     }
+    /// After-callbacks that still fail after their retries.
+    pub fn callbacks_dlq_topic(&self) -> String {
+        format!("{}.callbacks.dlq", self.kafka.topic_prefix)
+    }
+
+    /// The after-callbacks worker's group: `callbacks.group_id`, else `<prefix>.callbacks`.
+    pub fn callbacks_group_id(&self) -> String {
+        if self.callbacks.group_id.is_empty() {
+            format!("{}.callbacks", self.kafka.topic_prefix)
+        } else {
+            self.callbacks.group_id.clone()
+        }
+    }
+
     /// Where notifications that still fail after their retries go.
     pub fn push_dlq_topic(&self) -> String {
         format!("{}.push.dlq", self.kafka.topic_prefix)

@@ -34,6 +34,8 @@ struct Handle {
     live: mpsc::Sender<LiveEntry>,
     /// The last cursor the session pushed (or read up to).
     cursor: Arc<AtomicI64>,
+    /// Cancelled to close the session (kick, account deletion).
+    closed: CancellationToken,
 }
 
 #[derive(Default)]
@@ -52,6 +54,8 @@ pub struct Registration {
     pub live: mpsc::Receiver<LiveEntry>,
     /// The session's cursor, as the hub sees it: keep it current.
     pub cursor: Arc<AtomicI64>,
+    /// Cancelled when the account's sessions must close (kick, deletion).
+    pub closed: CancellationToken,
 }
 
 impl Drop for Registration {
@@ -73,6 +77,7 @@ impl Hub {
         let wake = Arc::new(Notify::new());
         let cursor = Arc::new(AtomicI64::new(0));
         let (live_tx, live) = mpsc::channel(LIVE_QUEUE);
+        let closed = CancellationToken::new();
         self.sessions
             .lock()
             .expect("hub lock")
@@ -84,6 +89,7 @@ impl Hub {
                     wake: wake.clone(),
                     live: live_tx,
                     cursor: cursor.clone(),
+                    closed: closed.clone(),
                 },
             );
         metrics::gauge!("missive_delivery_sessions").increment(1.0);
@@ -94,6 +100,16 @@ impl Hub {
             wake,
             live,
             cursor,
+            closed,
+        }
+    }
+
+    /// Closes every session of `user` on this instance.
+    pub fn close_user(&self, user: &str) {
+        if let Some(devices) = self.sessions.lock().expect("hub lock").get(user) {
+            for h in devices.values() {
+                h.closed.cancel();
+            }
         }
     }
 
@@ -202,7 +218,10 @@ async fn listen_once(
     loop {
         tokio::select! {
             payload = rx.recv() => match payload {
-                Some(p) => parse_notification(&p).for_each(|(u, c)| hub.wake(u, c)),
+                Some(p) => match p.strip_prefix(missive_core::views::CLOSE_SESSIONS_PREFIX) {
+                    Some(user) => hub.close_user(user),
+                    None => parse_notification(&p).for_each(|(u, c)| hub.wake(u, c)),
+                },
                 None => break,
             },
             _ = shutdown.cancelled() => {

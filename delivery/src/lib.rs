@@ -1,6 +1,7 @@
 //! missive's client side: WebSocket sessions for the SDK (login with a
 //! UserSig, sync from a cursor, live push). See docs/protocol.md.
 
+mod account_gate;
 mod demo;
 mod hub;
 mod inbox;

@@ -28,6 +28,8 @@ pub const CLOSE_AUTH_FAILED: u16 = 4001;
 pub const CLOSE_BAD_LOGIN: u16 = 4002;
 /// The session's UserSig expired: log in again with a new one.
 pub const CLOSE_USERSIG_EXPIRED: u16 = 4003;
+/// The app administrator closed the account's sessions (kick, account_delete).
+pub const CLOSE_KICKED: u16 = 4004;
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 
 fn frame(f: &ServerFrame) -> Message {
@@ -150,6 +152,18 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
             return;
         }
     };
+    // A deleted account, or a UserSig issued before the last kick, is refused.
+    if let Err(e) = crate::account_gate::admit(&state.pool, &user, verified.issued_at).await {
+        let _ = sink
+            .send(frame(&ServerFrame::Error {
+                id: None,
+                code: e.code.code(),
+                info: e.info.clone(),
+            }))
+            .await;
+        let _ = sink.send(close(CLOSE_AUTH_FAILED, &e.info)).await;
+        return;
+    }
     // The session lives as long as its UserSig: valid through `expires_at`,
     // closed at the start of the next second. (tokio caps a sleep
     // at about 30 years.)
@@ -335,6 +349,13 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                 Some(Ok(_)) => {} // ping/pong are answered by the library
             },
             _ = too_slow.cancelled() => alive = false,
+            _ = registration.closed.cancelled() => {
+                let _ = outbox.tx.try_send(close(
+                    CLOSE_KICKED,
+                    "the app administrator closed this account's sessions (kick or account deletion)",
+                ));
+                break;
+            }
             _ = &mut usersig_expiry => {
                 let e = ApiError::from(missive_core::usersig::UserSigError::Expired {
                     expires_at: verified.expires_at,

@@ -151,6 +151,8 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
                 need_read_receipt: req.need_read_receipt,
                 import_mode: req.import_mode,
                 decision: Decision::Deliver,
+                before_send_callback: None,
+                forbid_after_send_callback: false,
             }));
             let envelope = missive_schemas::Envelope {
                 event_id: uuid::Uuid::nil(),

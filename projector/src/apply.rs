@@ -11,7 +11,7 @@ use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
 use missive_core::msgbody;
-use missive_schemas::{Decision, Envelope, Event, ImportMode, MessageSent, SyncOtherMachine};
+use missive_schemas::{Envelope, Event, ImportMode, MessageSent, SyncOtherMachine};
 
 /// What a batch changed, for notifications and metrics.
 #[derive(Debug, Default)]
@@ -38,7 +38,7 @@ struct NewMessage<'a> {
 /// recorded (never re-deciding permissions).
 fn inbox_recipients(m: &MessageSent) -> impl Iterator<Item = &str> {
     let live = m.import_mode != ImportMode::History;
-    let recipient = (live && m.decision == Decision::Deliver).then_some(m.to_account.as_str());
+    let recipient = (live && m.reaches_recipient()).then_some(m.to_account.as_str());
     let sender =
         (live && m.sync_other_machine == SyncOtherMachine::Sync && m.from_account != m.to_account)
             .then_some(m.from_account.as_str());
@@ -57,6 +57,30 @@ async fn apply_relationship(
         | Event::MessageRecalled(_)
         | Event::MessageModified(_)
         | Event::ConversationRead(_) => {}
+        Event::AccountDeleted(a) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/delete_account.sql"))
+                .await?;
+            tx.execute(&stmt, &[&a.user_id, &at]).await?;
+            close_sessions(tx, &a.user_id).await?;
+        }
+        Event::AccountKicked(a) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/kick_account.sql"))
+                .await?;
+            tx.execute(&stmt, &[&a.user_id, &at]).await?;
+            close_sessions(tx, &a.user_id).await?;
+        }
+        Event::NoSpeakingSet(n) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/set_no_speaking.sql"))
+                .await?;
+            tx.execute(
+                &stmt,
+                &[&n.user_id, &n.c2c_nospeaking_seconds, &n.muted_until],
+            )
+            .await?;
+        }
         Event::PushTokenRegistered(t) => {
             let platform = t.platform.symbol().to_ascii_lowercase();
             let replace = tx
@@ -87,6 +111,10 @@ async fn apply_relationship(
                 .await?;
             tx.execute(&stmt, &[&a.user_id, &a.nickname, &a.avatar_url])
                 .await?;
+            let revive = tx
+                .prepare_cached(include_str!("sql/revive_account.sql"))
+                .await?;
+            tx.execute(&revive, &[&a.user_id]).await?;
         }
         Event::ProfileUpdated(p) => {
             let stmt = tx
@@ -130,6 +158,19 @@ async fn apply_relationship(
             tx.execute(&stmt, &[&b.user_id, &b.blocked_id]).await?;
         }
     }
+    Ok(())
+}
+
+/// Asks every delivery instance, once this transaction commits, to close the
+/// user's sessions (a kick, a deletion): `!close:<user>` on the inbox
+/// channel (`!` is never in a user id, so no inbox notification looks alike).
+async fn close_sessions(tx: &Transaction<'_>, user: &str) -> Result<(), tokio_postgres::Error> {
+    let payload = format!("{}{user}", missive_core::views::CLOSE_SESSIONS_PREFIX);
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&missive_core::views::INBOX_CHANNEL, &payload],
+    )
+    .await?;
     Ok(())
 }
 
@@ -182,6 +223,14 @@ pub async fn apply(
             }
             Event::MessageRecalled(_) | Event::MessageModified(_) | Event::ConversationRead(_) => {
                 changes.push(env)
+            }
+            Event::AccountDeleted(a) => {
+                // Everything before it first: the entries it clears must exist.
+                apply_segment(tx, &mut candidates, &mut changes, opts, &mut applied).await?;
+                let stmt = tx
+                    .prepare_cached(include_str!("sql/clear_account_inbox.sql"))
+                    .await?;
+                tx.execute(&stmt, &[&a.user_id]).await?;
             }
             _ => {}
         }
@@ -632,10 +681,10 @@ async fn store_messages<'a>(
             &m.sender_profile.nickname,
             &m.sender_profile.avatar_url,
             &(m.sync_other_machine == SyncOtherMachine::NoSync),
-            &(m.decision == Decision::DropBlocked),
+            &!m.reaches_recipient(),
             &c.admin,
             &c.event_id,
-            &(m.decision == Decision::Deliver
+            &(m.reaches_recipient()
                 && m.import_mode != ImportMode::History
                 && m.from_account != m.to_account),
         ];
@@ -651,7 +700,7 @@ fn contact_sides(m: &MessageSent) -> impl Iterator<Item = (&str, &str)> {
     let from = m.from_account.as_str();
     let to = m.to_account.as_str();
     let sender = (m.sync_other_machine != SyncOtherMachine::NoSync).then_some((from, to));
-    let recipient = (m.decision != Decision::DropBlocked && from != to).then_some((to, from));
+    let recipient = (m.reaches_recipient() && from != to).then_some((to, from));
     sender.into_iter().chain(recipient)
 }
 

@@ -74,6 +74,12 @@ pub enum Event {
     PushTokenRegistered(PushTokenRegistered),
     /// Added in v2.
     PushTokenRemoved(PushTokenRemoved),
+    /// Added in v3.
+    AccountDeleted(AccountChange),
+    /// Added in v3.
+    AccountKicked(AccountChange),
+    /// Added in v3.
+    NoSpeakingSet(NoSpeakingSet),
 }
 
 impl Event {
@@ -92,6 +98,9 @@ impl Event {
             Event::ConversationRead(_) => "ConversationRead",
             Event::PushTokenRegistered(_) => "PushTokenRegistered",
             Event::PushTokenRemoved(_) => "PushTokenRemoved",
+            Event::AccountDeleted(_) => "AccountDeleted",
+            Event::AccountKicked(_) => "AccountKicked",
+            Event::NoSpeakingSet(_) => "NoSpeakingSet",
         }
     }
 
@@ -108,6 +117,8 @@ impl Event {
             Event::ConversationRead(r) => vec![&r.reader, &r.peer],
             Event::PushTokenRegistered(t) => vec![&t.user_id],
             Event::PushTokenRemoved(t) => vec![&t.user_id],
+            Event::AccountDeleted(a) | Event::AccountKicked(a) => vec![&a.user_id],
+            Event::NoSpeakingSet(n) => vec![&n.user_id],
         }
     }
 
@@ -117,7 +128,10 @@ impl Event {
             Event::AccountImported(_)
             | Event::ProfileUpdated(_)
             | Event::PushTokenRegistered(_)
-            | Event::PushTokenRemoved(_) => None,
+            | Event::PushTokenRemoved(_)
+            | Event::AccountDeleted(_)
+            | Event::AccountKicked(_)
+            | Event::NoSpeakingSet(_) => None,
             _ => Some(self.key()),
         }
     }
@@ -136,6 +150,9 @@ impl Event {
         "ConversationRead",
         "PushTokenRegistered",
         "PushTokenRemoved",
+        "AccountDeleted",
+        "AccountKicked",
+        "NoSpeakingSet",
     ];
 
     /// The Kafka record key. Events about two users are keyed by their
@@ -157,6 +174,8 @@ impl Event {
             Event::ConversationRead(r) => r.conversation_id.clone(),
             Event::PushTokenRegistered(t) => t.user_id.clone(),
             Event::PushTokenRemoved(t) => t.user_id.clone(),
+            Event::AccountDeleted(a) | Event::AccountKicked(a) => a.user_id.clone(),
+            Event::NoSpeakingSet(n) => n.user_id.clone(),
         }
     }
 }
@@ -166,6 +185,39 @@ pub struct AccountImported {
     pub user_id: String,
     pub nickname: String,
     pub avatar_url: String,
+}
+
+/// `AccountDeleted` / `AccountKicked`: an event about one account and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountChange {
+    pub user_id: String,
+}
+
+/// A user's global mute for one-to-one messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoSpeakingSet {
+    pub user_id: String,
+    /// Tencent's `C2CmsgNospeakingTime` as given: 0 lifts the mute, 4294967295 is for ever.
+    pub c2c_nospeaking_seconds: i64,
+    /// Milliseconds since the Unix epoch; 0 when not muted, `i64::MAX` for ever.
+    pub muted_until: i64,
+}
+
+/// What the app server's `C2C.CallbackBeforeSendMsg` answered for a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeforeSendCallback {
+    pub outcome: BeforeSendOutcome,
+    /// Why it failed open; empty otherwise.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BeforeSendOutcome {
+    Allowed,
+    Rewritten,
+    Dropped,
+    FailedOpen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,6 +331,25 @@ pub struct MessageSent {
     pub need_read_receipt: bool,
     pub import_mode: ImportMode,
     pub decision: Decision,
+    /// Added in v3: the before-send callback's verdict, when it was called.
+    pub before_send_callback: Option<BeforeSendCallback>,
+    /// Added in v3: `ForbidCallbackControl` held `ForbidAfterSendMsgCallback`.
+    pub forbid_after_send_callback: bool,
+}
+
+impl MessageSent {
+    /// Whether the recipient gets the message: neither dropped because of a
+    /// block nor dropped by the app server's before-send callback.
+    pub fn reaches_recipient(&self) -> bool {
+        self.decision == Decision::Deliver
+            && !matches!(
+                &self.before_send_callback,
+                Some(BeforeSendCallback {
+                    outcome: BeforeSendOutcome::Dropped,
+                    ..
+                })
+            )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -463,6 +534,12 @@ avro_enum!(SystemSource { Builtin => "BUILTIN", Operator => "OPERATOR" });
 avro_enum!(SyncOtherMachine { Sync => "SYNC", NoSync => "NO_SYNC" });
 avro_enum!(ImportMode { None => "NONE", Realtime => "REALTIME", History => "HISTORY" });
 avro_enum!(Decision { Deliver => "DELIVER", DropBlocked => "DROP_BLOCKED" });
+avro_enum!(BeforeSendOutcome {
+    Allowed => "ALLOWED",
+    Rewritten => "REWRITTEN",
+    Dropped => "DROPPED",
+    FailedOpen => "FAILED_OPEN",
+});
 avro_enum!(PushPlatform {
     Apns => "APNS",
     Fcm => "FCM",
@@ -605,6 +682,26 @@ impl Event {
                     .field("reason", t.reason.to_value())
                     .build(),
             ),
+            Event::AccountDeleted(a) => (
+                12,
+                RecordBuilder::with_capacity(1)
+                    .field("user_id", a.user_id.as_str())
+                    .build(),
+            ),
+            Event::AccountKicked(a) => (
+                13,
+                RecordBuilder::with_capacity(1)
+                    .field("user_id", a.user_id.as_str())
+                    .build(),
+            ),
+            Event::NoSpeakingSet(n) => (
+                14,
+                RecordBuilder::with_capacity(3)
+                    .field("user_id", n.user_id.as_str())
+                    .field("c2c_nospeaking_seconds", n.c2c_nospeaking_seconds)
+                    .field("muted_until", n.muted_until)
+                    .build(),
+            ),
         };
         Value::Union(index, Box::new(value))
     }
@@ -693,6 +790,30 @@ impl Event {
                     reason: PushTokenRemovalReason::from_symbol(&r.symbol("reason")?)?,
                 })
             }
+            12 | 13 => {
+                let name = if index == 12 {
+                    "AccountDeleted"
+                } else {
+                    "AccountKicked"
+                };
+                let mut r = RecordReader::new(name, value)?;
+                let a = AccountChange {
+                    user_id: r.string("user_id")?,
+                };
+                if index == 12 {
+                    Event::AccountDeleted(a)
+                } else {
+                    Event::AccountKicked(a)
+                }
+            }
+            14 => {
+                let mut r = RecordReader::new("NoSpeakingSet", value)?;
+                Event::NoSpeakingSet(NoSpeakingSet {
+                    user_id: r.string("user_id")?,
+                    c2c_nospeaking_seconds: r.long("c2c_nospeaking_seconds")?,
+                    muted_until: r.long("muted_until")?,
+                })
+            }
             other => return Err(DecodeError::Shape(format!("unknown event kind #{other}"))),
         })
     }
@@ -743,7 +864,7 @@ impl BlockChange {
 
 impl MessageSent {
     fn to_value(&self) -> Value {
-        RecordBuilder::with_capacity(16)
+        RecordBuilder::with_capacity(18)
             .field("msg_key", self.msg_key.as_str())
             .field("conversation_id", self.conversation_id.as_str())
             .field("from_account", self.from_account.as_str())
@@ -775,6 +896,25 @@ impl MessageSent {
             .field("need_read_receipt", self.need_read_receipt)
             .field("import_mode", self.import_mode.to_value())
             .field("decision", self.decision.to_value())
+            .field(
+                "before_send_callback",
+                match &self.before_send_callback {
+                    None => Value::Union(0, Box::new(Value::Null)),
+                    Some(c) => Value::Union(
+                        1,
+                        Box::new(
+                            RecordBuilder::with_capacity(2)
+                                .field("outcome", c.outcome.to_value())
+                                .field("detail", c.detail.as_str())
+                                .build(),
+                        ),
+                    ),
+                },
+            )
+            .field(
+                "forbid_after_send_callback",
+                self.forbid_after_send_callback,
+            )
             .build()
     }
 
@@ -810,6 +950,17 @@ impl MessageSent {
             need_read_receipt: r.boolean("need_read_receipt")?,
             import_mode: ImportMode::from_symbol(&r.symbol("import_mode")?)?,
             decision: Decision::from_symbol(&r.symbol("decision")?)?,
+            before_send_callback: match r.optional("before_send_callback")? {
+                None => None,
+                Some(v) => {
+                    let mut c = RecordReader::new("BeforeSendCallback", v)?;
+                    Some(BeforeSendCallback {
+                        outcome: BeforeSendOutcome::from_symbol(&c.symbol("outcome")?)?,
+                        detail: c.string("detail")?,
+                    })
+                }
+            },
+            forbid_after_send_callback: r.boolean("forbid_after_send_callback")?,
         })
     }
 }

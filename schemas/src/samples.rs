@@ -25,6 +25,8 @@ pub fn text(msg_key: &str, from: &str, to: &str, text: &str, sent_at: i64) -> Me
         need_read_receipt: false,
         import_mode: ImportMode::None,
         decision: Decision::Deliver,
+        before_send_callback: None,
+        forbid_after_send_callback: false,
     }
 }
 
@@ -346,6 +348,67 @@ pub fn push_token_events() -> Vec<(&'static str, Envelope)> {
     ]
 }
 
+/// The events v3 added: a message the before-send callback rewrote, and the
+/// account lifecycle.
+pub fn v3_events() -> Vec<(&'static str, Envelope)> {
+    let make = |n: u8, event| Envelope {
+        event_id: Uuid::parse_str(&format!("01890a5d-ac96-774b-bcce-b302099a83{n:02x}"))
+            .expect("uuid"),
+        occurred_at: 1_700_000_003_000 + i64::from(n),
+        origin: Origin {
+            channel: Channel::Rest,
+            actor: "administrator".into(),
+            admin: true,
+            instance: "ingest-3".into(),
+        },
+        event,
+    };
+    let mut rewritten = text_message();
+    rewritten.event_id = Uuid::parse_str("01890a5d-ac96-774b-bcce-b302099a8300").expect("uuid");
+    if let Event::MessageSent(m) = &mut rewritten.event {
+        m.body = vec![Element::Text(TextElem {
+            text: "hi, ***".into(),
+        })];
+        m.cloud_custom_data = "moderated".into();
+        m.before_send_callback = Some(BeforeSendCallback {
+            outcome: BeforeSendOutcome::Rewritten,
+            detail: String::new(),
+        });
+    }
+    vec![
+        ("message_sent_rewritten_by_callback", rewritten),
+        (
+            "account_deleted",
+            make(
+                1,
+                Event::AccountDeleted(AccountChange {
+                    user_id: "carol".into(),
+                }),
+            ),
+        ),
+        (
+            "account_kicked",
+            make(
+                2,
+                Event::AccountKicked(AccountChange {
+                    user_id: "bob".into(),
+                }),
+            ),
+        ),
+        (
+            "no_speaking_set",
+            make(
+                3,
+                Event::NoSpeakingSet(NoSpeakingSet {
+                    user_id: "alice".into(),
+                    c2c_nospeaking_seconds: 3_600,
+                    muted_until: 1_700_000_003_003 + 3_600_000,
+                }),
+            ),
+        ),
+    ]
+}
+
 /// Every named sample. Each has a golden vector under `schemas/golden/vN/`,
 /// where N is the schema version that introduced its kind.
 pub fn golden() -> Vec<(&'static str, Envelope)> {
@@ -355,5 +418,6 @@ pub fn golden() -> Vec<(&'static str, Envelope)> {
     ];
     all.extend(relationship_events());
     all.extend(push_token_events());
+    all.extend(v3_events());
     all
 }

@@ -67,6 +67,19 @@ fn the_current_schema_passes_the_evolution_check_against_every_released_version(
 /// schema is read by every released schema (old readers skip only the kinds
 /// appended after them), and what an old release writes is read back by the
 /// current codec as the same event.
+/// `envelope` as a record written by `version` holds it: the fields added
+/// after that version (with defaults) read back as their defaults.
+fn as_kept_by(version: u32, envelope: &Envelope) -> Envelope {
+    let mut kept = envelope.clone();
+    if version < 3 {
+        if let missive_schemas::Event::MessageSent(m) = &mut kept.event {
+            m.before_send_callback = None;
+            m.forbid_after_send_callback = false;
+        }
+    }
+    kept
+}
+
 #[test]
 fn records_flow_between_every_released_version_and_the_current_schema() {
     let codec = EventCodec::get();
@@ -97,16 +110,18 @@ fn records_flow_between_every_released_version_and_the_current_schema() {
                     let mut record = vec![0xC3, 0x01];
                     record.extend_from_slice(&released.fingerprint);
                     record.extend_from_slice(&old_bytes);
+                    // Fields a release lacks come back as their defaults.
+                    let expected = as_kept_by(released.version, &envelope);
                     assert_eq!(
                         codec.decode(&record).unwrap(),
-                        envelope,
+                        expected,
                         "{name}: v{} → current",
                         released.version
                     );
                     let back =
                         from_avro_datum(&released.schema, &mut &old_bytes[..], None).unwrap();
                     let resolved = backward.resolve(back).unwrap();
-                    assert_eq!(Envelope::from_value(resolved).unwrap(), envelope);
+                    assert_eq!(Envelope::from_value(resolved).unwrap(), expected);
                     read += 1;
                 }
                 Err(e) => {

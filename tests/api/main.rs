@@ -10,9 +10,11 @@ mod fake_vendors;
 mod support;
 
 mod access_control;
+mod accounts;
 mod backpressure;
 mod batch_and_import;
 mod browser_demo;
+mod callbacks;
 mod commands_topic;
 mod confluent_framing;
 mod devices_and_requests;

@@ -255,6 +255,23 @@ async fn missive_dev_stopped_with_ctrl_c_and_started_again_pushes_every_time() {
             )
             .await;
         bob.next_of("sync_done").await;
+        if round == 0 {
+            // sendmsg needs both accounts imported (Tencent's 20003 otherwise).
+            let imported: Value = app
+                .http
+                .post(format!(
+                    "http://127.0.0.1:{rest}/v4/im_open_login_svc/multiaccount_import?{}",
+                    app.admin_query()
+                ))
+                .body(serde_json::json!({"Accounts": ["alice", "bob"]}).to_string())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(imported["ActionStatus"], "OK", "{imported}");
+        }
         let reply: Value = app
             .http
             .post(format!(

@@ -100,3 +100,11 @@ ON CONFLICT DO NOTHING;
 INSERT INTO blocks (user_id, blocked_id, added_at_ms)
 SELECT user_id, peer, last_at_ms + 1 FROM recent_contacts
 WHERE abs(hashtext(peer || user_id)) % 50 = 1;
+
+-- One user in twenty has an account state: kicked once, and one in a
+-- hundred muted for a while that has passed (neither stops a send now).
+INSERT INTO account_states (user_id, kicked_at_ms, c2c_nospeaking_seconds, c2c_muted_until_ms)
+SELECT 'u' || i, 1, CASE WHEN i % 100 = 0 THEN 60 ELSE 0 END, CASE WHEN i % 100 = 0 THEN 1 ELSE 0 END
+FROM generate_series(0, current_setting('prefill.users')::bigint - 1) i
+WHERE i % 20 = 0
+ON CONFLICT DO NOTHING;

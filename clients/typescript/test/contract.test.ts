@@ -98,6 +98,16 @@ test("the OpenAPI document is valid OpenAPI 3.1 and the REST API answers as it s
   await call("/v4/openim/admin_msgwithdraw", { From_Account: alice, To_Account: bob, MsgKey: sent.MsgKey });
   await call("/v4/missive_push/set_token", { From_Account: bob, DeviceId: "phone-1", Platform: "fcm", Token: "token-1" });
   await call("/v4/missive_push/delete_token", { From_Account: bob, DeviceId: "phone-1", Platform: "fcm", Token: "token-1" });
+  // The account lifecycle (docs/rest-api.md): erin is muted, kicked, then deleted.
+  const checked = await call("/v4/im_open_login_svc/account_check", { CheckItem: [{ UserID: alice }, { UserID: "never-imported" }] });
+  assert.deepEqual(checked.ResultItem.map((r: Json) => r.AccountStatus), ["Imported", "NotImported"]);
+  await call("/v4/openconfigsvr/setnospeaking", { Set_Account: erin, C2CmsgNospeakingTime: 60 });
+  assert.equal((await call("/v4/openconfigsvr/getnospeaking", { Get_Account: erin })).C2CmsgNospeakingTime, 60);
+  await call("/v4/openim/sendmsg", { From_Account: erin, To_Account: alice, MsgRandom: randomU32(), MsgBody: textBody("muted") }, { expectOk: false });
+  await call("/v4/im_open_login_svc/kick", { UserID: erin });
+  const gone = await call("/v4/im_open_login_svc/account_delete", { DeleteItem: [{ UserID: erin }, { UserID: "never-imported" }] });
+  assert.deepEqual(gone.ResultItem.map((r: Json) => r.ResultCode), [0, 70107]);
+  await call("/v4/im_open_login_svc/kick", { UserID: erin }, { expectOk: false });
 
   // Refusals: an empty body for every API, a body that is not JSON, bad query parameters.
   for (const path of Object.keys(api.paths).filter((p) => p.startsWith("/v4/"))) await call(path, {}, { expectOk: false });
@@ -119,6 +129,8 @@ test("the OpenAPI document is valid OpenAPI 3.1 and the REST API answers as it s
   seen("/v4/openim/sendmsg", 60010);
   seen("/v4/sns/friend_check", 60003);
   seen("/v4/openim/admin_msgwithdraw", 20023);
+  seen("/v4/openim/sendmsg", 20012);
+  seen("/v4/im_open_login_svc/kick", 70107);
 
   // The operations endpoints (GET, no UserSig).
   for (const path of ["/healthz", "/readyz", "/metrics"]) {

@@ -33,6 +33,10 @@ const TABLES: &[(&str, &str)] = &[
     ("blocks", include_str!("sql/digest/blocks.sql")),
     ("push_tokens", include_str!("sql/digest/push_tokens.sql")),
     (
+        "account_states",
+        include_str!("sql/digest/account_states.sql"),
+    ),
+    (
         "projector_offsets",
         include_str!("sql/digest/projector_offsets.sql"),
     ),

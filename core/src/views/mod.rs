@@ -12,6 +12,9 @@ pub use digest::{digest, TableDigest};
 /// PostgreSQL channel the projector notifies, after each commit, with the ids
 /// of the users whose inbox grew; delivery listens on it to push.
 pub const INBOX_CHANNEL: &str = "missive_inbox";
+/// A notification on [`INBOX_CHANNEL`] of this prefix and a user id asks
+/// delivery to close every session of the user (kick, account deletion).
+pub const CLOSE_SESSIONS_PREFIX: &str = "!close:";
 
 /// A message as one side of the conversation sees it in history.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +149,10 @@ pub struct SendContext {
     /// The sender's profile; empty when they set none.
     pub sender: SenderProfile,
     pub relationship: Relationship,
+    pub sender_account: AccountState,
+    pub recipient_account: AccountState,
+    /// Until when the sender is muted for one-to-one messages (ms; 0: not muted).
+    pub sender_muted_until_ms: i64,
 }
 
 pub async fn send_context(
@@ -168,7 +175,66 @@ pub async fn send_context(
             avatar_url: r.get::<_, Option<String>>(2).unwrap_or_default(),
         },
         relationship: Relationship::from_row(&r, 3),
+        sender_account: AccountState {
+            imported: r.get(7),
+            deleted: r.get(9),
+        },
+        recipient_account: AccountState {
+            imported: r.get(8),
+            deleted: r.get(10),
+        },
+        sender_muted_until_ms: r.get(11),
     })
+}
+
+/// An account as a send sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountState {
+    /// Imported (account_import, multiaccount_import) and not deleted since.
+    pub imported: bool,
+    /// Deleted (account_delete) and not imported again since.
+    pub deleted: bool,
+}
+
+/// An account's lifecycle state as logins and account APIs see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lifecycle {
+    pub imported: bool,
+    pub deleted: bool,
+    /// UserSigs issued (TLS.time) before this second are refused.
+    pub kicked_at_secs: i64,
+    pub c2c_nospeaking_seconds: i64,
+    pub c2c_muted_until_ms: i64,
+}
+
+/// The lifecycle state of each of `users` (every one, known or not), in order.
+pub async fn lifecycles(
+    client: &impl GenericClient,
+    users: &[&str],
+) -> Result<Vec<Lifecycle>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/lifecycles.sql"))
+        .await?;
+    let rows = client.query(&stmt, &[&users]).await?;
+    let by_user: std::collections::HashMap<String, Lifecycle> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                Lifecycle {
+                    imported: r.get(1),
+                    deleted: r.get(2),
+                    kicked_at_secs: r.get::<_, i64>(3) / 1000,
+                    c2c_nospeaking_seconds: r.get(4),
+                    c2c_muted_until_ms: r.get(5),
+                },
+            )
+        })
+        .collect();
+    Ok(users
+        .iter()
+        .map(|u| by_user.get(*u).copied().unwrap_or_default())
+        .collect())
 }
 
 /// Which of `users` are imported accounts.

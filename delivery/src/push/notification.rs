@@ -1,7 +1,7 @@
 //! What a notification says, decided once per message from the event alone
 //! (and the recipient's unread count for the badge), whatever the vendor.
 
-use missive_schemas::{Decision, Element, ImportMode, MessageSent};
+use missive_schemas::{Element, ImportMode, MessageSent};
 
 /// Longest title and body sent to any vendor; vendors with tighter limits cut further.
 const MAX_TITLE_CHARS: usize = 64;
@@ -39,7 +39,7 @@ impl Skip {
 
 /// Whether `m` is pushed at all (before looking at presence and tokens).
 pub fn eligible(m: &MessageSent, now_ms: i64, max_age_ms: i64) -> Result<(), Skip> {
-    if m.decision != Decision::Deliver {
+    if !m.reaches_recipient() {
         return Err(Skip::NotDelivered);
     }
     if m.import_mode == ImportMode::History {
@@ -206,7 +206,7 @@ pub(crate) fn cut(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use missive_schemas::{ImageElem, OfflinePushInfo};
+    use missive_schemas::{Decision, ImageElem, OfflinePushInfo};
 
     fn message() -> MessageSent {
         MessageSent {

@@ -5,16 +5,19 @@
 //! actions append through [`missive_log`] below. Nothing here knows JSON
 //! field names or reply text.
 //!
-//! - [`send`]: one-to-one, batch and imported messages (the before-send
-//!   hook's place is named there).
+//! - [`send`]: one-to-one, batch and imported messages; the account rules
+//!   of a send (`account_rules`) and the app server's before-send callback
+//!   (`before_send`) are consulted there.
 //! - [`messages`]: recall, edit, read of messages already sent.
 //! - [`relationships`]: friends and blocklists, item by item.
-//! - [`accounts`]: account imports and profiles (account lifecycle actions
-//!   such as delete or kick belong here too).
+//! - [`accounts`]: account imports, profiles and the lifecycle (delete,
+//!   kick, one-to-one mute).
 //! - [`push_tokens`]: offline-push device tokens.
 //! - [`changes`]: how a change is acknowledged only once the views hold it.
 
+mod account_rules;
 pub mod accounts;
+mod before_send;
 pub mod changes;
 pub mod messages;
 pub mod push_tokens;

@@ -52,6 +52,10 @@ pub struct SendRequest {
     pub sent_at: Option<i64>,
     /// One of a batch send: the MsgKey is shared by every recipient.
     pub batch: bool,
+    /// `ForbidCallbackControl`: `ForbidBeforeSendMsgCallback`.
+    pub forbid_before_send_callback: bool,
+    /// `ForbidCallbackControl`: `ForbidAfterSendMsgCallback` (recorded in the event).
+    pub forbid_after_send_callback: bool,
 }
 
 impl SendRequest {
@@ -71,6 +75,8 @@ impl SendRequest {
             import_mode: ImportMode::None,
             sent_at: None,
             batch: false,
+            forbid_before_send_callback: false,
+            forbid_after_send_callback: false,
         }
     }
 }
@@ -107,6 +113,8 @@ pub struct SendPipeline {
     /// entries and time (`ingest.recent_sends_*`); past the window, history
     /// answers retries, and the projector keeps one copy of a key either way.
     recent: Cache<(String, String), SendReceipt>,
+    /// The app server's `C2C.CallbackBeforeSendMsg` (off unless configured).
+    before_send: missive_callbacks::BeforeSend,
 }
 
 impl SendPipeline {
@@ -116,6 +124,7 @@ impl SendPipeline {
             .time_to_live(Duration::from_secs(config.ingest.recent_sends_window_secs))
             .build();
         Self {
+            before_send: missive_callbacks::BeforeSend::from_config(&config),
             config,
             pool,
             appender,
@@ -240,6 +249,7 @@ impl SendPipeline {
         conversation: String,
     ) -> Result<SendReceipt, ApiError> {
         let msg_key::Derived { msg_seq, msg_key } = derived;
+        let mut req = req;
         // One round trip: a retry of a stored message, the sender's profile,
         // and the relationship the decision rests on.
         let context = {
@@ -259,6 +269,7 @@ impl SendPipeline {
                 duplicate: true,
             });
         }
+        super::account_rules::check_send(&self.config, actor, &req, &context)?;
         // The decision is taken here, against the views, and recorded in the
         // event; nothing downstream decides again.
         let decision = if actor.admin {
@@ -267,6 +278,18 @@ impl SendPipeline {
             decide(&self.config.permissions, &context.relationship)?
         };
         let sent_at = req.sent_at.unwrap_or_else(time::now_millis);
+        // ---- C2C.CallbackBeforeSendMsg: the app server may refuse, drop or
+        // rewrite; its verdict goes into the event (docs/callbacks.md). ----
+        let before_send_callback = super::before_send::consult(
+            &self.before_send,
+            actor,
+            &mut req,
+            decision,
+            &msg_key,
+            msg_seq,
+            sent_at,
+        )
+        .await?;
         let event = Event::MessageSent(Box::new(MessageSent {
             msg_key: msg_key.clone(),
             conversation_id: conversation,
@@ -284,6 +307,8 @@ impl SendPipeline {
             need_read_receipt: req.need_read_receipt,
             import_mode: req.import_mode,
             decision,
+            before_send_callback,
+            forbid_after_send_callback: req.forbid_after_send_callback,
         }));
         self.appender.append_event(actor, event).await?;
         Ok(SendReceipt {
@@ -334,6 +359,8 @@ pub fn builtin_notice(
         need_read_receipt: false,
         import_mode: ImportMode::None,
         decision: Decision::Deliver,
+        before_send_callback: None,
+        forbid_after_send_callback: false,
     }
 }
 

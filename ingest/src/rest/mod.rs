@@ -5,6 +5,7 @@
 //! Reads that only query the views (history, unread counts, presence,
 //! friend checks, profiles) are answered here from [`missive_core::views`].
 
+mod account_lifecycle;
 mod accounts;
 mod openim;
 mod profile;
@@ -134,6 +135,11 @@ const APIS: &[&str] = &[
     "openim/query_online_status",
     "im_open_login_svc/account_import",
     "im_open_login_svc/multiaccount_import",
+    "im_open_login_svc/account_check",
+    "im_open_login_svc/account_delete",
+    "im_open_login_svc/kick",
+    "openconfigsvr/setnospeaking",
+    "openconfigsvr/getnospeaking",
     "recentcontact/get_list",
     "profile/portrait_set",
     "profile/portrait_get",
@@ -271,6 +277,17 @@ async fn route(
         ("im_open_login_svc", "multiaccount_import") => {
             accounts::multiaccount_import(state, admin, &body).await
         }
+        ("im_open_login_svc", "account_check") => {
+            account_lifecycle::account_check(state, &body).await
+        }
+        ("im_open_login_svc", "account_delete") => {
+            account_lifecycle::account_delete(state, admin, &body).await
+        }
+        ("im_open_login_svc", "kick") => account_lifecycle::kick(state, admin, &body).await,
+        ("openconfigsvr", "setnospeaking") => {
+            account_lifecycle::setnospeaking(state, admin, &body).await
+        }
+        ("openconfigsvr", "getnospeaking") => account_lifecycle::getnospeaking(state, &body).await,
         ("recentcontact", "get_list") => recentcontact::get_list(state, &body).await,
         ("profile", "portrait_set") => profile::portrait_set(state, admin, &body).await,
         ("profile", "portrait_get") => profile::portrait_get(state, &body).await,

@@ -475,6 +475,22 @@ pub(super) async fn querystate(
         }
     }
     let client = state.pool().get().await.map_err(ApiError::db_unavailable)?;
+    // As Tencent does, an account that does not exist is listed in
+    // ErrorList (70107), not reported Offline.
+    if !state.config.accounts.allow_unknown {
+        let known = views::accounts_among(&client, &valid)
+            .await
+            .map_err(ApiError::db_unavailable)?;
+        valid.retain(|id| {
+            let exists = known.contains(*id);
+            if !exists {
+                errors.push(
+                    json!({"To_Account": id, "ErrorCode": ErrorCode::AccountNotFound.code()}),
+                );
+            }
+            exists
+        });
+    }
     let live = views::presence_of(&client, &valid, missive_core::time::now_millis())
         .await
         .map_err(ApiError::db_unavailable)?;

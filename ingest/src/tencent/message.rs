@@ -1,6 +1,6 @@
 //! A message's Tencent fields (`MsgBody`, `CloudCustomData`, `MsgRandom`,
 //! `MsgSeq`, `SyncOtherMachine`, `MsgLifeTime`, `OfflinePushInfo`,
-//! `IsNeedReadReceipt`), shared by sendmsg, batchsendmsg, importmsg,
+//! `IsNeedReadReceipt`, `ForbidCallbackControl`), shared by sendmsg, batchsendmsg, importmsg,
 //! modify_c2c_msg, a device's `send` frame and the commands topic.
 
 use serde_json::Value;
@@ -21,6 +21,10 @@ pub struct MessageFields {
     pub sync_other_machine: SyncOtherMachine,
     pub lifetime_seconds: i32,
     pub need_read_receipt: bool,
+    /// `ForbidCallbackControl`: `ForbidBeforeSendMsgCallback`.
+    pub forbid_before_send_callback: bool,
+    /// `ForbidCallbackControl`: `ForbidAfterSendMsgCallback`.
+    pub forbid_after_send_callback: bool,
 }
 
 /// What a message says: its elements, CloudCustomData and push text.
@@ -41,6 +45,8 @@ impl MessageFields {
             lifetime_seconds: self.lifetime_seconds,
             offline_push: self.content.offline_push,
             need_read_receipt: self.need_read_receipt,
+            forbid_before_send_callback: self.forbid_before_send_callback,
+            forbid_after_send_callback: self.forbid_after_send_callback,
             import_mode: ImportMode::None,
             ..SendRequest::new(from, to, self.msg_random, self.content.body)
         }
@@ -117,6 +123,8 @@ pub fn parse_message(body: &Body<'_>, sender: Sender) -> Result<MessageFields, A
             ))
         }
     };
+    let (forbid_before_send_callback, forbid_after_send_callback) =
+        parse_forbid_callback_control(body)?;
     Ok(MessageFields {
         msg_random,
         msg_seq,
@@ -124,7 +132,37 @@ pub fn parse_message(body: &Body<'_>, sender: Sender) -> Result<MessageFields, A
         sync_other_machine,
         lifetime_seconds,
         need_read_receipt,
+        forbid_before_send_callback,
+        forbid_after_send_callback,
     })
+}
+
+/// `ForbidCallbackControl`: which of this message's callbacks not to make,
+/// as (before-send, after-send).
+fn parse_forbid_callback_control(body: &Body<'_>) -> Result<(bool, bool), ApiError> {
+    let Some(v) = body.get("ForbidCallbackControl") else {
+        return Ok((false, false));
+    };
+    let bad = |what: String| ApiError::new(ErrorCode::InvalidRequest, what);
+    let Value::Array(items) = v else {
+        return Err(bad(
+            "ForbidCallbackControl must be an array of strings".into()
+        ));
+    };
+    let (mut before, mut after) = (false, false);
+    for item in items {
+        match item.as_str() {
+            Some("ForbidBeforeSendMsgCallback") => before = true,
+            Some("ForbidAfterSendMsgCallback") => after = true,
+            _ => {
+                return Err(bad(format!(
+                    "ForbidCallbackControl holds {item}; it may hold \
+                     \"ForbidBeforeSendMsgCallback\" and \"ForbidAfterSendMsgCallback\""
+                )))
+            }
+        }
+    }
+    Ok((before, after))
 }
 
 /// A message's content: the `MsgBody` elements, the CloudCustomData and the

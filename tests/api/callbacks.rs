@@ -1,0 +1,580 @@
+//! Third-party callbacks against a fake app server on loopback (a real HTTP
+//! server speaking Tencent's callback format): the before-send verdicts
+//! (refuse, drop, rewrite; fail-open and fail-closed on a timeout) and what
+//! sender and recipient see, and the after-callbacks worker's guarantees
+//! (once each, in order, through failures, a DLQ, a killed worker, and no
+//! call again on a replay).
+
+use crate::support;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use missive_core::Config;
+use missive_schemas::{BeforeSendOutcome, Event, EventCodec};
+use support::{read_topic, start_ingest, TestApp, WAIT};
+
+/// One request the fake app server received, and what it answered.
+#[derive(Debug, Clone)]
+struct Call {
+    query: HashMap<String, String>,
+    event_id_header: Option<String>,
+    body: Value,
+    status: u16,
+}
+
+type Script = dyn Fn(&Value, usize) -> (StatusCode, Value, Duration) + Send + Sync;
+/// What the fake app server's handler holds: the calls so far and the script.
+type Shared = (Arc<Mutex<Vec<Call>>>, Arc<Script>);
+
+/// The fake app server: answers each request by `script(body, try)` where
+/// `try` counts earlier requests with the same `EventId` (0 for the first).
+#[derive(Clone)]
+struct AppServer {
+    addr: SocketAddr,
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl AppServer {
+    async fn start(
+        script: impl Fn(&Value, usize) -> (StatusCode, Value, Duration) + Send + Sync + 'static,
+    ) -> Self {
+        let calls: Arc<Mutex<Vec<Call>>> = Arc::default();
+        let script: Arc<Script> = Arc::new(script);
+        let state = (calls.clone(), script);
+        let app = Router::new().route("/cb", post(answer)).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { addr, calls }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/cb", self.addr)
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+async fn answer(
+    State((calls, script)): State<Shared>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> impl IntoResponse {
+    let tries = match body.get("EventId") {
+        Some(id) => calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.body.get("EventId") == Some(id))
+            .count(),
+        None => 0,
+    };
+    let (status, reply, delay) = script(&body, tries);
+    let query = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    calls.lock().unwrap().push(Call {
+        query,
+        event_id_header: headers
+            .get("x-missive-event-id")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        body,
+        status: status.as_u16(),
+    });
+    tokio::time::sleep(delay).await;
+    (status, Json(reply))
+}
+
+fn ok(code: i64) -> Value {
+    json!({"ActionStatus": "OK", "ErrorCode": code, "ErrorInfo": ""})
+}
+
+fn text_of(body: &Value) -> String {
+    body["MsgBody"][0]["MsgContent"]["Text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn import(app: &TestApp, users: &[&str]) {
+    let r = app
+        .rest(
+            "im_open_login_svc/multiaccount_import",
+            json!({"Accounts": users}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+}
+
+async fn sendmsg_at(app: &TestApp, ingest: SocketAddr, body: Value) -> Value {
+    let url = format!("http://{ingest}/v4/openim/sendmsg?{}", app.admin_query());
+    app.http
+        .post(url)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn msg(from: &str, to: &str, random: u32, text: &str) -> Value {
+    json!({"From_Account": from, "To_Account": to, "MsgRandom": random,
+        "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
+        "CloudCustomData": "original"})
+}
+
+/// The MessageSent events on the log, by MsgKey.
+fn sent_events(config: &Config) -> HashMap<String, missive_schemas::MessageSent> {
+    read_topic(config, &config.events_topic())
+        .iter()
+        .filter_map(|r| match EventCodec::get().decode(&r.payload).ok()?.event {
+            Event::MessageSent(m) => Some((m.msg_key.clone(), *m)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn roam(app: &TestApp, operator: &str, peer: &str) -> Vec<Value> {
+    let r = app
+        .rest(
+            "openim/admin_getroammsg",
+            json!({"Operator_Account": operator, "Peer_Account": peer, "MaxCnt": 100,
+                "MinTime": 0, "MaxTime": missive_core::time::now_secs() + 10}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    r["MsgList"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_before_send_callback_refuses_drops_rewrites_and_fails_open_or_closed() {
+    let server = AppServer::start(|body, _| {
+        let text = text_of(body);
+        let immediate = Duration::ZERO;
+        match text.as_str() {
+            "refuse me" => (
+                StatusCode::OK,
+                json!({"ActionStatus": "OK", "ErrorCode": 1, "ErrorInfo": "no swearing"}),
+                immediate,
+            ),
+            "refuse with my code" => (
+                StatusCode::OK,
+                json!({"ActionStatus": "OK", "ErrorCode": 120_005, "ErrorInfo": "banned word"}),
+                immediate,
+            ),
+            "drop me" => (StatusCode::OK, ok(2), immediate),
+            "rewrite me" => (
+                StatusCode::OK,
+                json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "",
+                    "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "rewritten ***"}}],
+                    "CloudCustomData": "moderated"}),
+                immediate,
+            ),
+            "slow" => (StatusCode::OK, ok(1), Duration::from_millis(1_500)),
+            _ => (StatusCode::OK, ok(0), immediate),
+        }
+    })
+    .await;
+    let url = server.url();
+    let app = TestApp::spawn_with(|c| {
+        c.accounts.allow_unknown = false;
+        c.callbacks.url = url;
+        c.callbacks.token = Some("app-token".to_owned().into());
+        c.callbacks.before_send_msg = true;
+        c.callbacks.before_send_timeout_ms = 300;
+    })
+    .await;
+    import(&app, &["alice", "bob"]).await;
+    let ingest = app.ingest.as_ref().unwrap().addr;
+    let mut bob = app.ws("bob", "phone").await;
+    bob.next_of("sync_done").await;
+
+    // Allowed: the app server saw Tencent's request, signed with the token.
+    let allowed = sendmsg_at(&app, ingest, msg("alice", "bob", 1, "hello")).await;
+    assert_eq!(allowed["ErrorCode"], 0, "{allowed}");
+    let call = server.calls().pop().unwrap();
+    assert_eq!(call.query["CallbackCommand"], "C2C.CallbackBeforeSendMsg");
+    assert_eq!(call.query["SdkAppid"], app.config.sdkappid.to_string());
+    assert_eq!(call.query["contenttype"], "json");
+    assert_eq!(call.query["OptPlatform"], "RESTAPI");
+    let time: i64 = call.query["RequestTime"].parse().unwrap();
+    assert_eq!(
+        call.query["Sign"],
+        missive_callbacks::sign("app-token", time)
+    );
+    assert_eq!(call.body["From_Account"], "alice");
+    assert_eq!(call.body["To_Account"], "bob");
+    assert_eq!(call.body["MsgKey"], allowed["MsgKey"]);
+    assert_eq!(call.body["MsgTime"], allowed["MsgTime"]);
+    assert_eq!(call.body["CloudCustomData"], "original");
+    assert_eq!(text_of(&call.body), "hello");
+    let pushed = bob.next_of("message").await;
+    assert_eq!(pushed["body"][0]["MsgContent"]["Text"], "hello");
+
+    // Refused: the sender gets 20006 with the app server's reason; nothing is logged.
+    let on_log = app.events_on_log();
+    let refused = sendmsg_at(&app, ingest, msg("alice", "bob", 2, "refuse me")).await;
+    assert_eq!(refused["ActionStatus"], "FAIL");
+    assert_eq!(refused["ErrorCode"], 20006, "{refused}");
+    assert!(refused["ErrorInfo"]
+        .as_str()
+        .unwrap()
+        .contains("no swearing"));
+    let custom = sendmsg_at(&app, ingest, msg("alice", "bob", 3, "refuse with my code")).await;
+    assert_eq!(custom["ErrorCode"], 20006, "{custom}");
+    assert!(custom["ErrorInfo"].as_str().unwrap().contains("120005"));
+    assert!(custom["ErrorInfo"]
+        .as_str()
+        .unwrap()
+        .contains("banned word"));
+    assert_eq!(
+        app.events_on_log(),
+        on_log,
+        "a refused message is not logged"
+    );
+
+    // ForbidBeforeSendMsgCallback: not asked, so not refused.
+    let calls_before = server.calls().len();
+    let mut quiet = msg("alice", "bob", 4, "refuse me");
+    quiet["ForbidCallbackControl"] = json!(["ForbidBeforeSendMsgCallback"]);
+    let forbidden = sendmsg_at(&app, ingest, quiet).await;
+    assert_eq!(forbidden["ErrorCode"], 0, "{forbidden}");
+    assert_eq!(
+        server.calls().len(),
+        calls_before,
+        "the app server was not asked"
+    );
+    let mut bad = msg("alice", "bob", 5, "x");
+    bad["ForbidCallbackControl"] = json!(["ForbidEverything"]);
+    let bad = sendmsg_at(&app, ingest, bad).await;
+    assert_eq!(bad["ErrorCode"], 20001, "{bad}");
+
+    // Dropped: the sender is told it was sent; the recipient never sees it.
+    let dropped = sendmsg_at(&app, ingest, msg("alice", "bob", 6, "drop me")).await;
+    assert_eq!(dropped["ErrorCode"], 0, "{dropped}");
+
+    // Rewritten: both sides get the app server's body and CloudCustomData.
+    let rewritten = sendmsg_at(&app, ingest, msg("alice", "bob", 7, "rewrite me")).await;
+    assert_eq!(rewritten["ErrorCode"], 0, "{rewritten}");
+
+    // A time-out fails open by default: sent, recorded as FAILED_OPEN.
+    let open = sendmsg_at(&app, ingest, msg("alice", "bob", 8, "slow")).await;
+    assert_eq!(open["ErrorCode"], 0, "{open}");
+    // ... and fails closed where the setting says so: 20006, nothing logged.
+    let mut closed_config = (*app.config).clone();
+    closed_config.callbacks.before_send_fail_open = false;
+    let closed_ingest = start_ingest(&Arc::new(closed_config)).await;
+    let on_log = app.events_on_log();
+    let closed = sendmsg_at(&app, closed_ingest.addr, msg("alice", "bob", 9, "slow")).await;
+    assert_eq!(closed["ErrorCode"], 20006, "{closed}");
+    assert!(closed["ErrorInfo"]
+        .as_str()
+        .unwrap()
+        .contains("no answer within 300 ms"));
+    assert_eq!(app.events_on_log(), on_log);
+    closed_ingest.shutdown().await;
+
+    // What bob saw live, in order: the forbidden-callback one, the rewrite,
+    // the failed-open one; never the dropped one.
+    for want in ["refuse me", "rewritten ***", "slow"] {
+        let m = bob.next_of("message").await;
+        assert_eq!(m["body"][0]["MsgContent"]["Text"], want, "{m}");
+        if want == "rewritten ***" {
+            assert_eq!(m["cloud_custom_data"], "moderated");
+            assert_eq!(m["msg_key"], rewritten["MsgKey"]);
+        }
+    }
+    app.wait_projected().await;
+    let texts = |list: Vec<Value>| -> Vec<String> {
+        list.iter()
+            .map(|m| {
+                m["MsgBody"][0]["MsgContent"]["Text"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(
+        texts(roam(&app, "bob", "alice").await),
+        ["slow", "rewritten ***", "refuse me", "hello"],
+        "the recipient's history (newest first) lacks the dropped message"
+    );
+    assert_eq!(
+        texts(roam(&app, "alice", "bob").await),
+        ["slow", "rewritten ***", "drop me", "refuse me", "hello"],
+        "the sender's history keeps it, as a block's drop does"
+    );
+
+    // Each verdict is in its event.
+    let events = sent_events(&app.config);
+    let outcome = |reply: &Value| {
+        events[reply["MsgKey"].as_str().unwrap()]
+            .before_send_callback
+            .clone()
+    };
+    assert_eq!(
+        outcome(&allowed).unwrap().outcome,
+        BeforeSendOutcome::Allowed
+    );
+    assert_eq!(outcome(&forbidden), None);
+    assert_eq!(
+        outcome(&dropped).unwrap().outcome,
+        BeforeSendOutcome::Dropped
+    );
+    assert_eq!(
+        outcome(&rewritten).unwrap().outcome,
+        BeforeSendOutcome::Rewritten
+    );
+    let failed_open = outcome(&open).unwrap();
+    assert_eq!(failed_open.outcome, BeforeSendOutcome::FailedOpen);
+    assert!(failed_open.detail.contains("no answer"), "{failed_open:?}");
+    let m = &events[rewritten["MsgKey"].as_str().unwrap()];
+    assert_eq!(m.cloud_custom_data, "moderated");
+
+    // A rebuild from the log gives the same views and asks the app server nothing.
+    let calls = server.calls().len();
+    let (live, rebuilt) = app.rebuild_digests(100).await;
+    assert_eq!(live, rebuilt);
+    assert_eq!(
+        server.calls().len(),
+        calls,
+        "a replay never calls the app server"
+    );
+
+    // The latency histogram is exported.
+    let metrics = app.metrics(app.projector.as_ref().unwrap().addr).await;
+    let ingest_metrics = app.metrics(ingest).await;
+    assert!(
+        ingest_metrics.contains("missive_callbacks_before_send_seconds")
+            || metrics.contains("missive_callbacks_before_send_seconds"),
+        "the before-send latency histogram is exported"
+    );
+    app.stop().await;
+}
+
+/// Runs the after-callbacks worker on a task of its own, as `missive
+/// callbacks` does.
+async fn start_worker(config: &Arc<Config>) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let worker = missive_callbacks::CallbackWorker::new(config.clone())
+        .await
+        .unwrap()
+        .expect("after-callbacks are switched on");
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(worker.run(stop.clone()));
+    (stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_callbacks_arrive_once_each_in_order_through_failures_a_killed_worker_and_a_replay() {
+    // Every callback fails its first two tries (HTTP 500); a blocklist
+    // removal always fails, so it ends in the DLQ.
+    let (first_try_tx, mut first_try) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let server = AppServer::start(move |body, tries| {
+        if tries == 0 {
+            let _ = first_try_tx.send(body["EventId"].as_str().unwrap_or_default().to_owned());
+        }
+        if body["CallbackCommand"] == "Sns.CallbackBlackListDelete" || tries < 2 {
+            (StatusCode::INTERNAL_SERVER_ERROR, json!({}), Duration::ZERO)
+        } else {
+            (StatusCode::OK, ok(0), Duration::ZERO)
+        }
+    })
+    .await;
+    let url = server.url();
+    let app = TestApp::spawn_with(|c| {
+        c.accounts.allow_unknown = false;
+        c.callbacks.url = url;
+        c.callbacks.after_send_msg = true;
+        c.callbacks.after_msg_withdraw = true;
+        c.callbacks.after_msg_report = true;
+        c.callbacks.friend_add = true;
+        c.callbacks.friend_delete = true;
+        c.callbacks.black_list_add = true;
+        c.callbacks.black_list_delete = true;
+        c.callbacks.max_attempts = 3;
+        c.callbacks.retry_base_ms = 100;
+        c.callbacks.retry_max_ms = 200;
+        c.callbacks.new_group_from_start = true;
+    })
+    .await;
+    import(&app, &["alice", "bob"]).await;
+    let (stop, task) = start_worker(&app.config).await;
+
+    // A conversation's worth of changes, all between alice and bob.
+    let r = app
+        .rest(
+            "sns/friend_add",
+            json!({"From_Account": "alice", "AddFriendItem": [{"To_Account": "bob", "AddSource": "AddSource_Type_Web"}],
+                "AddType": "Add_Type_Both", "ForceAddFlags": 1}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    let started = std::time::Instant::now();
+    let first = app.send_text("alice", "bob", 1, "one").await;
+    app.send_text("bob", "alice", 2, "two").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "sends do not wait for a failing app server"
+    );
+    let mut quiet = msg("alice", "bob", 3, "not reported");
+    quiet["ForbidCallbackControl"] = json!(["ForbidAfterSendMsgCallback"]);
+    let quiet = app.rest("openim/sendmsg", quiet).await;
+    assert_eq!(quiet["ErrorCode"], 0, "{quiet}");
+
+    // Kill the worker (no graceful stop) while a callback is between tries.
+    let mut seen = 0;
+    while seen < 3 {
+        tokio::time::timeout(WAIT, first_try.recv()).await.unwrap();
+        seen += 1;
+    }
+    task.abort();
+    let _ = task.await;
+    drop(stop);
+
+    let r = app
+        .rest(
+            "openim/admin_msgwithdraw",
+            json!({"From_Account": "alice", "To_Account": "bob", "MsgKey": first["MsgKey"]}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    let r = app
+        .rest(
+            "openim/admin_set_msg_read",
+            json!({"Report_Account": "bob", "Peer_Account": "alice"}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    for (api, body) in [
+        (
+            "sns/black_list_add",
+            json!({"From_Account": "bob", "To_Account": ["alice"]}),
+        ),
+        (
+            "sns/black_list_delete",
+            json!({"From_Account": "bob", "To_Account": ["alice"]}),
+        ),
+        (
+            "sns/friend_add",
+            json!({"From_Account": "alice", "AddFriendItem": [{"To_Account": "bob", "AddSource": "AddSource_Type_Web"}], "ForceAddFlags": 1}),
+        ),
+        (
+            "sns/friend_delete",
+            json!({"From_Account": "alice", "To_Account": ["bob"], "DeleteType": "Delete_Type_Both"}),
+        ),
+    ] {
+        let r = app.rest(api, body).await;
+        assert_eq!(r["ErrorCode"], 0, "{api}: {r}");
+    }
+
+    // A new worker takes over where the killed one stopped.
+    let (stop, task) = start_worker(&app.config).await;
+    let expected = [
+        "Sns.CallbackFriendAdd",
+        "C2C.CallbackAfterSendMsg",
+        "C2C.CallbackAfterSendMsg",
+        "C2C.CallbackAfterMsgWithDraw",
+        "C2C.CallbackAfterMsgReport",
+        "Sns.CallbackBlackListAdd",
+        "Sns.CallbackFriendAdd",
+        "Sns.CallbackFriendDelete",
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let answered = loop {
+        let answered: Vec<Call> = server
+            .calls()
+            .into_iter()
+            .filter(|c| c.status == 200)
+            .collect();
+        if answered.len() >= expected.len() {
+            break answered;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {} callbacks answered: {:?}",
+            answered.len(),
+            expected.len(),
+            answered
+                .iter()
+                .map(|c| &c.body["CallbackCommand"])
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Once each, in log order, each after two failed tries with the same id.
+    let commands: Vec<&str> = answered
+        .iter()
+        .map(|c| c.body["CallbackCommand"].as_str().unwrap())
+        .collect();
+    assert_eq!(commands, expected);
+    let mut ids: Vec<&str> = answered
+        .iter()
+        .map(|c| c.body["EventId"].as_str().unwrap())
+        .collect();
+    let all = server.calls();
+    for c in &answered {
+        let id = c.body["EventId"].as_str().unwrap();
+        assert_eq!(c.event_id_header.as_deref(), Some(id));
+        let tries = all.iter().filter(|x| x.body["EventId"] == id).count();
+        assert_eq!(tries, 3, "{id}: two failures, then the answer");
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), expected.len(), "no callback answered twice");
+    assert_eq!(answered[1].body["From_Account"], "alice");
+    assert_eq!(text_of(&answered[1].body), "one");
+    assert_eq!(answered[2].body["From_Account"], "bob");
+    assert_eq!(answered[3].body["MsgKey"], first["MsgKey"]);
+    assert_eq!(answered[4].body["Report_Account"], "bob");
+    assert_eq!(answered[0].body["PairList"].as_array().unwrap().len(), 2);
+    assert!(
+        all.iter().all(|c| text_of(&c.body) != "not reported"),
+        "ForbidAfterSendMsgCallback is honoured"
+    );
+
+    // The blocklist removal ran out of tries: dead-lettered with the reason.
+    let dlq = read_topic(&app.config, &app.config.callbacks_dlq_topic());
+    assert_eq!(dlq.len(), 1);
+    let dead: Value = serde_json::from_slice(&dlq[0].payload).unwrap();
+    assert_eq!(dead["CallbackCommand"], "Sns.CallbackBlackListDelete");
+    assert_eq!(dlq[0].header("missive.callback.attempts"), Some("3"));
+    assert!(dlq[0]
+        .header("missive.dlq.reason")
+        .unwrap()
+        .contains("HTTP 500"));
+
+    // Counters by command.
+    let metrics = app.metrics(app.ingest.as_ref().unwrap().addr).await;
+    assert!(
+        metrics.contains(
+            "missive_callbacks_dead_lettered_total{command=\"Sns.CallbackBlackListDelete\"} 1"
+        ),
+        "{metrics}"
+    );
+
+    // A replay into a new database calls nobody back.
+    let calls = server.calls().len();
+    let (live, rebuilt) = app.rebuild_digests(100).await;
+    assert_eq!(live, rebuilt);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.calls().len(), calls, "nothing is sent again");
+    stop.cancel();
+    task.await.unwrap();
+    app.stop().await;
+}
