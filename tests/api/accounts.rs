@@ -21,16 +21,6 @@ fn send(from: &str, to: &str, random: u32) -> Value {
     json!({"From_Account": from, "To_Account": to, "MsgRandom": random, "MsgBody": text_body("hi")})
 }
 
-async fn import(app: &TestApp, users: &[&str]) {
-    let r = app
-        .rest(
-            "im_open_login_svc/multiaccount_import",
-            json!({"Accounts": users}),
-        )
-        .await;
-    assert_eq!(r["ErrorCode"], 0, "{r}");
-}
-
 /// Skips frames until the server closes the connection; returns the close frame.
 async fn until_closed(ws: &mut WsClient) -> Value {
     loop {
@@ -53,7 +43,7 @@ async fn login_reply(app: &TestApp, user: &str, usersig: &str) -> (WsClient, Val
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn account_check_and_sends_between_unknown_accounts() {
     let app = strict_app().await;
-    import(&app, &["alice", "bob"]).await;
+    app.import_accounts(&["alice", "bob"]).await;
     let r = app
         .rest(
             "im_open_login_svc/account_check",
@@ -123,7 +113,7 @@ async fn account_check_and_sends_between_unknown_accounts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_muted_user_cannot_send_one_to_one_until_the_mute_is_lifted() {
     let app = strict_app().await;
-    import(&app, &["alice", "bob"]).await;
+    app.import_accounts(&["alice", "bob"]).await;
     let mute = |secs: i64| json!({"Set_Account": "alice", "C2CmsgNospeakingTime": secs});
     let r = app.rest("openconfigsvr/setnospeaking", mute(3600)).await;
     assert_eq!(r["ErrorCode"], 0, "{r}");
@@ -192,7 +182,7 @@ async fn a_muted_user_cannot_send_one_to_one_until_the_mute_is_lifted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kick_closes_every_session_and_refuses_older_usersigs() {
     let app = strict_app().await;
-    import(&app, &["alice", "bob"]).await;
+    app.import_accounts(&["alice", "bob"]).await;
     let old_sig = app.verifier().generate("bob", 3600, time::now_secs() - 60);
     let mut phone = app.ws("bob", "phone").await;
     let mut laptop = app.ws("bob", "laptop").await;
@@ -225,7 +215,7 @@ async fn kick_closes_every_session_and_refuses_older_usersigs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deleted_account_cannot_log_in_nor_be_messaged_and_its_views_are_cleared() {
     let app = strict_app().await;
-    import(&app, &["alice", "carol"]).await;
+    app.import_accounts(&["alice", "carol"]).await;
     let r = app
         .rest(
             "sns/friend_add",
@@ -306,7 +296,7 @@ async fn a_deleted_account_cannot_log_in_nor_be_messaged_and_its_views_are_clear
     assert_eq!(live, rebuilt);
 
     // Importing the account again brings it back.
-    import(&app, &["carol"]).await;
+    app.import_accounts(&["carol"]).await;
     let r = app.rest("openim/sendmsg", send("alice", "carol", 5)).await;
     assert_eq!(r["ErrorCode"], 0, "{r}");
     let _carol = app.ws("carol", "laptop").await;

@@ -110,16 +110,6 @@ fn text_of(body: &Value) -> String {
         .to_owned()
 }
 
-async fn import(app: &TestApp, users: &[&str]) {
-    let r = app
-        .rest(
-            "im_open_login_svc/multiaccount_import",
-            json!({"Accounts": users}),
-        )
-        .await;
-    assert_eq!(r["ErrorCode"], 0, "{r}");
-}
-
 async fn sendmsg_at(app: &TestApp, ingest: SocketAddr, body: Value) -> Value {
     let url = format!("http://{ingest}/v4/openim/sendmsg?{}", app.admin_query());
     app.http
@@ -200,7 +190,7 @@ async fn the_before_send_callback_refuses_drops_rewrites_and_fails_open_or_close
         c.callbacks.before_send_timeout_ms = 300;
     })
     .await;
-    import(&app, &["alice", "bob"]).await;
+    app.import_accounts(&["alice", "bob"]).await;
     let ingest = app.ingest.as_ref().unwrap().addr;
     let mut bob = app.ws("bob", "phone").await;
     bob.next_of("sync_done").await;
@@ -414,7 +404,7 @@ async fn after_callbacks_arrive_once_each_in_order_through_failures_a_killed_wor
         c.callbacks.new_group_from_start = true;
     })
     .await;
-    import(&app, &["alice", "bob"]).await;
+    app.import_accounts(&["alice", "bob"]).await;
     let (stop, task) = start_worker(&app.config).await;
 
     // A conversation's worth of changes, all between alice and bob.

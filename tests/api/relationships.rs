@@ -15,17 +15,6 @@ use missive_log::EventAppender;
 use missive_schemas::{Channel, Element, TextElem};
 use support::TestApp;
 
-async fn import(app: &TestApp, users: &[&str]) {
-    let reply = app
-        .rest(
-            "im_open_login_svc/multiaccount_import",
-            json!({"Accounts": users}),
-        )
-        .await;
-    assert_eq!(reply["ErrorCode"], 0, "{reply}");
-    assert_eq!(reply["FailAccounts"], json!([]));
-}
-
 fn items(reply: &Value) -> Vec<(String, i64)> {
     reply["ResultItem"]
         .as_array()
@@ -160,7 +149,7 @@ async fn accounts_and_profiles_and_the_sender_profile_on_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn friends_are_added_checked_and_deleted_with_tencents_results() {
     let app = TestApp::spawn().await;
-    import(&app, &["ann", "ben", "cat"]).await;
+    app.import_accounts(&["ann", "ben", "cat"]).await;
     let add = |from: &str, to: Vec<&str>, add_type: &str| {
         json!({"From_Account": from, "AddType": add_type,
                "AddFriendItem": to.iter().map(|t| json!({"To_Account": t, "AddSource": "AddSource_Type_Test"})).collect::<Vec<_>>()})
@@ -280,7 +269,7 @@ async fn friends_are_added_checked_and_deleted_with_tencents_results() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_send_right_after_a_block_always_sees_the_block() {
     let app = TestApp::spawn().await;
-    import(&app, &["bob", "mallory"]).await;
+    app.import_accounts(&["bob", "mallory"]).await;
     let pipeline = pipeline(&app).await;
     let rounds = 15;
     for round in 0..rounds {
@@ -398,7 +387,7 @@ async fn friends_only_and_refusing_blocks_answer_with_tencents_codes() {
         c.permissions.block_mode = BlockMode::Refuse;
     })
     .await;
-    import(&app, &["amy", "bo", "cy", "di"]).await;
+    app.import_accounts(&["amy", "bo", "cy", "di"]).await;
     let pipeline = pipeline(&app).await;
     let friend = |from: &str, to: &str, kind: &str| {
         json!({"From_Account": from, "AddType": kind,

@@ -216,6 +216,18 @@ impl TestApp {
             .1
     }
 
+    /// Imports `users` as accounts (multiaccount_import), asserting it worked.
+    pub async fn import_accounts(&self, users: &[&str]) {
+        let r = self
+            .rest(
+                "im_open_login_svc/multiaccount_import",
+                json!({"Accounts": users}),
+            )
+            .await;
+        assert_eq!(r["ErrorCode"], 0, "{r}");
+        assert_eq!(r["FailAccounts"], json!([]), "{r}");
+    }
+
     pub async fn rest_raw(&self, api: &str, query: &str, body: String) -> (u16, Value) {
         let resp = self
             .http
