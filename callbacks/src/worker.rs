@@ -26,12 +26,12 @@ use std::time::Duration;
 
 use rand::Rng;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
+use rdkafka::message::Message;
 use tokio_util::sync::CancellationToken;
 
 use missive_core::Config;
+use missive_log::{dead_letter, AppendSetupError, DeadLetter, EventAppender};
+use missive_schemas::framing::SchemaIds;
 use missive_schemas::EventCodec;
 
 use crate::bodies::{after_callback, AfterCallback};
@@ -41,6 +41,10 @@ use crate::request::CallbackClient;
 pub enum WorkerError {
     #[error("Kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Appender(#[from] AppendSetupError),
+    #[error(transparent)]
+    Registry(#[from] missive_core::registry::RegistryError),
 }
 
 pub struct CallbackWorker {
@@ -48,9 +52,12 @@ pub struct CallbackWorker {
     client: CallbackClient,
     consumer: StreamConsumer,
     settings: rdkafka::ClientConfig,
-    producer: FutureProducer,
+    /// Writes the dead letters (the one way onto a topic).
+    appender: EventAppender,
     events_topic: String,
     dlq_topic: String,
+    /// Registry ids of the event schemas, to read Confluent-framed records.
+    schema_ids: SchemaIds,
 }
 
 /// How one callback ended.
@@ -97,15 +104,17 @@ impl CallbackWorker {
                 },
             );
         let consumer = subscribed(&settings, &events_topic)?;
-        let producer = missive_core::kafka::producer(&config)?;
+        let appender = EventAppender::connect(&config).await?;
+        let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
         Ok(Some(Self {
             config,
             client,
             consumer,
             settings,
-            producer,
+            appender,
             events_topic,
             dlq_topic,
+            schema_ids,
         }))
     }
 
@@ -138,7 +147,7 @@ impl CallbackWorker {
             };
             // Undecodable records are the projector's to dead-letter; skipped here.
             let callback = EventCodec::get()
-                .decode(m.payload().unwrap_or_default())
+                .decode_framed(m.payload().unwrap_or_default(), &self.schema_ids)
                 .ok()
                 .and_then(|env| after_callback(&env, &self.config.callbacks));
             let called = match &callback {
@@ -233,33 +242,13 @@ impl CallbackWorker {
         let payload = cb.body.to_string();
         let attempts = attempts.to_string();
         let key = cb.body["EventId"].as_str().unwrap_or_default().to_owned();
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "missive.dlq.reason",
-                value: Some(reason.as_bytes()),
-            })
-            .insert(Header {
-                key: "missive.dlq.topic",
-                value: Some(self.events_topic.as_bytes()),
-            })
-            .insert(Header {
-                key: "missive.callback.command",
-                value: Some(cb.command.as_bytes()),
-            })
-            .insert(Header {
-                key: "missive.callback.attempts",
-                value: Some(attempts.as_bytes()),
-            });
-        self.producer
-            .send(
-                FutureRecord::to(&self.dlq_topic)
-                    .key(&key)
-                    .payload(&payload)
-                    .headers(headers),
-                Timeout::After(Duration::from_secs(10)),
-            )
-            .await
-            .map_err(|(e, _)| e)?;
+        let letter = DeadLetter::new(&self.dlq_topic, payload.as_bytes())
+            .key(Some(key.as_bytes()))
+            .header(dead_letter::REASON, reason)
+            .header("missive.dlq.topic", &self.events_topic)
+            .header("missive.callback.command", cb.command)
+            .header("missive.callback.attempts", &attempts);
+        self.appender.dead_letter(&letter).await?;
         metrics::counter!("missive_callbacks_dead_lettered_total", "command" => cb.command)
             .increment(1);
         Ok(())

@@ -568,3 +568,45 @@ async fn after_callbacks_arrive_once_each_in_order_through_failures_a_killed_wor
     task.await.unwrap();
     app.stop().await;
 }
+
+/// With `kafka.encoding=confluent` the events are Confluent-framed: the
+/// worker must read them (it once decoded single-object records only and
+/// skipped every other one without a word).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_after_send_callback_reads_confluent_framed_events() {
+    let server = AppServer::start(|_, _| (StatusCode::OK, ok(0), Duration::ZERO)).await;
+    let registry = support::registry::FakeRegistry::start().await;
+    let (url, registry_url) = (server.url(), registry.url.clone());
+    let app = TestApp::spawn_with(|c| {
+        c.kafka.encoding = missive_core::config::Encoding::Confluent;
+        c.kafka.schema_registry_url = Some(registry_url);
+        c.callbacks.url = url;
+        c.callbacks.after_send_msg = true;
+        c.callbacks.new_group_from_start = true;
+    })
+    .await;
+    app.import_accounts(&["alice", "bob"]).await;
+    let (stop, task) = start_worker(&app.config).await;
+    let r = app.send_text("alice", "bob", 7, "framed").await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    let msg_key = r["MsgKey"].as_str().unwrap().to_owned();
+    let sent = tokio::time::timeout(WAIT, async {
+        loop {
+            let calls = server.calls();
+            if let Some(c) = calls
+                .iter()
+                .find(|c| c.body["CallbackCommand"] == "C2C.CallbackAfterSendMsg")
+            {
+                return c.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("no C2C.CallbackAfterSendMsg for a Confluent-framed event");
+    assert_eq!(sent.body["MsgKey"], msg_key.as_str(), "{}", sent.body);
+    assert_eq!(sent.body["From_Account"], "alice");
+    assert_eq!(sent.body["To_Account"], "bob");
+    stop.cancel();
+    task.await.unwrap();
+}
