@@ -43,7 +43,7 @@ async fn every_kind_is_framed_as_configured(encoding: Encoding) {
     .await;
 
     // REST, as the administrator.
-    let accounts = json!({"Accounts": ["alice", "bob", "erin"]});
+    let accounts = json!({"Accounts": ["alice", "bob", "erin", "dora"]});
     ok(&app, "im_open_login_svc/multiaccount_import", accounts).await;
     let nick = json!([{"Tag": "Tag_Profile_IM_Nick", "Value": "Alice"}]);
     let profile = json!({"From_Account": "alice", "ProfileItem": nick});
@@ -114,6 +114,13 @@ async fn every_kind_is_framed_as_configured(encoding: Encoding) {
         1,
     )
     .await;
+
+    // The account lifecycle, as the administrator.
+    let mute = json!({"Set_Account": "dora", "C2CmsgNospeakingTime": 60});
+    ok(&app, "openconfigsvr/setnospeaking", mute).await;
+    ok(&app, "im_open_login_svc/kick", json!({"UserID": "dora"})).await;
+    let delete = json!({"DeleteItem": [{"UserID": "dora"}]});
+    ok(&app, "im_open_login_svc/account_delete", delete).await;
 
     let topic = app.config.events_topic();
     let codec = EventCodec::get();
