@@ -103,7 +103,7 @@ impl CallbackWorker {
                     "latest"
                 },
             );
-        let consumer = subscribed(&settings, &events_topic)?;
+        let consumer = missive_core::kafka::subscribed(&settings, &events_topic)?;
         let appender = EventAppender::connect(&config).await?;
         let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
         Ok(Some(Self {
@@ -132,7 +132,7 @@ impl CallbackWorker {
                 Err(e) if missive_core::kafka::is_fatal(&e) => {
                     tracing::error!(error = %e, "callbacks worker: consumer unusable; creating it anew");
                     tokio::time::sleep(Duration::from_secs(1)).await;
-                    match subscribed(&self.settings, &self.events_topic) {
+                    match missive_core::kafka::subscribed(&self.settings, &self.events_topic) {
                         Ok(c) => self.consumer = c,
                         Err(e) => {
                             tracing::error!(error = %e, "callbacks worker: cannot create the consumer")
@@ -253,13 +253,4 @@ impl CallbackWorker {
             .increment(1);
         Ok(())
     }
-}
-
-fn subscribed(
-    settings: &rdkafka::ClientConfig,
-    topic: &str,
-) -> Result<StreamConsumer, rdkafka::error::KafkaError> {
-    let consumer: StreamConsumer = settings.create()?;
-    consumer.subscribe(&[topic])?;
-    Ok(consumer)
 }

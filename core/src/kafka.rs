@@ -69,6 +69,18 @@ pub fn consumer_config(config: &Config, role: &str) -> ClientConfig {
     c
 }
 
+/// A stream consumer of `settings`, subscribed to `topic` (the long-running
+/// workers: push, callbacks; they make a new one after a fatal error).
+pub fn subscribed(
+    settings: &ClientConfig,
+    topic: &str,
+) -> Result<rdkafka::consumer::StreamConsumer, KafkaError> {
+    use rdkafka::consumer::Consumer;
+    let consumer: rdkafka::consumer::StreamConsumer = settings.create()?;
+    consumer.subscribe(&[topic])?;
+    Ok(consumer)
+}
+
 /// The events producer: idempotent and `acks=all`, so a send is answered only
 /// once the broker has it durably, and librdkafka's retries never duplicate
 /// or reorder a partition. Keys are hashed with murmur2 like the Java client,

@@ -137,10 +137,17 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
             return;
         }
     };
-    let verified = match state.verifier.verify(&usersig, &user, time::now_secs()) {
+    // A bad UserSig, a deleted account, or a UserSig issued before the
+    // last kick: refused with the same error frame and close.
+    let admitted = match state.verifier.verify(&usersig, &user, time::now_secs()) {
+        Ok(v) => crate::account_gate::admit(&state.pool, &user, v.issued_at)
+            .await
+            .map(|()| v),
+        Err(e) => Err(ApiError::from(e)),
+    };
+    let verified = match admitted {
         Ok(v) => v,
         Err(e) => {
-            let e = ApiError::from(e);
             let _ = sink
                 .send(frame(&ServerFrame::Error {
                     id: None,
@@ -152,18 +159,6 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
             return;
         }
     };
-    // A deleted account, or a UserSig issued before the last kick, is refused.
-    if let Err(e) = crate::account_gate::admit(&state.pool, &user, verified.issued_at).await {
-        let _ = sink
-            .send(frame(&ServerFrame::Error {
-                id: None,
-                code: e.code.code(),
-                info: e.info.clone(),
-            }))
-            .await;
-        let _ = sink.send(close(CLOSE_AUTH_FAILED, &e.info)).await;
-        return;
-    }
     // The session lives as long as its UserSig: valid through `expires_at`,
     // closed at the start of the next second. (tokio caps a sleep
     // at about 30 years.)

@@ -138,7 +138,7 @@ impl PushWorker {
             // A new group starts at the beginning; `max_age_seconds` keeps old
             // messages from being pushed.
             .set("auto.offset.reset", "earliest");
-        let consumer = subscribed(&settings, &events_topic)?;
+        let consumer = missive_core::kafka::subscribed(&settings, &events_topic)?;
         let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -201,7 +201,7 @@ impl PushWorker {
                         metrics::counter!("missive_kafka_consumers_recreated_total", "role" => "push")
                             .increment(1);
                         tokio::time::sleep(Duration::from_secs(1)).await;
-                        match subscribed(&self.settings, &self.shared.events_topic) {
+                        match missive_core::kafka::subscribed(&self.settings, &self.shared.events_topic) {
                             Ok(c) => self.consumer = c,
                             Err(e) => tracing::error!(error = %e, "push worker: cannot create the consumer"),
                         }
@@ -217,15 +217,6 @@ impl PushWorker {
         }
         tracing::info!("push worker stopped");
     }
-}
-
-fn subscribed(
-    settings: &rdkafka::ClientConfig,
-    topic: &str,
-) -> Result<StreamConsumer, rdkafka::error::KafkaError> {
-    let consumer: StreamConsumer = settings.create()?;
-    consumer.subscribe(&[topic])?;
-    Ok(consumer)
 }
 
 /// How often old dedupe records are deleted.
