@@ -100,7 +100,7 @@ pub enum ErrorCode {
     TooManyRecipients = 90011,
     /// `MsgLifeTime` out of range (0..=604800).
     MsgLifeTimeRange = 90026,
-    /// importmsg: `SyncFromOldSystem` missing or not 1 or 2.
+    /// importmsg: `SyncFromOldSystem` missing or not 1, 2 or 5.
     ImportModeInvalid = 90030,
     /// `SyncOtherMachine` invalid.
     SyncOtherMachineInvalid = 90031,

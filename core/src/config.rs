@@ -409,6 +409,10 @@ pub struct PermissionsConfig {
     /// Only friends may message each other (Tencent's friend check for one-to-one chat).
     pub friends_only: bool,
     pub block_mode: BlockMode,
+    /// Apply `friends_only` and `block_mode` to REST sends the administrator
+    /// makes as a user (`From_Account` set to someone else), as to that
+    /// user's own; off by default, as Tencent's REST API never checks.
+    pub check_rest_sends: bool,
 }
 
 /// What happens to a message from a user the recipient blocks.

@@ -153,6 +153,8 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
                 decision: Decision::Deliver,
                 before_send_callback: None,
                 forbid_after_send_callback: false,
+                no_unread: req.control.no_unread,
+                no_last_msg: req.control.no_last_msg,
             }));
             let envelope = missive_schemas::Envelope {
                 event_id: uuid::Uuid::nil(),

@@ -62,6 +62,16 @@ pub fn content_digest(msg_body_json: &[u8], cloud_custom_data: &str) -> ContentD
     h.finalize().into()
 }
 
+/// The content digest of a send that is a retry only within the Unix
+/// `second` it arrived in (Tencent's REST rule for sends without `MsgSeq`):
+/// the same content in another second is another message.
+pub fn within_second(content: &ContentDigest, second: i64) -> ContentDigest {
+    let mut h = Sha256::new();
+    h.update(content);
+    h.update(second.to_be_bytes());
+    h.finalize().into()
+}
+
 /// A send's identity as the log records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Derived {

@@ -56,7 +56,8 @@ async fn apply_relationship(
         Event::MessageSent(_)
         | Event::MessageRecalled(_)
         | Event::MessageModified(_)
-        | Event::ConversationRead(_) => {}
+        | Event::ConversationRead(_)
+        | Event::ConversationDeleted(_) => {}
         Event::AccountDeleted(a) => {
             let stmt = tx
                 .prepare_cached(include_str!("sql/delete_account.sql"))
@@ -221,9 +222,10 @@ pub async fn apply(
                     applied.duplicates += 1;
                 }
             }
-            Event::MessageRecalled(_) | Event::MessageModified(_) | Event::ConversationRead(_) => {
-                changes.push(env)
-            }
+            Event::MessageRecalled(_)
+            | Event::MessageModified(_)
+            | Event::ConversationRead(_)
+            | Event::ConversationDeleted(_) => changes.push(env),
             Event::AccountDeleted(a) => {
                 // Everything before it first: the entries it clears must exist.
                 apply_segment(tx, &mut candidates, &mut changes, opts, &mut applied).await?;
@@ -556,6 +558,10 @@ async fn apply_change_of_message<'a>(
                 users,
             }
         }
+        Event::ConversationDeleted(d) => {
+            delete_conversation(tx, d).await?;
+            return Ok(());
+        }
         _ => return Ok(()),
     };
     let mut users = entry.users;
@@ -572,6 +578,27 @@ async fn apply_change_of_message<'a>(
             expires,
             entry.reader,
         );
+    }
+    Ok(())
+}
+
+/// `recentcontact/delete`: the contact leaves the user's list; with
+/// ClearRamble the conversation's messages so far (this is applied in log
+/// order) leave the user's history, and only theirs.
+async fn delete_conversation(
+    tx: &Transaction<'_>,
+    d: &missive_schemas::ConversationDeleted,
+) -> Result<(), tokio_postgres::Error> {
+    let delete = tx
+        .prepare_cached(include_str!("sql/delete_contact.sql"))
+        .await?;
+    tx.execute(&delete, &[&d.user_id, &d.peer]).await?;
+    if d.clear_history {
+        let clear = tx
+            .prepare_cached(include_str!("sql/clear_history.sql"))
+            .await?;
+        tx.execute(&clear, &[&d.conversation_id, &d.user_id])
+            .await?;
     }
     Ok(())
 }
@@ -680,13 +707,15 @@ async fn store_messages<'a>(
             &m.cloud_custom_data,
             &m.sender_profile.nickname,
             &m.sender_profile.avatar_url,
-            &(m.sync_other_machine == SyncOtherMachine::NoSync),
-            &!m.reaches_recipient(),
+            &(m.sync_other_machine == SyncOtherMachine::NoSync || online_only(m)),
+            &(!m.reaches_recipient() || online_only(m)),
             &c.admin,
             &c.event_id,
             &(m.reaches_recipient()
                 && m.import_mode != ImportMode::History
-                && m.from_account != m.to_account),
+                && m.from_account != m.to_account
+                && !m.no_unread
+                && !online_only(m)),
         ];
         writer.as_mut().write(&row).await?;
     }
@@ -695,13 +724,23 @@ async fn store_messages<'a>(
 }
 
 /// Who sees a message in their recent contacts: each side that sees it in
-/// history, as (user, peer).
+/// history, as (user, peer). A message sent with `NoLastMsg`, or online
+/// only, touches no one's.
 fn contact_sides(m: &MessageSent) -> impl Iterator<Item = (&str, &str)> {
     let from = m.from_account.as_str();
     let to = m.to_account.as_str();
-    let sender = (m.sync_other_machine != SyncOtherMachine::NoSync).then_some((from, to));
-    let recipient = (m.reaches_recipient() && from != to).then_some((to, from));
+    let listed = !m.no_last_msg && !online_only(m);
+    let sender = (listed && m.sync_other_machine != SyncOtherMachine::NoSync).then_some((from, to));
+    let recipient = (listed && m.reaches_recipient() && from != to).then_some((to, from));
     sender.into_iter().chain(recipient)
+}
+
+/// `MsgLifeTime` 0: Tencent sends it to online devices only. Its row exists
+/// only so the pushes (live hand-over and inbox reads, whose entries expire
+/// at once) can carry it: hidden from both sides' history, never unread,
+/// never a conversation's last message.
+fn online_only(m: &MessageSent) -> bool {
+    m.lifetime_seconds == 0
 }
 
 /// Recent contacts: one upsert for the batch (each pair's newest message).

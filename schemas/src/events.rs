@@ -80,6 +80,8 @@ pub enum Event {
     AccountKicked(AccountChange),
     /// Added in v3.
     NoSpeakingSet(NoSpeakingSet),
+    /// Added in v4.
+    ConversationDeleted(ConversationDeleted),
 }
 
 impl Event {
@@ -101,6 +103,7 @@ impl Event {
             Event::AccountDeleted(_) => "AccountDeleted",
             Event::AccountKicked(_) => "AccountKicked",
             Event::NoSpeakingSet(_) => "NoSpeakingSet",
+            Event::ConversationDeleted(_) => "ConversationDeleted",
         }
     }
 
@@ -119,6 +122,7 @@ impl Event {
             Event::PushTokenRemoved(t) => vec![&t.user_id],
             Event::AccountDeleted(a) | Event::AccountKicked(a) => vec![&a.user_id],
             Event::NoSpeakingSet(n) => vec![&n.user_id],
+            Event::ConversationDeleted(d) => vec![&d.user_id, &d.peer],
         }
     }
 
@@ -153,6 +157,7 @@ impl Event {
         "AccountDeleted",
         "AccountKicked",
         "NoSpeakingSet",
+        "ConversationDeleted",
     ];
 
     /// The Kafka record key. Events about two users are keyed by their
@@ -176,6 +181,7 @@ impl Event {
             Event::PushTokenRemoved(t) => t.user_id.clone(),
             Event::AccountDeleted(a) | Event::AccountKicked(a) => a.user_id.clone(),
             Event::NoSpeakingSet(n) => n.user_id.clone(),
+            Event::ConversationDeleted(d) => d.conversation_id.clone(),
         }
     }
 }
@@ -254,6 +260,17 @@ pub struct ConversationRead {
     pub peer: String,
     /// Milliseconds since the Unix epoch: messages sent up to then are read.
     pub read_time: i64,
+}
+
+/// `user_id` deleted their conversation with `peer` (Tencent
+/// `recentcontact/delete`); with `clear_history` (ClearRamble) its messages
+/// so far also leave their history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationDeleted {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub peer: String,
+    pub clear_history: bool,
 }
 
 /// A device's token for offline push through a vendor.
@@ -335,6 +352,10 @@ pub struct MessageSent {
     pub before_send_callback: Option<BeforeSendCallback>,
     /// Added in v3: `ForbidCallbackControl` held `ForbidAfterSendMsgCallback`.
     pub forbid_after_send_callback: bool,
+    /// Added in v4: `SendMsgControl` `NoUnread`, not counted unread.
+    pub no_unread: bool,
+    /// Added in v4: `SendMsgControl` `NoLastMsg`, not the conversation's last message.
+    pub no_last_msg: bool,
 }
 
 impl MessageSent {
@@ -702,6 +723,15 @@ impl Event {
                     .field("muted_until", n.muted_until)
                     .build(),
             ),
+            Event::ConversationDeleted(d) => (
+                15,
+                RecordBuilder::with_capacity(4)
+                    .field("conversation_id", d.conversation_id.as_str())
+                    .field("user_id", d.user_id.as_str())
+                    .field("peer", d.peer.as_str())
+                    .field("clear_history", d.clear_history)
+                    .build(),
+            ),
         };
         Value::Union(index, Box::new(value))
     }
@@ -814,6 +844,15 @@ impl Event {
                     muted_until: r.long("muted_until")?,
                 })
             }
+            15 => {
+                let mut r = RecordReader::new("ConversationDeleted", value)?;
+                Event::ConversationDeleted(ConversationDeleted {
+                    conversation_id: r.string("conversation_id")?,
+                    user_id: r.string("user_id")?,
+                    peer: r.string("peer")?,
+                    clear_history: r.boolean("clear_history")?,
+                })
+            }
             other => return Err(DecodeError::Shape(format!("unknown event kind #{other}"))),
         })
     }
@@ -864,7 +903,7 @@ impl BlockChange {
 
 impl MessageSent {
     fn to_value(&self) -> Value {
-        RecordBuilder::with_capacity(18)
+        RecordBuilder::with_capacity(20)
             .field("msg_key", self.msg_key.as_str())
             .field("conversation_id", self.conversation_id.as_str())
             .field("from_account", self.from_account.as_str())
@@ -915,6 +954,8 @@ impl MessageSent {
                 "forbid_after_send_callback",
                 self.forbid_after_send_callback,
             )
+            .field("no_unread", self.no_unread)
+            .field("no_last_msg", self.no_last_msg)
             .build()
     }
 
@@ -961,6 +1002,8 @@ impl MessageSent {
                 }
             },
             forbid_after_send_callback: r.boolean("forbid_after_send_callback")?,
+            no_unread: r.boolean("no_unread")?,
+            no_last_msg: r.boolean("no_last_msg")?,
         })
     }
 }

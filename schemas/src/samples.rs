@@ -27,6 +27,8 @@ pub fn text(msg_key: &str, from: &str, to: &str, text: &str, sent_at: i64) -> Me
         decision: Decision::Deliver,
         before_send_callback: None,
         forbid_after_send_callback: false,
+        no_unread: false,
+        no_last_msg: false,
     }
 }
 
@@ -409,6 +411,40 @@ pub fn v3_events() -> Vec<(&'static str, Envelope)> {
     ]
 }
 
+/// The events v4 added: a message sent with Tencent's `SendMsgControl`
+/// options, and a conversation deleted with its history.
+pub fn v4_events() -> Vec<(&'static str, Envelope)> {
+    let mut controlled = text_message();
+    controlled.event_id = Uuid::parse_str("01890a5d-ac96-774b-bcce-b302099a8400").expect("uuid");
+    if let Event::MessageSent(m) = &mut controlled.event {
+        m.msg_key = "93847637_1287658_3a1f0e9d8c7b".into();
+        m.msg_seq = 93_847_637;
+        m.msg_random = 1_287_658;
+        m.no_unread = true;
+        m.no_last_msg = true;
+    }
+    let deleted = Envelope {
+        event_id: Uuid::parse_str("01890a5d-ac96-774b-bcce-b302099a8401").expect("uuid"),
+        occurred_at: 1_700_000_004_001,
+        origin: Origin {
+            channel: Channel::Rest,
+            actor: "administrator".into(),
+            admin: true,
+            instance: "ingest-4".into(),
+        },
+        event: Event::ConversationDeleted(ConversationDeleted {
+            conversation_id: conversation_id("alice", "bob"),
+            user_id: "bob".into(),
+            peer: "alice".into(),
+            clear_history: true,
+        }),
+    };
+    vec![
+        ("message_sent_controls", controlled),
+        ("conversation_deleted", deleted),
+    ]
+}
+
 /// Every named sample. Each has a golden vector under `schemas/golden/vN/`,
 /// where N is the schema version that introduced its kind.
 pub fn golden() -> Vec<(&'static str, Envelope)> {
@@ -419,5 +455,6 @@ pub fn golden() -> Vec<(&'static str, Envelope)> {
     all.extend(relationship_events());
     all.extend(push_token_events());
     all.extend(v3_events());
+    all.extend(v4_events());
     all
 }

@@ -77,6 +77,13 @@ fn as_kept_by(version: u32, envelope: &Envelope) -> Envelope {
             m.forbid_after_send_callback = false;
         }
     }
+    if version < 4 {
+        if let missive_schemas::Event::MessageSent(m) = &mut kept.event {
+            // SendMsgControl, added in v4.
+            m.no_unread = false;
+            m.no_last_msg = false;
+        }
+    }
     kept
 }
 

@@ -65,6 +65,8 @@ async fn every_kind_is_framed_as_configured(encoding: Encoding) {
     ok(&app, "openim/modify_c2c_msg", edit).await;
     let recall = json!({"From_Account": "alice", "To_Account": "bob", "MsgKey": key});
     ok(&app, "openim/admin_msgwithdraw", recall).await;
+    let forget = json!({"From_Account": "alice", "Type": 1, "To_Account": "bob"});
+    ok(&app, "recentcontact/delete", forget).await;
 
     // A device, as its user.
     let mut ws = app.ws("bob", "phone").await;

@@ -135,7 +135,8 @@ async fn login_raises_offline_messages_then_contacts_latest_messages_then_refres
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn get_messages_fills_gaps_from_the_roaming_store_and_serves_the_cache_offline() {
-    let app = TestApp::spawn().await;
+    // One message per conversation waits offline; the rest is in history only.
+    let app = TestApp::spawn_with(|c| c.views.offline_unread_max = 1).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("bob.sqlite");
     let delivery = app.delivery.as_ref().unwrap().addr;
@@ -147,18 +148,10 @@ async fn get_messages_fills_gaps_from_the_roaming_store_and_serves_the_cache_off
         assert_eq!(texts(&[next(&mut events).await]), [format!("m{i}")]);
     }
     bob.logout().await;
-    // Online-only messages never wait offline: bob's copy will have a hole 4..=8.
-    for i in 4..=8 {
-        send_rest(
-            &app,
-            "alice",
-            "bob",
-            &format!("m{i}"),
-            json!({"MsgLifeTime": 0}),
-        )
-        .await;
+    // Past the offline cap only m9 waits offline: bob's copy will have a hole 4..=8.
+    for i in 4..=9 {
+        send_rest(&app, "alice", "bob", &format!("m{i}"), json!({})).await;
     }
-    send_rest(&app, "alice", "bob", "m9", json!({})).await;
     app.wait_projected().await;
 
     let (bob, mut events) = login(&app, config(delivery).cache_path(&cache), "bob", "phone").await;

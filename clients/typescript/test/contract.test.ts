@@ -86,6 +86,7 @@ test("the OpenAPI document is valid OpenAPI 3.1 and the REST API answers as it s
   for (const path of ["/v4/openim/querystate", "/v4/openim/query_online_status"]) await call(path, { To_Account: [alice, bob], IsNeedDetail: 1 });
   const contacts = await call("/v4/recentcontact/get_list", { From_Account: bob, TimeStamp: 0, StartIndex: 0, TopTimeStamp: 0, TopStartIndex: 0, AssistFlags: 7 });
   assert.equal(contacts.SessionItem[0].To_Account, alice);
+  await call("/v4/recentcontact/delete", { From_Account: carol, Type: 1, To_Account: alice, ClearRamble: 1 });
   const added = await call("/v4/sns/friend_add", { From_Account: alice, AddFriendItem: [{ To_Account: bob, AddSource: "AddSource_Type_Web" }, { To_Account: "never-imported", AddSource: "AddSource_Type_Web" }] });
   assert.deepEqual(added.ResultItem.map((r: Json) => r.ResultCode), [0, 30003]);
   await call("/v4/sns/friend_check", { From_Account: alice, To_Account: [bob, carol], CheckType: "CheckResult_Type_Both" });

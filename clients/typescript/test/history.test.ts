@@ -30,10 +30,12 @@ test("getMessages fills gaps from the roaming store and serves the cache offline
     await b.waitFor(`m${i}`, (e) => e.kind === "new" && textOf(e.m) === `m${i}`);
   }
   await b.client.logout();
-  // Online-only messages never wait offline: bob's copy gets a hole 4..=8.
-  for (const i of [4, 5, 6, 7, 8]) await sendRest(alice, bob, `m${i}`, { MsgLifeTime: 0 });
+  // Past their one-second MsgLifeTime these no longer wait offline (they stay
+  // in history): bob's copy gets a hole 4..=8.
+  for (const i of [4, 5, 6, 7, 8]) await sendRest(alice, bob, `m${i}`, { MsgLifeTime: 1 });
   await sendRest(alice, bob, "m9");
   await eventually("m1..m9 in history", async () => (await roaming(bob, alice)).length === 9);
+  await new Promise((r) => setTimeout(r, 1500));
 
   b = client(bob, "phone", { store });
   await b.client.login();

@@ -66,25 +66,54 @@ pub async fn history_page(
             ],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| StoredMessage {
-            seq: r.get(0),
-            msg_key: r.get(1),
-            from_account: r.get(2),
-            to_account: r.get(3),
-            msg_random: r.get(4),
-            msg_seq: r.get(5),
-            sent_at_ms: r.get(6),
-            body: r.get(7),
-            cloud_custom_data: r.get(8),
-            sender: SenderProfile {
-                nickname: r.get(9),
-                avatar_url: r.get(10),
-            },
-            recalled: r.get(11),
-        })
-        .collect())
+    Ok(rows.iter().map(stored_message).collect())
+}
+
+/// A page for `admin_getroammsg`: ordered by message time, then seq, newest
+/// first, strictly before `(before_time_ms, q.before_seq)`.
+pub async fn roam_page(
+    client: &impl GenericClient,
+    q: &HistoryQuery<'_>,
+    before_time_ms: i64,
+) -> Result<Vec<StoredMessage>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/roam_page.sql"))
+        .await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &q.conversation_id,
+                &q.viewer,
+                &q.min_time_ms,
+                &q.max_time_ms,
+                &before_time_ms,
+                &q.before_seq,
+                &q.limit,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(stored_message).collect())
+}
+
+/// A row of history_page.sql / roam_page.sql.
+fn stored_message(r: &tokio_postgres::Row) -> StoredMessage {
+    StoredMessage {
+        seq: r.get(0),
+        msg_key: r.get(1),
+        from_account: r.get(2),
+        to_account: r.get(3),
+        msg_random: r.get(4),
+        msg_seq: r.get(5),
+        sent_at_ms: r.get(6),
+        body: r.get(7),
+        cloud_custom_data: r.get(8),
+        sender: SenderProfile {
+            nickname: r.get(9),
+            avatar_url: r.get(10),
+        },
+        recalled: r.get(11),
+    }
 }
 
 /// `(seq, sent_at_ms)` of a message already in history.
@@ -455,6 +484,23 @@ pub async fn presence_of(
         .await?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// `(user, device, platform)` of every push token registered to one of
+/// `users`: devices that still get offline push while not connected.
+pub async fn push_devices_of(
+    client: &impl GenericClient,
+    users: &[&str],
+) -> Result<Vec<(String, String, String)>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/push_devices_of.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&users])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect())
 }
 

@@ -9,6 +9,7 @@
 //!   of a send (`account_rules`) and the app server's before-send callback
 //!   (`before_send`) are consulted there.
 //! - [`messages`]: recall, edit, read of messages already sent.
+//! - [`conversations`]: deleting a conversation (and its history) for one user.
 //! - [`relationships`]: friends and blocklists, item by item.
 //! - [`accounts`]: account imports, profiles and the lifecycle (delete,
 //!   kick, one-to-one mute).
@@ -19,6 +20,7 @@ mod account_rules;
 pub mod accounts;
 mod before_send;
 pub mod changes;
+pub mod conversations;
 pub mod messages;
 pub mod push_tokens;
 pub mod relationships;

@@ -21,7 +21,7 @@ use missive_core::views::Relationship;
 use missive_core::{msgbody, time, views, ApiError, Config, ErrorCode, UserId};
 use missive_log::{msg_key, Actor, EventAppender};
 use missive_schemas::{
-    conversation_id, Decision, Element, Event, ImportMode, MessageSent, OfflinePushInfo,
+    conversation_id, Channel, Decision, Element, Event, ImportMode, MessageSent, OfflinePushInfo,
     SyncOtherMachine,
 };
 
@@ -56,6 +56,26 @@ pub struct SendRequest {
     pub forbid_before_send_callback: bool,
     /// `ForbidCallbackControl`: `ForbidAfterSendMsgCallback` (recorded in the event).
     pub forbid_after_send_callback: bool,
+    /// Tencent's REST API de-duplicates a send without `MsgSeq` only within
+    /// one second (`MsgRandom` "de-duplicates within the same second"): the
+    /// Unix second the send arrived in (an import: its `MsgTimeStamp`) then
+    /// enters its key. `None` (devices, the commands topic): a repeat of the
+    /// same content is a retry for as long as history holds the message.
+    pub dedupe_second: Option<i64>,
+    /// Tencent's `SendMsgControl`.
+    pub control: SendControl,
+}
+
+/// Tencent's `SendMsgControl` options of one message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendControl {
+    /// `NoUnread`: the message does not count as unread.
+    pub no_unread: bool,
+    /// `NoLastMsg`: it does not become the conversation's last message.
+    pub no_last_msg: bool,
+    /// `WithMuteNotifications`: honour the recipient's mute of the sender.
+    /// missive has no per-conversation mute, so nothing is ever muted.
+    pub with_mute_notifications: bool,
 }
 
 impl SendRequest {
@@ -77,6 +97,8 @@ impl SendRequest {
             batch: false,
             forbid_before_send_callback: false,
             forbid_after_send_callback: false,
+            dedupe_second: None,
+            control: SendControl::default(),
         }
     }
 }
@@ -155,10 +177,16 @@ impl SendPipeline {
         // Only a send without MsgSeq needs its content in the key.
         let content = match req.msg_seq {
             Some(_) => [0; 32],
-            None => msg_key::content_digest(
-                msgbody::render(&req.body).to_string().as_bytes(),
-                &req.cloud_custom_data,
-            ),
+            None => {
+                let content = msg_key::content_digest(
+                    msgbody::render(&req.body).to_string().as_bytes(),
+                    &req.cloud_custom_data,
+                );
+                match req.dedupe_second {
+                    Some(second) => msg_key::within_second(&content, second),
+                    None => content,
+                }
+            }
         };
         let key_to = if req.batch {
             msg_key::BATCH_RECIPIENT
@@ -239,6 +267,16 @@ impl SendPipeline {
         receipt
     }
 
+    /// Whether an administrator's send is held to the sender's own rules:
+    /// with `permissions.check_rest_sends`, a REST send (not an import) made
+    /// as another user.
+    fn checked_as_user(&self, actor: &Actor, req: &SendRequest) -> bool {
+        self.config.permissions.check_rest_sends
+            && actor.channel == Channel::Rest
+            && req.from != actor.identifier.as_str()
+            && req.import_mode == ImportMode::None
+    }
+
     /// A send this instance has not appended lately: answered from history
     /// if it is a retry of a stored message, else decided and appended.
     async fn send_new(
@@ -272,7 +310,7 @@ impl SendPipeline {
         super::account_rules::check_send(&self.config, actor, &req, &context)?;
         // The decision is taken here, against the views, and recorded in the
         // event; nothing downstream decides again.
-        let decision = if actor.admin {
+        let decision = if actor.admin && !self.checked_as_user(actor, &req) {
             Decision::Deliver
         } else {
             decide(&self.config.permissions, &context.relationship)?
@@ -309,6 +347,8 @@ impl SendPipeline {
             decision,
             before_send_callback,
             forbid_after_send_callback: req.forbid_after_send_callback,
+            no_unread: req.control.no_unread,
+            no_last_msg: req.control.no_last_msg,
         }));
         self.appender.append_event(actor, event).await?;
         Ok(SendReceipt {
@@ -361,6 +401,8 @@ pub fn builtin_notice(
         decision: Decision::Deliver,
         before_send_callback: None,
         forbid_after_send_callback: false,
+        no_unread: false,
+        no_last_msg: false,
     }
 }
 
@@ -412,6 +454,7 @@ mod tests {
         let strict = PermissionsConfig {
             friends_only: true,
             block_mode: BlockMode::Refuse,
+            ..PermissionsConfig::default()
         };
         let rel = |blocked, s_lists_r, r_lists_s| Relationship {
             recipient_blocks_sender: blocked,

@@ -141,6 +141,7 @@ const APIS: &[&str] = &[
     "openconfigsvr/setnospeaking",
     "openconfigsvr/getnospeaking",
     "recentcontact/get_list",
+    "recentcontact/delete",
     "profile/portrait_set",
     "profile/portrait_get",
     "sns/friend_add",
@@ -289,6 +290,7 @@ async fn route(
         }
         ("openconfigsvr", "getnospeaking") => account_lifecycle::getnospeaking(state, &body).await,
         ("recentcontact", "get_list") => recentcontact::get_list(state, &body).await,
+        ("recentcontact", "delete") => recentcontact::delete(state, admin, &body).await,
         ("profile", "portrait_set") => profile::portrait_set(state, admin, &body).await,
         ("profile", "portrait_get") => profile::portrait_get(state, &body).await,
         ("sns", "friend_add") => sns::friend_add(state, admin, &body).await,

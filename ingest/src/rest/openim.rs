@@ -1,5 +1,7 @@
 //! `/v4/openim/*`: one-to-one messages.
 
+use std::collections::HashSet;
+
 use serde_json::{json, Map, Value};
 
 use missive_core::msgbody::{self, Sender};
@@ -33,7 +35,16 @@ pub(crate) fn parse_send(admin: &Admin, body: &Body<'_>) -> Result<SendRequest, 
     let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
     let fields = parse_message(body, Sender::Admin)?;
     let (from, to) = parties(from, to)?;
-    Ok(fields.request(from, to))
+    Ok(SendRequest {
+        dedupe_second: Some(now_secs()),
+        ..fields.request(from, to)
+    })
+}
+
+/// The Unix second a REST send arrived in: without `MsgSeq`, it is a retry
+/// only within this second (Tencent's rule).
+fn now_secs() -> i64 {
+    missive_core::time::now_secs() as i64
 }
 
 /// Tencent's `batchsendmsg`: one message to up to 500 users, with no
@@ -73,7 +84,11 @@ pub(crate) async fn batchsendmsg(
     let from = sender(body, &admin.identifier)?;
     let fields = parse_message(body, Sender::Admin)?;
     let from = UserId::parse(from, "From_Account", ErrorCode::FromAccountInvalid)?;
-    let template = fields.request(from.clone(), from);
+    // One second for every copy, so they share one MsgKey.
+    let template = SendRequest {
+        dedupe_second: Some(now_secs()),
+        ..fields.request(from.clone(), from)
+    };
     let mut errors = Vec::new();
     let mut valid = Vec::new();
     for r in recipients {
@@ -112,20 +127,23 @@ pub(crate) async fn batchsendmsg(
 const MAX_IMPORT_SKEW_SECS: i64 = 300;
 
 /// Tencent's `importmsg`: brings a message over from an old system at its
-/// original time. `SyncFromOldSystem` 1 (real time) counts as unread and
-/// reaches online devices; 2 (history) only lands in history.
+/// original time. `SyncFromOldSystem` 5 (real time; 1 in Tencent's older
+/// documents) counts as unread and reaches online devices; 2 (history) only
+/// lands in history.
 pub(super) async fn importmsg(
     state: &RestState,
     admin: &Admin,
     body: &Body<'_>,
 ) -> Result<Map<String, Value>, ApiError> {
     let import_mode = match body.opt_i64("SyncFromOldSystem", ErrorCode::ImportModeInvalid)? {
-        Some(1) => ImportMode::Realtime,
+        Some(1 | 5) => ImportMode::Realtime,
         Some(2) => ImportMode::History,
         Some(v) => {
             return Err(ApiError::new(
                 ErrorCode::ImportModeInvalid,
-                format!("SyncFromOldSystem is {v}; it must be 1 (real time) or 2 (history)"),
+                format!(
+                    "SyncFromOldSystem is {v}; it must be 5 (real time; 1 also), or 2 (history)"
+                ),
             ))
         }
         None => {
@@ -150,6 +168,8 @@ pub(super) async fn importmsg(
     let req = SendRequest {
         import_mode,
         sent_at: Some(time * 1000),
+        // Tencent: imports with the same MsgSeq, MsgRandom and MsgTimeStamp are one message.
+        dedupe_second: Some(time),
         ..fields.request(from, to)
     };
     let receipt = state.actions.sends.send(&admin.actor(), req).await?;
@@ -178,12 +198,15 @@ pub(super) async fn admin_getroammsg(
     let operator = UserId::parse(operator, "Operator_Account", ErrorCode::FromAccountInvalid)?;
     let peer = UserId::parse(peer, "Peer_Account", ErrorCode::ToAccountInvalid)?;
     let max_cnt = body.i64("MaxCnt", ErrorCode::InvalidRequest)?;
-    if !(1..=MAX_ROAM_PAGE).contains(&max_cnt) {
+    if max_cnt < 1 {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
-            format!("MaxCnt is {max_cnt}; it must be between 1 and {MAX_ROAM_PAGE}"),
+            format!("MaxCnt is {max_cnt}; it must be at least 1"),
         ));
     }
+    // Tencent answers a larger request with a partial page and `Complete: 0`
+    // (its reply is bounded by size); the caller continues from `LastMsgKey`.
+    let max_cnt = max_cnt.min(MAX_ROAM_PAGE);
     let min_time = body.i64("MinTime", ErrorCode::InvalidRequest)?;
     let max_time = body.i64("MaxTime", ErrorCode::InvalidRequest)?;
     if min_time < 0 || max_time < min_time {
@@ -195,20 +218,20 @@ pub(super) async fn admin_getroammsg(
     let conversation = conversation_id(&operator, &peer);
     let client = state.pool().get().await.map_err(ApiError::db_unavailable)?;
     let unavailable = ApiError::db_unavailable;
-    let before_seq = match body.opt_string("LastMsgKey", ErrorCode::InvalidRequest)? {
-        None | Some("") => i64::MAX,
-        Some(key) => views::message_by_key(&client, &conversation, key)
-            .await
-            .map_err(unavailable)?
-            .map(|(seq, _)| seq)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidRequest,
-                    "LastMsgKey does not name a message of this conversation",
-                )
-            })?,
-    };
-    let mut page = views::history_page(
+    let (before_seq, before_time) =
+        match body.opt_string("LastMsgKey", ErrorCode::InvalidRequest)? {
+            None | Some("") => (i64::MAX, i64::MAX),
+            Some(key) => views::message_by_key(&client, &conversation, key)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "LastMsgKey does not name a message of this conversation",
+                    )
+                })?,
+        };
+    let mut page = views::roam_page(
         &client,
         &views::HistoryQuery {
             conversation_id: &conversation,
@@ -218,6 +241,7 @@ pub(super) async fn admin_getroammsg(
             before_seq,
             limit: max_cnt + 1,
         },
+        before_time,
     )
     .await
     .map_err(unavailable)?;
@@ -386,15 +410,24 @@ pub(super) async fn get_c2c_unread_msg_num(
         Some(Value::Array(peers)) if !peers.is_empty() && peers.len() <= MAX_UNREAD_PEERS => {
             let mut list = Vec::with_capacity(peers.len());
             let mut errors = Vec::new();
+            let named: Vec<&str> = peers
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|p| UserId::is_valid(p))
+                .collect();
+            let missing = not_accounts(state, &client, &named).await?;
             for p in peers {
-                match p.as_str() {
-                    Some(peer) if UserId::is_valid(peer) => {
+                match p.as_str().filter(|peer| UserId::is_valid(peer)) {
+                    Some(peer) if missing.contains(peer) => errors.push(
+                        json!({"Peer_Account": peer, "ErrorCode": ErrorCode::AccountNotFound.code()}),
+                    ),
+                    Some(peer) => {
                         let n = views::unread_with(&client, &user, peer, caps)
                             .await
                             .map_err(ApiError::db_unavailable)?;
                         list.push(json!({"Peer_Account": peer, "C2CUnreadMsgNum": n}));
                     }
-                    _ => errors.push(
+                    None => errors.push(
                         json!({"Peer_Account": p, "ErrorCode": ErrorCode::ToAccountInvalid.code()}),
                     ),
                 }
@@ -419,8 +452,9 @@ const MAX_STATE_QUERY: usize = 500;
 
 /// Tencent's `querystate` (now `query_online_status`): `Online` while a
 /// device holds a WebSocket session (heartbeats shared through PostgreSQL
-/// across delivery instances), else `Offline`. Tencent's documents name the
-/// field `Status` in their tables and `State` in their samples; both are sent.
+/// across delivery instances), else `PushOnline` while a device still gets
+/// offline push, else `Offline`. Tencent's documents name the field `Status`
+/// in their tables and `State` in their samples; both are sent.
 pub(super) async fn querystate(
     state: &RestState,
     body: &Body<'_>,
@@ -477,47 +511,23 @@ pub(super) async fn querystate(
     let client = state.pool().get().await.map_err(ApiError::db_unavailable)?;
     // As Tencent does, an account that does not exist is listed in
     // ErrorList (70107), not reported Offline.
-    if !state.config.accounts.allow_unknown {
-        let known = views::accounts_among(&client, &valid)
-            .await
-            .map_err(ApiError::db_unavailable)?;
-        valid.retain(|id| {
-            let exists = known.contains(*id);
-            if !exists {
-                errors.push(
-                    json!({"To_Account": id, "ErrorCode": ErrorCode::AccountNotFound.code()}),
-                );
-            }
-            exists
-        });
-    }
+    let missing = not_accounts(state, &client, &valid).await?;
+    valid.retain(|id| {
+        let exists = !missing.contains(*id);
+        if !exists {
+            errors.push(json!({"To_Account": id, "ErrorCode": ErrorCode::AccountNotFound.code()}));
+        }
+        exists
+    });
     let live = views::presence_of(&client, &valid, missive_core::time::now_millis())
+        .await
+        .map_err(ApiError::db_unavailable)?;
+    let pushable = views::push_devices_of(&client, &valid)
         .await
         .map_err(ApiError::db_unavailable)?;
     let results: Vec<Value> = valid
         .iter()
-        .map(|u| {
-            let devices: Vec<&str> = live
-                .iter()
-                .filter(|(user, _)| user == u)
-                .map(|(_, platform)| platform.as_str())
-                .collect();
-            let status = if devices.is_empty() {
-                "Offline"
-            } else {
-                "Online"
-            };
-            let mut item = json!({"To_Account": u, "Status": status, "State": status});
-            if detail {
-                item["Detail"] = Value::Array(
-                    devices
-                        .iter()
-                        .map(|p| json!({"Platform": p, "Status": "Online", "State": "Online"}))
-                        .collect(),
-                );
-            }
-            item
-        })
+        .map(|u| online_state(u, &live, &pushable, detail))
         .collect();
     let mut out = Map::new();
     out.insert("QueryResult".into(), Value::Array(results));
@@ -525,4 +535,71 @@ pub(super) async fn querystate(
         out.insert("ErrorList".into(), Value::Array(errors));
     }
     Ok(out)
+}
+
+/// Of `users` (valid ids), those that are not accounts (never imported, or
+/// deleted): Tencent lists them in a read's `ErrorList` with 70107 instead of
+/// answering for them. With `accounts.allow_unknown` every user id counts as
+/// an account, as sends then treat it, so none is listed.
+async fn not_accounts(
+    state: &RestState,
+    client: &impl deadpool_postgres::GenericClient,
+    users: &[&str],
+) -> Result<HashSet<String>, ApiError> {
+    if state.config.accounts.allow_unknown {
+        return Ok(HashSet::new());
+    }
+    let known = views::accounts_among(client, users)
+        .await
+        .map_err(ApiError::db_unavailable)?;
+    Ok(users
+        .iter()
+        .filter(|u| !known.contains(**u))
+        .map(|u| (*u).to_owned())
+        .collect())
+}
+
+/// One user's `QueryResult` item: `Online` with a live session, else
+/// `PushOnline` (Tencent: logged in, app in the background) while a device
+/// still gets offline push, else `Offline`.
+fn online_state(
+    user: &str,
+    live: &[(String, String)],
+    pushable: &[(String, String, String)],
+    detail: bool,
+) -> Value {
+    let entry = |platform: &str, status: &str| json!({"Platform": platform, "Status": status, "State": status});
+    let online: Vec<Value> = live
+        .iter()
+        .filter(|(u, _)| u == user)
+        .map(|(_, platform)| entry(platform, "Online"))
+        .collect();
+    let (status, devices) = if !online.is_empty() {
+        ("Online", online)
+    } else {
+        let push: Vec<Value> = pushable
+            .iter()
+            .filter(|(u, _, _)| u == user)
+            .map(|(_, _, vendor)| entry(push_platform(vendor), "PushOnline"))
+            .collect();
+        if push.is_empty() {
+            ("Offline", push)
+        } else {
+            ("PushOnline", push)
+        }
+    };
+    let mut item = json!({"To_Account": user, "Status": status, "State": status});
+    if detail {
+        item["Detail"] = Value::Array(devices);
+    }
+    item
+}
+
+/// Tencent's platform name for a device reached through a push vendor.
+fn push_platform(vendor: &str) -> &'static str {
+    if vendor == "apns" {
+        "iPhone"
+    } else {
+        "Android"
+    }
 }

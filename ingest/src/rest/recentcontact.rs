@@ -1,12 +1,15 @@
-//! Tencent's recent contacts (`recentcontact/get_list`): a user's
-//! conversations, most recently active first, paged by `StartIndex`.
+//! Tencent's recent contacts: `recentcontact/get_list` (a user's
+//! conversations, most recently active first, paged by `StartIndex`) and
+//! `recentcontact/delete` (one conversation, with `ClearRamble` its history
+//! too, for that user only).
 
 use serde_json::{json, Map, Value};
 
 use missive_core::{views, ApiError, ErrorCode, UserId};
 
 use super::openim::roam_message;
-use super::RestState;
+use super::{Admin, RestState};
+use crate::tencent::conversation::parse_delete;
 use crate::tencent::fields::Body;
 
 /// Sessions per page (Tencent pages recent contacts by 100).
@@ -73,4 +76,19 @@ pub(super) async fn get_list(
     out.insert("TopStartIndex".into(), 0.into());
     out.insert("SessionItem".into(), Value::Array(items));
     Ok(out)
+}
+
+/// `recentcontact/delete`: answered once the views no longer list the
+/// conversation (and, with `ClearRamble` 1, no longer show its history).
+pub(super) async fn delete(
+    state: &RestState,
+    admin: &Admin,
+    body: &Body<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    let d = parse_delete(body)?;
+    state
+        .actions
+        .delete_conversation(&admin.actor(), &d.user, &d.peer, d.clear_history)
+        .await?;
+    Ok(Map::new())
 }

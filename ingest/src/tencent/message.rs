@@ -1,7 +1,7 @@
 //! A message's Tencent fields (`MsgBody`, `CloudCustomData`, `MsgRandom`,
 //! `MsgSeq`, `SyncOtherMachine`, `MsgLifeTime`, `OfflinePushInfo`,
-//! `IsNeedReadReceipt`, `ForbidCallbackControl`), shared by sendmsg, batchsendmsg, importmsg,
-//! modify_c2c_msg, a device's `send` frame and the commands topic.
+//! `IsNeedReadReceipt`, `ForbidCallbackControl`, `SendMsgControl`), shared by sendmsg,
+//! batchsendmsg, importmsg, modify_c2c_msg, a device's `send` frame and the commands topic.
 
 use serde_json::Value;
 
@@ -10,7 +10,7 @@ use missive_core::{storable, ApiError, ErrorCode, UserId};
 use missive_schemas::{Element, ImportMode, OfflinePushInfo, SyncOtherMachine};
 
 use super::fields::Body;
-use crate::actions::send::{SendRequest, MAX_BODY_BYTES, MAX_LIFETIME_SECONDS};
+use crate::actions::send::{SendControl, SendRequest, MAX_BODY_BYTES, MAX_LIFETIME_SECONDS};
 
 /// Everything of a send but its two parties.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct MessageFields {
     pub forbid_before_send_callback: bool,
     /// `ForbidCallbackControl`: `ForbidAfterSendMsgCallback`.
     pub forbid_after_send_callback: bool,
+    /// `SendMsgControl`.
+    pub control: SendControl,
 }
 
 /// What a message says: its elements, CloudCustomData and push text.
@@ -47,6 +49,7 @@ impl MessageFields {
             need_read_receipt: self.need_read_receipt,
             forbid_before_send_callback: self.forbid_before_send_callback,
             forbid_after_send_callback: self.forbid_after_send_callback,
+            control: self.control,
             import_mode: ImportMode::None,
             ..SendRequest::new(from, to, self.msg_random, self.content.body)
         }
@@ -125,6 +128,7 @@ pub fn parse_message(body: &Body<'_>, sender: Sender) -> Result<MessageFields, A
     };
     let (forbid_before_send_callback, forbid_after_send_callback) =
         parse_forbid_callback_control(body)?;
+    let control = parse_send_msg_control(body)?;
     Ok(MessageFields {
         msg_random,
         msg_seq,
@@ -134,6 +138,7 @@ pub fn parse_message(body: &Body<'_>, sender: Sender) -> Result<MessageFields, A
         need_read_receipt,
         forbid_before_send_callback,
         forbid_after_send_callback,
+        control,
     })
 }
 
@@ -163,6 +168,38 @@ fn parse_forbid_callback_control(body: &Body<'_>) -> Result<(bool, bool), ApiErr
         }
     }
     Ok((before, after))
+}
+
+/// `SendMsgControl`: the message's send options (absent: none). Anything
+/// but an array of the documented strings is refused, naming the bad item.
+fn parse_send_msg_control(body: &Body<'_>) -> Result<SendControl, ApiError> {
+    let mut control = SendControl::default();
+    let items = match body.get("SendMsgControl") {
+        None => return Ok(control),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "SendMsgControl must be an array of strings",
+            ))
+        }
+    };
+    for (i, item) in items.iter().enumerate() {
+        match item.as_str() {
+            Some("NoUnread") => control.no_unread = true,
+            Some("NoLastMsg") => control.no_last_msg = true,
+            Some("WithMuteNotifications") => control.with_mute_notifications = true,
+            _ => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "SendMsgControl[{i}] is {item}; it must be NoUnread, NoLastMsg or WithMuteNotifications"
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(control)
 }
 
 /// A message's content: the `MsgBody` elements, the CloudCustomData and the

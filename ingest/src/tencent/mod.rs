@@ -6,6 +6,7 @@
 //!
 //! Imports only [`crate::actions`] (for the typed inputs) and core.
 
+pub mod conversation;
 pub mod fields;
 pub mod message;
 pub mod push_token;
