@@ -228,6 +228,8 @@ async fn an_online_only_message_reaches_online_devices_and_nothing_else() {
         json!({"From_Account": "cat", "To_Account": "dan", "MsgRandom": 1, "MsgBody": text("stored")}),
     )
     .await;
+    // Projected before the login, so it comes with the sync, not live.
+    app.wait_for_count("SELECT count(*) FROM messages", 1).await;
     let mut online = app.ws("dan", "phone").await;
     online.next_of("sync_done").await;
     let live = send(
