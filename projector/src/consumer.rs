@@ -411,7 +411,14 @@ impl ConsumeLoop {
             let (partition, offset) = (msg.partition(), msg.offset());
             let own = ownership.lock().expect("ownership lock");
             if own.generation != pending.generation {
-                continue; // read across a rebalance; the loop head resets the batch
+                // The offsets were re-read since the batch began: a rebalance
+                // served inside this poll, or a reseek after being fenced.
+                // librdkafka drops what it fetched before either, so this
+                // record is from the new position (skipping it would leave
+                // it unprojected until the next rebalance); what the batch
+                // held is re-read by whoever owns its partitions now.
+                pending = Pending::new(own.generation);
+                attempt = 0;
             }
             let expected = pending
                 .last

@@ -106,3 +106,44 @@ async fn undecodable_records_go_to_the_dead_letter_topic_and_projection_goes_on(
     assert!(metrics.contains("missive_projector_dead_letters_total"));
     app.stop().await;
 }
+
+/// The fence: a batch moves each partition's offset only from the value the
+/// projector believes is stored. When another instance got there first (here
+/// the stored offset is moved past the next record by hand, as that instance
+/// would after projecting it), the batch writes nothing; the projector adopts
+/// the stored offset and goes on, so the record is projected once, not twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_offset_moved_by_another_instance_fences_the_batch_and_projection_goes_on() {
+    let app = TestApp::spawn().await;
+    app.send_text("gina", "hank", 1, "first").await;
+    app.wait_for_count("SELECT count(*) FROM messages", 1).await;
+
+    let (pg, connection) = tokio_postgres::connect(&app.database_url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // One conversation: one partition, the only one with an offset yet.
+    let moved = pg
+        .execute(
+            "UPDATE projector_offsets SET next_offset = next_offset + 1 \
+             WHERE topic = $1 AND next_offset > 0",
+            &[&app.config.events_topic()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+
+    app.send_text("gina", "hank", 2, "projected by the other instance")
+        .await;
+    app.send_text("gina", "hank", 3, "third").await;
+    app.wait_projected().await;
+    let randoms: Vec<i64> = app
+        .column("SELECT msg_random FROM messages ORDER BY seq")
+        .await;
+    assert_eq!(
+        randoms,
+        vec![1, 3],
+        "the fenced batch wrote nothing; the record after it was projected"
+    );
+    app.stop().await;
+}
