@@ -57,7 +57,11 @@ async fn apply_relationship(
         | Event::MessageRecalled(_)
         | Event::MessageModified(_)
         | Event::ConversationRead(_)
-        | Event::ConversationDeleted(_) => {}
+        | Event::ConversationDeleted(_)
+        // Applied from the next commit on (issue #19's relationships).
+        | Event::FriendUpdated(_)
+        | Event::FriendRequested(_)
+        | Event::FriendRequestAnswered(_) => {}
         Event::AccountDeleted(a) => {
             let stmt = tx
                 .prepare_cached(include_str!("sql/delete_account.sql"))

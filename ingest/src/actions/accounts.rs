@@ -80,6 +80,7 @@ impl Actions {
             user_id: change.user_id.into_string(),
             nickname: change.nickname,
             avatar_url: change.avatar_url,
+            fields: Vec::new(),
         });
         self.changes.apply(actor, vec![event]).await
     }

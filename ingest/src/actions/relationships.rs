@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde_json::json;
 
 use missive_core::{views, ApiError, ErrorCode, UserId};
-use missive_schemas::{BlockChange, Event, FriendChange};
+use missive_schemas::{BlockChange, Event, FriendAdded, FriendChange};
 
 use super::send::{builtin, builtin_notice};
 use super::{Actions, Actor, Outcome};
@@ -92,11 +92,11 @@ impl Actions {
                     } else if rel.sender_lists_recipient && (!both || rel.recipient_lists_sender) {
                         Outcome::AlreadyDone
                     } else {
-                        events.push(Event::FriendAdded(FriendChange {
-                            user_id: from.to_string(),
-                            friend_id: to.to_string(),
+                        events.push(Event::FriendAdded(FriendAdded::plain(
+                            from.as_str(),
+                            to.as_str(),
                             both,
-                        }));
+                        )));
                         // Both sides see "you are now friends" in their conversation.
                         events.push(Event::MessageSent(Box::new(builtin_notice(
                             from,
