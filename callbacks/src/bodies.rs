@@ -108,7 +108,8 @@ pub fn after_callback(env: &Envelope, switches: &CallbacksConfig) -> Option<Afte
             }
             (
                 FRIEND_ADD,
-                json!({"PairList": pairs, "ClientCmd": "friend_add",
+                json!({"PairList": pairs,
+                    "ClientCmd": if f.imported { "friend_import" } else { "friend_add" },
                     "Admin_Account": admin, "ForceFlag": 1}),
             )
         }
