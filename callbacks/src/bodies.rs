@@ -191,6 +191,19 @@ mod tests {
     }
 
     #[test]
+    fn an_imported_friend_is_reported_as_friend_import() {
+        let clients: Vec<String> = samples::golden()
+            .into_iter()
+            .filter(|(_, env)| matches!(env.event, Event::FriendAdded(_)))
+            .map(|(_, env)| {
+                let cb = after_callback(&env, &all_on()).unwrap();
+                cb.body["ClientCmd"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(clients, ["friend_add", "friend_import"]);
+    }
+
+    #[test]
     fn a_message_sent_reports_tencents_fields_and_respects_forbid_and_drop() {
         let env = samples::text_message();
         let cb = after_callback(&env, &all_on()).unwrap();
