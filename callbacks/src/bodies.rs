@@ -108,7 +108,8 @@ pub fn after_callback(env: &Envelope, switches: &CallbacksConfig) -> Option<Afte
             }
             (
                 FRIEND_ADD,
-                json!({"PairList": pairs, "ClientCmd": "friend_add",
+                json!({"PairList": pairs,
+                    "ClientCmd": if f.imported { "friend_import" } else { "friend_add" },
                     "Admin_Account": admin, "ForceFlag": 1}),
             )
         }
@@ -187,6 +188,19 @@ mod tests {
         ] {
             assert!(commands.contains(&c), "no sample calls {c}");
         }
+    }
+
+    #[test]
+    fn an_imported_friend_is_reported_as_friend_import() {
+        let clients: Vec<String> = samples::golden()
+            .into_iter()
+            .filter(|(_, env)| matches!(env.event, Event::FriendAdded(_)))
+            .map(|(_, env)| {
+                let cb = after_callback(&env, &all_on()).unwrap();
+                cb.body["ClientCmd"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(clients, ["friend_add", "friend_import"]);
     }
 
     #[test]

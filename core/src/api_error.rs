@@ -60,18 +60,30 @@ pub enum ErrorCode {
     SnsInvalidRequest = 30001,
     /// Relationship API: the account does not exist.
     SnsAccountNotFound = 30003,
+    /// friend_add: the administrator forbade the user to send friend requests (AdminForbid_Type_SendOut).
+    SnsAddForbidden = 30009,
     /// Cannot add as a friend: the user is in your blocklist.
     SnsInYourBlocklist = 30515,
+    /// friend_add: the target refuses every friend request (AllowType_Type_DenyAny).
+    SnsTargetDeniesRequests = 30516,
     /// Cannot add as a friend: you are in the user's blocklist.
     SnsInTheirBlocklist = 30525,
+    /// friend_add: the target confirms requests (AllowType_Type_NeedConfirm); the request waits for their answer.
+    SnsRequestPending = 30539,
     /// Friend delete: no friend relationship with that account.
     SnsNotFriends = 31704,
     /// Profile API: bad parameters.
     ProfileInvalidRequest = 40001,
     /// Profile API: the account does not exist.
     ProfileAccountNotFound = 40003,
+    /// Profile API: no such profile tag.
+    ProfileTagUnknown = 40009,
     /// Profile API: a field value is longer than 500 bytes.
     ProfileValueTooLong = 40601,
+    /// Profile API: a standard field's value is not one it allows.
+    ProfileValueInvalid = 40605,
+    /// Profile API: a standard field's value is of the wrong type.
+    ProfileValueType = 40610,
     /// Account API: invalid parameters.
     AccountInvalidParameters = 70402,
     /// Account API: the account does not exist (never imported, or deleted).
@@ -154,12 +166,18 @@ impl ErrorCode {
         ErrorCode::AlreadyRecalled,
         ErrorCode::SnsInvalidRequest,
         ErrorCode::SnsAccountNotFound,
+        ErrorCode::SnsAddForbidden,
         ErrorCode::SnsInYourBlocklist,
+        ErrorCode::SnsTargetDeniesRequests,
         ErrorCode::SnsInTheirBlocklist,
+        ErrorCode::SnsRequestPending,
         ErrorCode::SnsNotFriends,
         ErrorCode::ProfileInvalidRequest,
         ErrorCode::ProfileAccountNotFound,
+        ErrorCode::ProfileTagUnknown,
         ErrorCode::ProfileValueTooLong,
+        ErrorCode::ProfileValueInvalid,
+        ErrorCode::ProfileValueType,
         ErrorCode::AccountInvalidParameters,
         ErrorCode::AccountNotFound,
         ErrorCode::MsgJsonParse,

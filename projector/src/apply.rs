@@ -11,7 +11,9 @@ use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
 use missive_core::msgbody;
-use missive_schemas::{Envelope, Event, ImportMode, MessageSent, SyncOtherMachine};
+use missive_schemas::{
+    Envelope, Event, ImportMode, MessageSent, SyncOtherMachine, TagValue, TagValueKind,
+};
 
 /// What a batch changed, for notifications and metrics.
 #[derive(Debug, Default)]
@@ -121,17 +123,95 @@ async fn apply_relationship(
             let stmt = tx
                 .prepare_cached(include_str!("sql/update_profile.sql"))
                 .await?;
-            tx.execute(&stmt, &[&p.user_id, &p.nickname, &p.avatar_url])
-                .await?;
+            tx.execute(
+                &stmt,
+                &[
+                    &p.user_id,
+                    &p.nickname,
+                    &p.avatar_url,
+                    &tags_json(&p.fields),
+                ],
+            )
+            .await?;
         }
         Event::FriendAdded(f) => {
             let stmt = tx
                 .prepare_cached(include_str!("sql/add_friend.sql"))
                 .await?;
-            tx.execute(&stmt, &[&f.user_id, &f.friend_id, &at]).await?;
+            let added_at = f.added_at.unwrap_or(at);
+            tx.execute(
+                &stmt,
+                &[
+                    &f.user_id,
+                    &f.friend_id,
+                    &added_at,
+                    &f.remark,
+                    &f.groups,
+                    &f.add_source,
+                    &f.add_wording,
+                    &tags_json(&f.custom),
+                ],
+            )
+            .await?;
             if f.both {
-                tx.execute(&stmt, &[&f.friend_id, &f.user_id, &at]).await?;
+                // The added side's entry has no remark or groups of its own yet.
+                let none: &[String] = &[];
+                tx.execute(
+                    &stmt,
+                    &[
+                        &f.friend_id,
+                        &f.user_id,
+                        &added_at,
+                        &"",
+                        &none,
+                        &f.add_source,
+                        &"",
+                        &serde_json::json!({}),
+                    ],
+                )
+                .await?;
             }
+        }
+        Event::FriendUpdated(f) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/update_friend.sql"))
+                .await?;
+            tx.execute(
+                &stmt,
+                &[
+                    &f.user_id,
+                    &f.friend_id,
+                    &f.remark,
+                    &f.groups,
+                    &tags_json(&f.custom),
+                ],
+            )
+            .await?;
+        }
+        Event::FriendRequested(f) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/request_friend.sql"))
+                .await?;
+            tx.execute(
+                &stmt,
+                &[
+                    &f.user_id,
+                    &f.friend_id,
+                    &f.both,
+                    &f.remark,
+                    &f.groups,
+                    &f.add_source,
+                    &f.add_wording,
+                    &at,
+                ],
+            )
+            .await?;
+        }
+        Event::FriendRequestAnswered(a) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/delete_friend_requests.sql"))
+                .await?;
+            tx.execute(&stmt, &[&a.user_id, &a.requester]).await?;
         }
         Event::FriendDeleted(f) => {
             let stmt = tx
@@ -151,6 +231,11 @@ async fn apply_relationship(
                 .await?;
             tx.execute(&unfriend, &[&b.user_id, &b.blocked_id]).await?;
             tx.execute(&unfriend, &[&b.blocked_id, &b.user_id]).await?;
+            // Neither may ask the other any more (Tencent), so pending requests go too.
+            let requests = tx
+                .prepare_cached(include_str!("sql/delete_friend_requests.sql"))
+                .await?;
+            tx.execute(&requests, &[&b.user_id, &b.blocked_id]).await?;
         }
         Event::BlockRemoved(b) => {
             let stmt = tx
@@ -160,6 +245,20 @@ async fn apply_relationship(
         }
     }
     Ok(())
+}
+
+/// Tencent tags as the views store them: one JSON object, tag -> value.
+fn tags_json(tags: &[TagValue]) -> serde_json::Value {
+    tags.iter()
+        .map(|t| {
+            let value = match &t.value {
+                TagValueKind::String(s) => serde_json::Value::from(s.as_str()),
+                TagValueKind::Integer(i) => serde_json::Value::from(*i),
+            };
+            (t.tag.clone(), value)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// Asks every delivery instance, once this transaction commits, to close the

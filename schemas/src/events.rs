@@ -63,7 +63,7 @@ pub enum Event {
     MessageSent(Box<MessageSent>),
     AccountImported(AccountImported),
     ProfileUpdated(ProfileUpdated),
-    FriendAdded(FriendChange),
+    FriendAdded(FriendAdded),
     FriendDeleted(FriendChange),
     BlockAdded(BlockChange),
     BlockRemoved(BlockChange),
@@ -82,6 +82,12 @@ pub enum Event {
     NoSpeakingSet(NoSpeakingSet),
     /// Added in v4.
     ConversationDeleted(ConversationDeleted),
+    /// Added in v5.
+    FriendUpdated(FriendUpdated),
+    /// Added in v5.
+    FriendRequested(FriendRequested),
+    /// Added in v5.
+    FriendRequestAnswered(FriendRequestAnswered),
 }
 
 impl Event {
@@ -104,6 +110,9 @@ impl Event {
             Event::AccountKicked(_) => "AccountKicked",
             Event::NoSpeakingSet(_) => "NoSpeakingSet",
             Event::ConversationDeleted(_) => "ConversationDeleted",
+            Event::FriendUpdated(_) => "FriendUpdated",
+            Event::FriendRequested(_) => "FriendRequested",
+            Event::FriendRequestAnswered(_) => "FriendRequestAnswered",
         }
     }
 
@@ -113,7 +122,8 @@ impl Event {
             Event::MessageSent(m) => vec![&m.from_account, &m.to_account],
             Event::AccountImported(a) => vec![&a.user_id],
             Event::ProfileUpdated(p) => vec![&p.user_id],
-            Event::FriendAdded(f) | Event::FriendDeleted(f) => vec![&f.user_id, &f.friend_id],
+            Event::FriendAdded(f) => vec![&f.user_id, &f.friend_id],
+            Event::FriendDeleted(f) => vec![&f.user_id, &f.friend_id],
             Event::BlockAdded(b) | Event::BlockRemoved(b) => vec![&b.user_id, &b.blocked_id],
             Event::MessageRecalled(r) => vec![&r.from_account, &r.to_account],
             Event::MessageModified(m) => vec![&m.from_account, &m.to_account],
@@ -123,6 +133,9 @@ impl Event {
             Event::AccountDeleted(a) | Event::AccountKicked(a) => vec![&a.user_id],
             Event::NoSpeakingSet(n) => vec![&n.user_id],
             Event::ConversationDeleted(d) => vec![&d.user_id, &d.peer],
+            Event::FriendUpdated(f) => vec![&f.user_id, &f.friend_id],
+            Event::FriendRequested(f) => vec![&f.user_id, &f.friend_id],
+            Event::FriendRequestAnswered(a) => vec![&a.user_id, &a.requester],
         }
     }
 
@@ -158,6 +171,9 @@ impl Event {
         "AccountKicked",
         "NoSpeakingSet",
         "ConversationDeleted",
+        "FriendUpdated",
+        "FriendRequested",
+        "FriendRequestAnswered",
     ];
 
     /// The Kafka record key. Events about two users are keyed by their
@@ -168,9 +184,8 @@ impl Event {
             Event::MessageSent(m) => m.conversation_id.clone(),
             Event::AccountImported(a) => a.user_id.clone(),
             Event::ProfileUpdated(p) => p.user_id.clone(),
-            Event::FriendAdded(f) | Event::FriendDeleted(f) => {
-                conversation_id(&f.user_id, &f.friend_id)
-            }
+            Event::FriendAdded(f) => conversation_id(&f.user_id, &f.friend_id),
+            Event::FriendDeleted(f) => conversation_id(&f.user_id, &f.friend_id),
             Event::BlockAdded(b) | Event::BlockRemoved(b) => {
                 conversation_id(&b.user_id, &b.blocked_id)
             }
@@ -182,6 +197,9 @@ impl Event {
             Event::AccountDeleted(a) | Event::AccountKicked(a) => a.user_id.clone(),
             Event::NoSpeakingSet(n) => n.user_id.clone(),
             Event::ConversationDeleted(d) => d.conversation_id.clone(),
+            Event::FriendUpdated(f) => conversation_id(&f.user_id, &f.friend_id),
+            Event::FriendRequested(f) => conversation_id(&f.user_id, &f.friend_id),
+            Event::FriendRequestAnswered(a) => conversation_id(&a.user_id, &a.requester),
         }
     }
 }
@@ -232,6 +250,24 @@ pub struct ProfileUpdated {
     /// `None` leaves the field as it was.
     pub nickname: Option<String>,
     pub avatar_url: Option<String>,
+    /// Added in v5: every other tag set, each replacing its value.
+    pub fields: Vec<TagValue>,
+}
+
+/// One Tencent tag (`Tag_Profile_*`, `Tag_SNS_Custom_*`) and its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagValue {
+    pub tag: String,
+    pub value: TagValueKind,
+}
+
+/// A tag's value: Tencent's profile and friend fields are strings or
+/// unsigned integers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TagValueKind {
+    String(String),
+    Integer(i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,7 +349,74 @@ pub enum PushTokenRemovalReason {
     InvalidToken,
 }
 
-/// `FriendAdded` / `FriendDeleted`.
+/// `user_id` added `friend_id`; the fields after `both` (added in v5)
+/// describe `user_id`'s entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FriendAdded {
+    pub user_id: String,
+    pub friend_id: String,
+    /// Both directions (Tencent Add_Type_Both).
+    pub both: bool,
+    pub remark: String,
+    pub groups: Vec<String>,
+    pub add_source: String,
+    pub add_wording: String,
+    /// The imported `AddTime` in milliseconds; `None`: the event's time.
+    pub added_at: Option<i64>,
+    pub custom: Vec<TagValue>,
+    /// Tencent `friend_import`.
+    pub imported: bool,
+}
+
+impl FriendAdded {
+    /// A friendship with no remark, group, source or custom field.
+    pub fn plain(user_id: impl Into<String>, friend_id: impl Into<String>, both: bool) -> Self {
+        Self {
+            user_id: user_id.into(),
+            friend_id: friend_id.into(),
+            both,
+            remark: String::new(),
+            groups: Vec::new(),
+            add_source: String::new(),
+            add_wording: String::new(),
+            added_at: None,
+            custom: Vec::new(),
+            imported: false,
+        }
+    }
+}
+
+/// `user_id` changed their entry for `friend_id`; `None` leaves a field as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FriendUpdated {
+    pub user_id: String,
+    pub friend_id: String,
+    pub remark: Option<String>,
+    pub groups: Option<Vec<String>>,
+    pub custom: Vec<TagValue>,
+}
+
+/// `user_id`'s friend request to `friend_id`, waiting for an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FriendRequested {
+    pub user_id: String,
+    pub friend_id: String,
+    pub both: bool,
+    pub remark: String,
+    pub groups: Vec<String>,
+    pub add_source: String,
+    pub add_wording: String,
+}
+
+/// `user_id` answered `requester`'s friend request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FriendRequestAnswered {
+    pub user_id: String,
+    pub requester: String,
+    pub accepted: bool,
+}
+
+/// `FriendDeleted`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FriendChange {
     pub user_id: String,
@@ -637,13 +740,34 @@ impl Event {
             ),
             Event::ProfileUpdated(p) => (
                 2,
-                RecordBuilder::with_capacity(3)
+                RecordBuilder::with_capacity(4)
                     .field("user_id", p.user_id.as_str())
                     .field("nickname", optional_string(&p.nickname))
                     .field("avatar_url", optional_string(&p.avatar_url))
+                    .field("fields", tag_values(&p.fields))
                     .build(),
             ),
-            Event::FriendAdded(f) => (3, f.to_value()),
+            Event::FriendAdded(f) => (
+                3,
+                RecordBuilder::with_capacity(10)
+                    .field("user_id", f.user_id.as_str())
+                    .field("friend_id", f.friend_id.as_str())
+                    .field("both", f.both)
+                    .field("remark", f.remark.as_str())
+                    .field("groups", strings(&f.groups))
+                    .field("add_source", f.add_source.as_str())
+                    .field("add_wording", f.add_wording.as_str())
+                    .field(
+                        "added_at",
+                        match f.added_at {
+                            None => Value::Union(0, Box::new(Value::Null)),
+                            Some(t) => Value::Union(1, Box::new(Value::Long(t))),
+                        },
+                    )
+                    .field("custom", tag_values(&f.custom))
+                    .field("imported", f.imported)
+                    .build(),
+            ),
             Event::FriendDeleted(f) => (4, f.to_value()),
             Event::BlockAdded(b) => (5, b.to_value()),
             Event::BlockRemoved(b) => (6, b.to_value()),
@@ -732,6 +856,42 @@ impl Event {
                     .field("clear_history", d.clear_history)
                     .build(),
             ),
+            Event::FriendUpdated(f) => (
+                16,
+                RecordBuilder::with_capacity(5)
+                    .field("user_id", f.user_id.as_str())
+                    .field("friend_id", f.friend_id.as_str())
+                    .field("remark", optional_string(&f.remark))
+                    .field(
+                        "groups",
+                        match &f.groups {
+                            None => Value::Union(0, Box::new(Value::Null)),
+                            Some(g) => Value::Union(1, Box::new(strings(g))),
+                        },
+                    )
+                    .field("custom", tag_values(&f.custom))
+                    .build(),
+            ),
+            Event::FriendRequested(f) => (
+                17,
+                RecordBuilder::with_capacity(7)
+                    .field("user_id", f.user_id.as_str())
+                    .field("friend_id", f.friend_id.as_str())
+                    .field("both", f.both)
+                    .field("remark", f.remark.as_str())
+                    .field("groups", strings(&f.groups))
+                    .field("add_source", f.add_source.as_str())
+                    .field("add_wording", f.add_wording.as_str())
+                    .build(),
+            ),
+            Event::FriendRequestAnswered(a) => (
+                18,
+                RecordBuilder::with_capacity(3)
+                    .field("user_id", a.user_id.as_str())
+                    .field("requester", a.requester.as_str())
+                    .field("accepted", a.accepted)
+                    .build(),
+            ),
         };
         Value::Union(index, Box::new(value))
     }
@@ -753,9 +913,33 @@ impl Event {
                     user_id: r.string("user_id")?,
                     nickname: r.optional_string("nickname")?,
                     avatar_url: r.optional_string("avatar_url")?,
+                    fields: read_tag_values(r.array("fields")?)?,
                 })
             }
-            3 => Event::FriendAdded(FriendChange::from_value("FriendAdded", value)?),
+            3 => {
+                let mut r = RecordReader::new("FriendAdded", value)?;
+                Event::FriendAdded(FriendAdded {
+                    user_id: r.string("user_id")?,
+                    friend_id: r.string("friend_id")?,
+                    both: r.boolean("both")?,
+                    remark: r.string("remark")?,
+                    groups: read_strings("FriendAdded.groups", r.array("groups")?)?,
+                    add_source: r.string("add_source")?,
+                    add_wording: r.string("add_wording")?,
+                    added_at: match r.optional("added_at")? {
+                        None => None,
+                        Some(Value::Long(t)) => Some(t),
+                        Some(other) => {
+                            return Err(DecodeError::Shape(format!(
+                                "FriendAdded.added_at: expected long, found {}",
+                                crate::avro_value::kind(&other)
+                            )))
+                        }
+                    },
+                    custom: read_tag_values(r.array("custom")?)?,
+                    imported: r.boolean("imported")?,
+                })
+            }
             4 => Event::FriendDeleted(FriendChange::from_value("FriendDeleted", value)?),
             5 => Event::BlockAdded(BlockChange::from_value("BlockAdded", value)?),
             6 => Event::BlockRemoved(BlockChange::from_value("BlockRemoved", value)?),
@@ -853,9 +1037,106 @@ impl Event {
                     clear_history: r.boolean("clear_history")?,
                 })
             }
+            16 => {
+                let mut r = RecordReader::new("FriendUpdated", value)?;
+                Event::FriendUpdated(FriendUpdated {
+                    user_id: r.string("user_id")?,
+                    friend_id: r.string("friend_id")?,
+                    remark: r.optional_string("remark")?,
+                    groups: match r.optional("groups")? {
+                        None => None,
+                        Some(Value::Array(items)) => {
+                            Some(read_strings("FriendUpdated.groups", items)?)
+                        }
+                        Some(other) => {
+                            return Err(DecodeError::Shape(format!(
+                                "FriendUpdated.groups: expected array, found {}",
+                                crate::avro_value::kind(&other)
+                            )))
+                        }
+                    },
+                    custom: read_tag_values(r.array("custom")?)?,
+                })
+            }
+            17 => {
+                let mut r = RecordReader::new("FriendRequested", value)?;
+                Event::FriendRequested(FriendRequested {
+                    user_id: r.string("user_id")?,
+                    friend_id: r.string("friend_id")?,
+                    both: r.boolean("both")?,
+                    remark: r.string("remark")?,
+                    groups: read_strings("FriendRequested.groups", r.array("groups")?)?,
+                    add_source: r.string("add_source")?,
+                    add_wording: r.string("add_wording")?,
+                })
+            }
+            18 => {
+                let mut r = RecordReader::new("FriendRequestAnswered", value)?;
+                Event::FriendRequestAnswered(FriendRequestAnswered {
+                    user_id: r.string("user_id")?,
+                    requester: r.string("requester")?,
+                    accepted: r.boolean("accepted")?,
+                })
+            }
             other => return Err(DecodeError::Shape(format!("unknown event kind #{other}"))),
         })
     }
+}
+
+fn strings(items: &[String]) -> Value {
+    Value::Array(items.iter().map(|s| Value::String(s.clone())).collect())
+}
+
+fn read_strings(field: &str, items: Vec<Value>) -> Result<Vec<String>, DecodeError> {
+    items
+        .into_iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s),
+            other => Err(DecodeError::Shape(format!(
+                "{field}: expected strings, found {}",
+                crate::avro_value::kind(&other)
+            ))),
+        })
+        .collect()
+}
+
+fn tag_values(items: &[TagValue]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|t| {
+                let value = match &t.value {
+                    TagValueKind::String(s) => Value::Union(0, Box::new(Value::String(s.clone()))),
+                    TagValueKind::Integer(i) => Value::Union(1, Box::new(Value::Long(*i))),
+                };
+                RecordBuilder::with_capacity(2)
+                    .field("tag", t.tag.as_str())
+                    .field("value", value)
+                    .build()
+            })
+            .collect(),
+    )
+}
+
+fn read_tag_values(items: Vec<Value>) -> Result<Vec<TagValue>, DecodeError> {
+    items
+        .into_iter()
+        .map(|item| {
+            let mut r = RecordReader::new("TagValue", item)?;
+            let tag = r.string("tag")?;
+            let value = match r.union("value")? {
+                (_, Value::String(s)) => TagValueKind::String(s),
+                (_, Value::Long(i)) => TagValueKind::Integer(i),
+                (_, other) => {
+                    return Err(DecodeError::Shape(format!(
+                        "TagValue.value: expected string or long, found {}",
+                        crate::avro_value::kind(&other)
+                    )))
+                }
+            };
+            Ok(TagValue { tag, value })
+        })
+        .collect()
 }
 
 fn optional_string(v: &Option<String>) -> Value {

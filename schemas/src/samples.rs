@@ -220,6 +220,7 @@ pub fn relationship_events() -> Vec<(&'static str, Envelope)> {
                     user_id: "alice".into(),
                     nickname: Some("Alice L.".into()),
                     avatar_url: None,
+                    fields: Vec::new(),
                 }),
             ),
         ),
@@ -227,11 +228,7 @@ pub fn relationship_events() -> Vec<(&'static str, Envelope)> {
             "friend_added",
             make(
                 3,
-                Event::FriendAdded(FriendChange {
-                    user_id: "alice".into(),
-                    friend_id: "bob".into(),
-                    both: true,
-                }),
+                Event::FriendAdded(FriendAdded::plain("alice", "bob", true)),
             ),
         ),
         (
@@ -445,6 +442,105 @@ pub fn v4_events() -> Vec<(&'static str, Envelope)> {
     ]
 }
 
+/// The events v5 added: the other profile tags, friends with their remark,
+/// groups, source and custom fields (imported, updated), and friend requests.
+pub fn v5_events() -> Vec<(&'static str, Envelope)> {
+    let make = |n: u8, event: Event| Envelope {
+        event_id: Uuid::from_u128(0x01890a5d_ac96_774b_bcce_b302099a8500 + u128::from(n)),
+        occurred_at: 1_700_000_005_000 + i64::from(n),
+        origin: Origin {
+            channel: Channel::Rest,
+            actor: "administrator".into(),
+            admin: true,
+            instance: "ingest-5".into(),
+        },
+        event,
+    };
+    let tag = |tag: &str, value: TagValueKind| TagValue {
+        tag: tag.into(),
+        value,
+    };
+    vec![
+        (
+            "profile_updated_fields",
+            make(
+                1,
+                Event::ProfileUpdated(ProfileUpdated {
+                    user_id: "alice".into(),
+                    nickname: None,
+                    avatar_url: Some("https://img.example.com/alice2.png".into()),
+                    fields: vec![
+                        tag(
+                            "Tag_Profile_IM_AllowType",
+                            TagValueKind::String("AllowType_Type_NeedConfirm".into()),
+                        ),
+                        tag("Tag_Profile_IM_BirthDay", TagValueKind::Integer(19_900_101)),
+                        tag(
+                            "Tag_Profile_Custom_Hobby",
+                            TagValueKind::String("chess".into()),
+                        ),
+                    ],
+                }),
+            ),
+        ),
+        (
+            "friend_added_imported",
+            make(
+                2,
+                Event::FriendAdded(FriendAdded {
+                    remark: "Bobby".into(),
+                    groups: vec!["school".into(), "chess".into()],
+                    add_source: "AddSource_Type_Import".into(),
+                    add_wording: "hi, 你好".into(),
+                    added_at: Some(1_420_000_001_000),
+                    custom: vec![tag("Tag_SNS_Custom_Rank", TagValueKind::Integer(3))],
+                    imported: true,
+                    ..FriendAdded::plain("alice", "bob", false)
+                }),
+            ),
+        ),
+        (
+            "friend_updated",
+            make(
+                3,
+                Event::FriendUpdated(FriendUpdated {
+                    user_id: "alice".into(),
+                    friend_id: "bob".into(),
+                    remark: Some("Bob".into()),
+                    groups: None,
+                    custom: vec![tag("Tag_SNS_Custom_Rank", TagValueKind::Integer(4))],
+                }),
+            ),
+        ),
+        (
+            "friend_requested",
+            make(
+                4,
+                Event::FriendRequested(FriendRequested {
+                    user_id: "carol".into(),
+                    friend_id: "alice".into(),
+                    both: true,
+                    remark: "Al".into(),
+                    groups: vec!["work".into()],
+                    add_source: "AddSource_Type_Web".into(),
+                    add_wording: "we met at the conference".into(),
+                }),
+            ),
+        ),
+        (
+            "friend_request_answered",
+            make(
+                5,
+                Event::FriendRequestAnswered(FriendRequestAnswered {
+                    user_id: "alice".into(),
+                    requester: "carol".into(),
+                    accepted: false,
+                }),
+            ),
+        ),
+    ]
+}
+
 /// Every named sample. Each has a golden vector under `schemas/golden/vN/`,
 /// where N is the schema version that introduced its kind.
 pub fn golden() -> Vec<(&'static str, Envelope)> {
@@ -456,5 +552,6 @@ pub fn golden() -> Vec<(&'static str, Envelope)> {
     all.extend(push_token_events());
     all.extend(v3_events());
     all.extend(v4_events());
+    all.extend(v5_events());
     all
 }

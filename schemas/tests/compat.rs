@@ -84,6 +84,20 @@ fn as_kept_by(version: u32, envelope: &Envelope) -> Envelope {
             m.no_last_msg = false;
         }
     }
+    if version < 5 {
+        // Profile tags and friend data, added in v5.
+        match &mut kept.event {
+            missive_schemas::Event::ProfileUpdated(p) => p.fields.clear(),
+            missive_schemas::Event::FriendAdded(f) => {
+                *f = missive_schemas::FriendAdded::plain(
+                    f.user_id.clone(),
+                    f.friend_id.clone(),
+                    f.both,
+                )
+            }
+            _ => {}
+        }
+    }
     kept
 }
 

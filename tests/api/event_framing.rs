@@ -48,7 +48,7 @@ async fn every_kind_is_framed_as_configured(encoding: Encoding) {
     let nick = json!([{"Tag": "Tag_Profile_IM_Nick", "Value": "Alice"}]);
     let profile = json!({"From_Account": "alice", "ProfileItem": nick});
     ok(&app, "profile/portrait_set", profile).await;
-    let add = json!({"From_Account": "alice", "AddFriendItem": [{"To_Account": "bob", "AddSource": "AddSource_Type_Test"}]});
+    let add = json!({"From_Account": "alice", "ForceAddFlags": 1, "AddFriendItem": [{"To_Account": "bob", "AddSource": "AddSource_Type_Test"}]});
     ok(&app, "sns/friend_add", add).await;
     let pair = json!({"From_Account": "alice", "To_Account": ["bob"]});
     // Deleted before the block, which would end the friendship itself.
@@ -56,6 +56,15 @@ async fn every_kind_is_framed_as_configured(encoding: Encoding) {
     assert_eq!(deleted["ResultItem"][0]["ResultCode"], 0, "{deleted}");
     ok(&app, "sns/black_list_add", pair.clone()).await;
     ok(&app, "sns/black_list_delete", pair).await;
+    // A friend request bob must confirm (his AllowType is Tencent's default),
+    // his answer, and alice's entry for him updated.
+    let request = json!({"From_Account": "alice", "AddFriendItem": [{"To_Account": "bob", "AddSource": "AddSource_Type_Test"}]});
+    let pending = ok(&app, "sns/friend_add", request).await;
+    assert_eq!(pending["ResultItem"][0]["ResultCode"], 30539, "{pending}");
+    let answer = json!({"From_Account": "bob", "ResponseFriendItem": [{"To_Account": "alice", "ResponseAction": "Response_Action_Agree"}]});
+    ok(&app, "sns/friend_response", answer).await;
+    let remark = json!({"From_Account": "alice", "UpdateItem": [{"To_Account": "bob", "SnsItem": [{"Tag": "Tag_SNS_IM_Remark", "Value": "B"}]}]});
+    ok(&app, "sns/friend_update", remark).await;
     let sent = app.send_text("alice", "bob", 1, "over REST").await;
     let key = sent["MsgKey"].as_str().unwrap().to_owned();
     // An edit acts on a message the views hold.

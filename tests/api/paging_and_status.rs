@@ -147,13 +147,22 @@ async fn querystate_reports_push_online_and_unknown_accounts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unread_counts_list_unknown_peers_in_error_list() {
     let app = TestApp::spawn_with(|c| c.accounts.allow_unknown = false).await;
-    app.import_accounts(&["ria", "sol"]).await;
+    app.import_accounts(&["ria", "sol", "gone"]).await;
     app.send_text("sol", "ria", 1, "hi").await;
-    app.wait_for_count("SELECT count(*) FROM messages", 1).await;
+    app.send_text("gone", "ria", 2, "bye").await;
+    app.wait_for_count("SELECT count(*) FROM messages", 2).await;
+    // A deleted account is no account either, though its message stays.
+    let deleted = app
+        .rest(
+            "im_open_login_svc/account_delete",
+            json!({"DeleteItem": [{"UserID": "gone"}]}),
+        )
+        .await;
+    assert_eq!(deleted["ResultItem"][0]["ResultCode"], 0, "{deleted}");
     let reply = app
         .rest(
             "openim/get_c2c_unread_msg_num",
-            json!({"To_Account": "ria", "Peer_Account": ["sol", "nobody", "bad:id"]}),
+            json!({"To_Account": "ria", "Peer_Account": ["sol", "nobody", "gone", "bad:id"]}),
         )
         .await;
     assert_eq!(reply["ErrorCode"], 0, "{reply}");
@@ -163,7 +172,11 @@ async fn unread_counts_list_unknown_peers_in_error_list() {
     );
     assert_eq!(
         reply["ErrorList"],
-        json!([{"Peer_Account": "nobody", "ErrorCode": 70107}, {"Peer_Account": "bad:id", "ErrorCode": 90003}])
+        json!([
+            {"Peer_Account": "nobody", "ErrorCode": 70107},
+            {"Peer_Account": "gone", "ErrorCode": 70107},
+            {"Peer_Account": "bad:id", "ErrorCode": 90003}
+        ])
     );
     app.stop().await;
 }

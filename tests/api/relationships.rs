@@ -123,7 +123,7 @@ async fn accounts_and_profiles_and_the_sender_profile_on_messages() {
         ),
         (
             json!({"From_Account": "alice", "ProfileItem": [{"Tag": "Tag_Profile_IM_Gender", "Value": "x"}]}),
-            40001,
+            40605,
         ),
         (
             json!({"From_Account": "alice", "ProfileItem": [{"Tag": "Tag_Profile_IM_Nick", "Value": "x".repeat(501)}]}),
@@ -151,7 +151,7 @@ async fn friends_are_added_checked_and_deleted_with_tencents_results() {
     let app = TestApp::spawn().await;
     app.import_accounts(&["ann", "ben", "cat"]).await;
     let add = |from: &str, to: Vec<&str>, add_type: &str| {
-        json!({"From_Account": from, "AddType": add_type,
+        json!({"From_Account": from, "AddType": add_type, "ForceAddFlags": 1,
                "AddFriendItem": to.iter().map(|t| json!({"To_Account": t, "AddSource": "AddSource_Type_Test"})).collect::<Vec<_>>()})
     };
     let mut ben = app.ws("ben", "phone").await;
@@ -390,7 +390,7 @@ async fn friends_only_and_refusing_blocks_answer_with_tencents_codes() {
     app.import_accounts(&["amy", "bo", "cy", "di"]).await;
     let pipeline = pipeline(&app).await;
     let friend = |from: &str, to: &str, kind: &str| {
-        json!({"From_Account": from, "AddType": kind,
+        json!({"From_Account": from, "AddType": kind, "ForceAddFlags": 1,
                "AddFriendItem": [{"To_Account": to, "AddSource": "AddSource_Type_Test"}]})
     };
     assert_eq!(
@@ -493,5 +493,495 @@ async fn a_change_waiting_for_the_projector_holds_no_pooled_connection() {
     let reply = import.await.unwrap();
     assert_eq!(reply["ErrorCode"], 0, "{reply}");
     ingest.shutdown().await;
+    app.stop().await;
+}
+
+/// `(To_Account, Relation)` of each item of a check reply.
+fn relations(reply: &Value, list: &str) -> Vec<(String, String)> {
+    reply[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list}: {reply}"))
+        .iter()
+        .map(|i| {
+            (
+                i["To_Account"].as_str().unwrap().to_owned(),
+                i["Relation"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn pendency(app: &TestApp, user: &str, kind: &str) -> Vec<Value> {
+    let reply = app
+        .rest(
+            "sns/friend_pendency_get",
+            json!({"From_Account": user, "PendencyType": kind, "StartIndex": 0, "MaxLimited": 10}),
+        )
+        .await;
+    assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    reply["PendencyItem"].as_array().unwrap().clone()
+}
+
+async fn set_profile(app: &TestApp, user: &str, items: Value) -> Value {
+    app.rest(
+        "profile/portrait_set",
+        json!({"From_Account": user, "ProfileItem": items}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn friend_add_honours_allow_type_and_waits_for_confirmation() {
+    let app = TestApp::spawn().await;
+    app.import_accounts(&["ann", "ben", "cat", "dan", "eve", "fay"])
+        .await;
+    let allow = |v: &str| json!([{"Tag": "Tag_Profile_IM_AllowType", "Value": v}]);
+    for (user, value) in [
+        ("ben", "AllowType_Type_DenyAny"),
+        ("cat", "AllowType_Type_AllowAny"),
+    ] {
+        let r = set_profile(&app, user, allow(value)).await;
+        assert_eq!(r["ErrorCode"], 0, "{r}");
+    }
+    // dan keeps Tencent's default, AllowType_Type_NeedConfirm.
+    let add = |from: &str, to: &[&str], force: i64| {
+        json!({"From_Account": from, "AddType": "Add_Type_Both", "ForceAddFlags": force,
+               "AddFriendItem": to.iter().map(|t| json!({"To_Account": t, "AddSource": "AddSource_Type_Web",
+                   "Remark": format!("{t}!"), "GroupName": "pals", "AddWording": "hello"})).collect::<Vec<_>>()})
+    };
+    let reply = app
+        .rest("sns/friend_add", add("ann", &["ben", "cat", "dan"], 0))
+        .await;
+    assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    assert_eq!(
+        items(&reply),
+        vec![
+            ("ben".into(), 30516),
+            ("cat".into(), 0),
+            ("dan".into(), 30539)
+        ]
+    );
+    assert_eq!(reply["Fail_Account"], json!(["ben", "dan"]));
+    let check = app
+        .rest("sns/friend_check", json!({"From_Account": "ann", "To_Account": ["ben", "cat", "dan"], "CheckType": "CheckResult_Type_Both"}))
+        .await;
+    assert_eq!(
+        relations(&check, "InfoItem"),
+        vec![
+            ("ben".into(), "CheckResult_Type_NoRelation".into()),
+            ("cat".into(), "CheckResult_Type_BothWay".into()),
+            ("dan".into(), "CheckResult_Type_NoRelation".into())
+        ]
+    );
+    // The request waits, seen from both sides.
+    let incoming = pendency(&app, "dan", "Pendency_Type_ComeIn").await;
+    assert_eq!(incoming.len(), 1, "{incoming:?}");
+    assert_eq!(incoming[0]["To_Account"], "ann");
+    assert_eq!(incoming[0]["AddSource"], "AddSource_Type_Web");
+    assert_eq!(incoming[0]["AddWording"], "hello");
+    let sent = pendency(&app, "ann", "Pendency_Type_SendOut").await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["To_Account"], "dan");
+
+    // The administrator's force skips the target's AllowType.
+    let forced = app.rest("sns/friend_add", add("ann", &["ben"], 1)).await;
+    assert_eq!(items(&forced), vec![("ben".into(), 0)]);
+
+    // dan agrees (one way: ann gets dan, with the remark ann asked with);
+    // eve never asked.
+    let answer = app
+        .rest(
+            "sns/friend_response",
+            json!({"From_Account": "dan", "ResponseFriendItem": [
+            {"To_Account": "ann", "ResponseAction": "Response_Action_Agree"},
+            {"To_Account": "eve", "ResponseAction": "Response_Action_Agree"}]}),
+        )
+        .await;
+    assert_eq!(
+        items(&answer),
+        vec![("ann".into(), 0), ("eve".into(), 30001)]
+    );
+    let check = app
+        .rest("sns/friend_check", json!({"From_Account": "ann", "To_Account": ["dan"], "CheckType": "CheckResult_Type_Both"}))
+        .await;
+    assert_eq!(
+        relations(&check, "InfoItem"),
+        vec![("dan".into(), "CheckResult_Type_AWithB".into())]
+    );
+    let entry = app
+        .rest(
+            "sns/friend_get_list",
+            json!({"From_Account": "ann", "To_Account": ["dan"],
+            "TagList": ["Tag_SNS_IM_Remark", "Tag_SNS_IM_Group", "Tag_SNS_IM_AddSource"]}),
+        )
+        .await;
+    assert_eq!(
+        entry["InfoItem"][0]["SnsProfileItem"],
+        json!([{"Tag": "Tag_SNS_IM_Remark", "Value": "dan!"},
+               {"Tag": "Tag_SNS_IM_Group", "Value": ["pals"]},
+               {"Tag": "Tag_SNS_IM_AddSource", "Value": "AddSource_Type_Web"}]),
+        "{entry}"
+    );
+    assert!(pendency(&app, "dan", "Pendency_Type_ComeIn")
+        .await
+        .is_empty());
+    assert!(pendency(&app, "ann", "Pendency_Type_SendOut")
+        .await
+        .is_empty());
+
+    // eve asks dan, who declines: no friendship, nothing pending.
+    let asked = app.rest("sns/friend_add", add("eve", &["dan"], 0)).await;
+    assert_eq!(items(&asked), vec![("dan".into(), 30539)]);
+    let declined = app
+        .rest(
+            "sns/friend_response",
+            json!({"From_Account": "dan", "ResponseFriendItem": [
+            {"To_Account": "eve", "ResponseAction": "Response_Action_Reject"}]}),
+        )
+        .await;
+    assert_eq!(items(&declined), vec![("eve".into(), 0)]);
+    assert!(pendency(&app, "dan", "Pendency_Type_ComeIn")
+        .await
+        .is_empty());
+    let check = app
+        .rest("sns/friend_check", json!({"From_Account": "eve", "To_Account": ["dan"], "CheckType": "CheckResult_Type_Both"}))
+        .await;
+    assert_eq!(
+        relations(&check, "InfoItem"),
+        vec![("dan".into(), "CheckResult_Type_NoRelation".into())]
+    );
+
+    // fay asks dan, who blocks her: the request goes with the block.
+    let asked = app.rest("sns/friend_add", add("fay", &["dan"], 0)).await;
+    assert_eq!(items(&asked), vec![("dan".into(), 30539)]);
+    let blocked = app
+        .rest(
+            "sns/black_list_add",
+            json!({"From_Account": "dan", "To_Account": ["fay"]}),
+        )
+        .await;
+    assert_eq!(items(&blocked), vec![("fay".into(), 0)]);
+    assert!(pendency(&app, "fay", "Pendency_Type_SendOut")
+        .await
+        .is_empty());
+
+    // An administrator's ban on sending requests (AdminForbid_Type_SendOut).
+    let r = set_profile(
+        &app,
+        "eve",
+        json!([{"Tag": "Tag_Profile_IM_AdminForbidType", "Value": "AdminForbid_Type_SendOut"}]),
+    )
+    .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    let refused = app.rest("sns/friend_add", add("eve", &["cat"], 0)).await;
+    assert_eq!(items(&refused), vec![("cat".into(), 30009)]);
+    let forced = app.rest("sns/friend_add", add("eve", &["cat"], 1)).await;
+    assert_eq!(items(&forced), vec![("cat".into(), 0)]);
+
+    for (api, body) in [
+        ("sns/friend_add", add("ann", &["fay"], 2)),
+        (
+            "sns/friend_pendency_get",
+            json!({"From_Account": "dan", "PendencyType": "Pendency_Type_Both"}),
+        ),
+        (
+            "sns/friend_response",
+            json!({"From_Account": "dan", "ResponseFriendItem": [{"To_Account": "ann", "ResponseAction": "Response_Action_Maybe"}]}),
+        ),
+    ] {
+        let reply = app.rest(api, body).await;
+        assert_eq!(reply["ErrorCode"], 30001, "{api}: {reply}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn friends_are_imported_updated_and_read_back_with_their_fields() {
+    let app = TestApp::spawn().await;
+    app.import_accounts(&["ann", "ben", "cat", "dan"]).await;
+    let import = json!({"From_Account": "ann", "AddFriendItem": [
+        {"To_Account": "ben", "AddSource": "AddSource_Type_Old", "Remark": "Benny", "RemarkTime": 1_420_000_001,
+         "GroupName": ["school", "chess"], "AddWording": "hi", "AddTime": 1_420_000_001,
+         "CustomItem": [{"Tag": "Tag_SNS_Custom_Rank", "Value": 3}, {"Tag": "Tag_SNS_Custom_Note", "Value": "met 2014"}]},
+        {"To_Account": "cat", "AddSource": "AddSource_Type_Old"}]});
+    let reply = app.rest("sns/friend_import", import.clone()).await;
+    assert_eq!(items(&reply), vec![("ben".into(), 0), ("cat".into(), 0)]);
+    // Imported once: again, each is already a friend.
+    let again = app.rest("sns/friend_import", import).await;
+    assert_eq!(
+        items(&again),
+        vec![("ben".into(), 30001), ("cat".into(), 30001)]
+    );
+    // One way, whatever ben's AllowType.
+    let check = app
+        .rest("sns/friend_check", json!({"From_Account": "ann", "To_Account": ["ben"], "CheckType": "CheckResult_Type_Both"}))
+        .await;
+    assert_eq!(
+        relations(&check, "InfoItem"),
+        vec![("ben".into(), "CheckResult_Type_AWithB".into())]
+    );
+
+    let update = app
+        .rest(
+            "sns/friend_update",
+            json!({"From_Account": "ann", "UpdateItem": [
+            {"To_Account": "ben", "SnsItem": [
+                {"Tag": "Tag_SNS_IM_Remark", "Value": "Ben"},
+                {"Tag": "Tag_SNS_IM_Group", "Value": ["chess"]},
+                {"Tag": "Tag_SNS_Custom_Rank", "Value": 4}]},
+            {"To_Account": "dan", "SnsItem": [{"Tag": "Tag_SNS_IM_Remark", "Value": "D"}]}]}),
+        )
+        .await;
+    assert_eq!(
+        items(&update),
+        vec![("ben".into(), 0), ("dan".into(), 30001)]
+    );
+
+    let page = app
+        .rest(
+            "sns/friend_get",
+            json!({"From_Account": "ann", "StartIndex": 0, "StandardSequence": 0, "CustomSequence": 0}),
+        )
+        .await;
+    assert_eq!(page["ErrorCode"], 0, "{page}");
+    assert_eq!(page["FriendNum"], 2);
+    assert_eq!(page["CompleteFlag"], 1);
+    assert_eq!(page["NextStartIndex"], 0);
+    assert_eq!(page["UserDataItem"][0]["To_Account"], "ben");
+    assert_eq!(
+        page["UserDataItem"][0]["ValueItem"],
+        json!([
+            {"Tag": "Tag_SNS_IM_AddSource", "Value": "AddSource_Type_Old"},
+            {"Tag": "Tag_SNS_IM_Remark", "Value": "Ben"},
+            {"Tag": "Tag_SNS_IM_Group", "Value": ["chess"]},
+            {"Tag": "Tag_SNS_IM_AddWording", "Value": "hi"},
+            {"Tag": "Tag_SNS_IM_AddTime", "Value": 1_420_000_001},
+            {"Tag": "Tag_SNS_Custom_Note", "Value": "met 2014"},
+            {"Tag": "Tag_SNS_Custom_Rank", "Value": 4}
+        ]),
+        "{page}"
+    );
+    assert_eq!(page["UserDataItem"][1]["To_Account"], "cat");
+    let past = app
+        .rest(
+            "sns/friend_get",
+            json!({"From_Account": "ann", "StartIndex": 5}),
+        )
+        .await;
+    assert_eq!(past["UserDataItem"], json!([]), "{past}");
+    assert_eq!(past["FriendNum"], 2);
+
+    let nick = set_profile(
+        &app,
+        "ben",
+        json!([{"Tag": "Tag_Profile_IM_Nick", "Value": "Benjamin"}]),
+    )
+    .await;
+    assert_eq!(nick["ErrorCode"], 0, "{nick}");
+    let list = app
+        .rest(
+            "sns/friend_get_list",
+            json!({"From_Account": "ann", "To_Account": ["ben", "dan"],
+            "TagList": ["Tag_SNS_IM_Remark", "Tag_SNS_Custom_Rank", "Tag_Profile_IM_Nick"]}),
+        )
+        .await;
+    assert_eq!(list["ErrorCode"], 0, "{list}");
+    assert_eq!(
+        list["InfoItem"][0]["SnsProfileItem"],
+        json!([{"Tag": "Tag_SNS_IM_Remark", "Value": "Ben"},
+               {"Tag": "Tag_SNS_Custom_Rank", "Value": 4},
+               {"Tag": "Tag_Profile_IM_Nick", "Value": "Benjamin"}])
+    );
+    assert_eq!(list["InfoItem"][1]["ResultCode"], 30001, "{list}");
+    assert_eq!(list["Fail_Account"], json!(["dan"]));
+
+    // Blocklists checked one way and both ways.
+    for (from, to) in [("ann", "ben"), ("cat", "ann")] {
+        let r = app
+            .rest(
+                "sns/black_list_add",
+                json!({"From_Account": from, "To_Account": [to]}),
+            )
+            .await;
+        assert_eq!(items(&r), vec![(to.to_owned(), 0)]);
+    }
+    let both = app
+        .rest("sns/black_list_check", json!({"From_Account": "ann", "To_Account": ["ben", "cat", "dan"], "CheckType": "BlackCheckResult_Type_Both"}))
+        .await;
+    assert_eq!(
+        relations(&both, "BlackListCheckItem"),
+        vec![
+            ("ben".into(), "BlackCheckResult_Type_AWithB".into()),
+            ("cat".into(), "BlackCheckResult_Type_BWithA".into()),
+            ("dan".into(), "BlackCheckResult_Type_NO".into())
+        ]
+    );
+    let single = app
+        .rest("sns/black_list_check", json!({"From_Account": "ann", "To_Account": ["ben", "cat"], "CheckType": "BlackCheckResult_Type_Single"}))
+        .await;
+    assert_eq!(
+        relations(&single, "BlackListCheckItem"),
+        vec![
+            ("ben".into(), "BlackCheckResult_Type_AWithB".into()),
+            ("cat".into(), "BlackCheckResult_Type_NO".into())
+        ]
+    );
+
+    for (api, body) in [
+        (
+            "sns/friend_import",
+            json!({"From_Account": "ann", "AddFriendItem": [{"To_Account": "dan", "AddSource": "AddSource_Type_TooLongKey"}]}),
+        ),
+        (
+            "sns/friend_import",
+            json!({"From_Account": "ann", "AddFriendItem": [{"To_Account": "dan", "AddSource": "AddSource_Type_Old", "Remark": "r".repeat(97)}]}),
+        ),
+        (
+            "sns/friend_update",
+            json!({"From_Account": "ann", "UpdateItem": [{"To_Account": "ben", "SnsItem": [{"Tag": "Tag_SNS_IM_AddSource", "Value": "AddSource_Type_New"}]}]}),
+        ),
+        (
+            "sns/friend_update",
+            json!({"From_Account": "ann", "UpdateItem": [{"To_Account": "ben", "SnsItem": [{"Tag": "Tag_SNS_IM_Group", "Value": [""]}]}]}),
+        ),
+        (
+            "sns/friend_get_list",
+            json!({"From_Account": "ann", "To_Account": ["ben"], "TagList": ["Tag_SNS_IM_Nothing"]}),
+        ),
+        (
+            "sns/black_list_check",
+            json!({"From_Account": "ann", "To_Account": ["ben"], "CheckType": "CheckResult_Type_Both"}),
+        ),
+        ("sns/friend_get", json!({"From_Account": "ann"})),
+    ] {
+        let reply = app.rest(api, body).await;
+        assert_eq!(reply["ErrorCode"], 30001, "{api}: {reply}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_profile_tag_is_checked_set_and_read_back() {
+    let app = TestApp::spawn().await;
+    app.import_accounts(&["ann", "ben"]).await;
+    let all = json!([
+        {"Tag": "Tag_Profile_IM_Nick", "Value": "Ann"},
+        {"Tag": "Tag_Profile_IM_Gender", "Value": "Gender_Type_Female"},
+        {"Tag": "Tag_Profile_IM_BirthDay", "Value": 19_900_101},
+        {"Tag": "Tag_Profile_IM_Location", "Value": "CN-44-01"},
+        {"Tag": "Tag_Profile_IM_SelfSignature", "Value": "hi, 你好"},
+        {"Tag": "Tag_Profile_IM_AllowType", "Value": "AllowType_Type_AllowAny"},
+        {"Tag": "Tag_Profile_IM_Language", "Value": 2},
+        {"Tag": "Tag_Profile_IM_Image", "Value": "https://img.example.com/ann.png"},
+        {"Tag": "Tag_Profile_IM_MsgSettings", "Value": 1},
+        {"Tag": "Tag_Profile_IM_AdminForbidType", "Value": "AdminForbid_Type_None"},
+        {"Tag": "Tag_Profile_IM_Level", "Value": 4_294_967_295u64},
+        {"Tag": "Tag_Profile_IM_Role", "Value": 7},
+        {"Tag": "Tag_Profile_Custom_Hobby", "Value": "chess"},
+        {"Tag": "Tag_Profile_Custom_Score", "Value": 42}
+    ]);
+    let r = set_profile(&app, "ann", all.clone()).await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    let tags: Vec<Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["Tag"].clone())
+        .collect();
+    let get = app
+        .rest(
+            "profile/portrait_get",
+            json!({"To_Account": ["ann", "ben"], "TagList": tags}),
+        )
+        .await;
+    assert_eq!(get["ErrorCode"], 0, "{get}");
+    assert_eq!(get["UserProfileItem"][0]["ProfileItem"], all);
+    // Never set: Tencent's defaults.
+    assert_eq!(
+        get["UserProfileItem"][1]["ProfileItem"],
+        json!([
+            {"Tag": "Tag_Profile_IM_Nick", "Value": ""},
+            {"Tag": "Tag_Profile_IM_Gender", "Value": "Gender_Type_Unknown"},
+            {"Tag": "Tag_Profile_IM_BirthDay", "Value": 0},
+            {"Tag": "Tag_Profile_IM_Location", "Value": ""},
+            {"Tag": "Tag_Profile_IM_SelfSignature", "Value": ""},
+            {"Tag": "Tag_Profile_IM_AllowType", "Value": "AllowType_Type_NeedConfirm"},
+            {"Tag": "Tag_Profile_IM_Language", "Value": 0},
+            {"Tag": "Tag_Profile_IM_Image", "Value": ""},
+            {"Tag": "Tag_Profile_IM_MsgSettings", "Value": 0},
+            {"Tag": "Tag_Profile_IM_AdminForbidType", "Value": "AdminForbid_Type_None"},
+            {"Tag": "Tag_Profile_IM_Level", "Value": 0},
+            {"Tag": "Tag_Profile_IM_Role", "Value": 0},
+            {"Tag": "Tag_Profile_Custom_Hobby", "Value": ""},
+            {"Tag": "Tag_Profile_Custom_Score", "Value": ""}
+        ]),
+        "{get}"
+    );
+
+    // All or nothing: a bad item refuses the call, the good ones before it included.
+    let nick = json!({"Tag": "Tag_Profile_IM_Nick", "Value": "changed"});
+    for (bad, code) in [
+        (
+            json!({"Tag": "Tag_Profile_IM_Gender", "Value": "Gender_Type_Robot"}),
+            40605,
+        ),
+        (json!({"Tag": "Tag_Profile_IM_Gender", "Value": 1}), 40610),
+        (
+            json!({"Tag": "Tag_Profile_IM_BirthDay", "Value": "19900101"}),
+            40610,
+        ),
+        (
+            json!({"Tag": "Tag_Profile_IM_BirthDay", "Value": -1}),
+            40605,
+        ),
+        (
+            json!({"Tag": "Tag_Profile_IM_Location", "Value": "a".repeat(17)}),
+            40605,
+        ),
+        (
+            json!({"Tag": "Tag_Profile_IM_SelfSignature", "Value": "a".repeat(501)}),
+            40601,
+        ),
+        (
+            json!({"Tag": "Tag_Profile_IM_AllowType", "Value": "AllowType_Type_Maybe"}),
+            40605,
+        ),
+        (
+            json!({"Tag": "Tag_Profile_IM_Mood", "Value": "happy"}),
+            40009,
+        ),
+        (
+            json!({"Tag": "Tag_Profile_Custom_Hobby2", "Value": "x"}),
+            40009,
+        ),
+        (
+            json!({"Tag": "Tag_Profile_Custom_Hobby", "Value": {"a": 1}}),
+            40610,
+        ),
+        (json!({"Tag": "Tag_Profile_IM_Nick"}), 40001),
+    ] {
+        let r = set_profile(&app, "ann", json!([nick, bad])).await;
+        assert_eq!(r["ErrorCode"], code, "{bad}: {r}");
+    }
+    let get = app
+        .rest(
+            "profile/portrait_get",
+            json!({"To_Account": ["ann"], "TagList": ["Tag_Profile_IM_Nick", "Tag_Profile_IM_Gender"]}),
+        )
+        .await;
+    assert_eq!(
+        get["UserProfileItem"][0]["ProfileItem"],
+        json!([{"Tag": "Tag_Profile_IM_Nick", "Value": "Ann"},
+               {"Tag": "Tag_Profile_IM_Gender", "Value": "Gender_Type_Female"}])
+    );
+    let unknown = app
+        .rest(
+            "profile/portrait_get",
+            json!({"To_Account": ["ann"], "TagList": ["Tag_Profile_IM_Mood"]}),
+        )
+        .await;
+    assert_eq!(unknown["ErrorCode"], 40009, "{unknown}");
+    let nobody = set_profile(&app, "ghost", json!([nick])).await;
+    assert_eq!(nobody["ErrorCode"], 40003, "{nobody}");
     app.stop().await;
 }

@@ -65,7 +65,7 @@ async fn rest_sends_as_a_user_meet_the_users_rules_when_asked() {
     ok(
         &app,
         "sns/friend_add",
-        json!({"From_Account": "al", "AddType": "Add_Type_Both",
+        json!({"From_Account": "al", "AddType": "Add_Type_Both", "ForceAddFlags": 1,
                "AddFriendItem": [{"To_Account": "bea", "AddSource": "AddSource_Type_Web"}]}),
     )
     .await;

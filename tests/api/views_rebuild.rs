@@ -40,14 +40,40 @@ async fn mixed_workload(app: &TestApp, round: u32) -> Vec<(String, String, Strin
         )
         .await;
     assert_eq!(r["ErrorCode"], 0, "{r}");
+    // Every other round a friend request the target must confirm (pending),
+    // else a forced add with the adder's remark and group.
     let r = app
         .rest(
             "sns/friend_add",
-            json!({"From_Account": "u0", "AddType": "Add_Type_Both",
-                   "AddFriendItem": [{"To_Account": format!("u{}", 1 + round % 7), "AddSource": "AddSource_Type_Test"}]}),
+            json!({"From_Account": "u0", "AddType": "Add_Type_Both", "ForceAddFlags": (round + 1) % 2,
+                   "AddFriendItem": [{"To_Account": format!("u{}", 1 + round % 7), "AddSource": "AddSource_Type_Test",
+                                      "Remark": format!("r{round}"), "GroupName": "mates"}]}),
         )
         .await;
     assert_eq!(r["ErrorCode"], 0, "{r}");
+    for (api, body) in [
+        (
+            "profile/portrait_set",
+            json!({"From_Account": "u5", "ProfileItem": [
+                {"Tag": "Tag_Profile_IM_AllowType", "Value": "AllowType_Type_AllowAny"},
+                {"Tag": "Tag_Profile_IM_Level", "Value": round},
+                {"Tag": "Tag_Profile_Custom_Hobby", "Value": format!("chess {round}")}]}),
+        ),
+        (
+            "sns/friend_import",
+            json!({"From_Account": "u6", "AddFriendItem": [{"To_Account": "u7", "AddSource": "AddSource_Type_Old",
+                   "GroupName": ["a", "b"], "AddTime": 1_420_000_000, "CustomItem": [{"Tag": "Tag_SNS_Custom_Rank", "Value": 3}]}]}),
+        ),
+        (
+            "sns/friend_update",
+            json!({"From_Account": "u0", "UpdateItem": [{"To_Account": "u1", "SnsItem": [
+                {"Tag": "Tag_SNS_IM_Remark", "Value": format!("one {round}")},
+                {"Tag": "Tag_SNS_Custom_Rank", "Value": round}]}]}),
+        ),
+    ] {
+        let r = app.rest(api, body).await;
+        assert_eq!(r["ErrorCode"], 0, "{api}: {r}");
+    }
 
     // Concurrent sends across many conversations (u3 -> u2 is dropped by the block).
     let sends = (0..24u32).map(|i| {

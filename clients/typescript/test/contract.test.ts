@@ -87,7 +87,7 @@ test("the OpenAPI document is valid OpenAPI 3.1 and the REST API answers as it s
   const contacts = await call("/v4/recentcontact/get_list", { From_Account: bob, TimeStamp: 0, StartIndex: 0, TopTimeStamp: 0, TopStartIndex: 0, AssistFlags: 7 });
   assert.equal(contacts.SessionItem[0].To_Account, alice);
   await call("/v4/recentcontact/delete", { From_Account: carol, Type: 1, To_Account: alice, ClearRamble: 1 });
-  const added = await call("/v4/sns/friend_add", { From_Account: alice, AddFriendItem: [{ To_Account: bob, AddSource: "AddSource_Type_Web" }, { To_Account: "never-imported", AddSource: "AddSource_Type_Web" }] });
+  const added = await call("/v4/sns/friend_add", { From_Account: alice, ForceAddFlags: 1, AddFriendItem: [{ To_Account: bob, AddSource: "AddSource_Type_Web" }, { To_Account: "never-imported", AddSource: "AddSource_Type_Web" }] });
   assert.deepEqual(added.ResultItem.map((r: Json) => r.ResultCode), [0, 30003]);
   await call("/v4/sns/friend_check", { From_Account: alice, To_Account: [bob, carol], CheckType: "CheckResult_Type_Both" });
   const deleted = await call("/v4/sns/friend_delete", { From_Account: alice, To_Account: [bob, carol], DeleteType: "Delete_Type_Both" });
@@ -96,6 +96,17 @@ test("the OpenAPI document is valid OpenAPI 3.1 and the REST API answers as it s
   const blocks = await call("/v4/sns/black_list_get", { From_Account: bob, StartIndex: 0, MaxLimited: 10, LastSequence: 0 });
   assert.deepEqual(blocks.BlackListItem.map((b: Json) => b.To_Account), [carol]);
   await call("/v4/sns/black_list_delete", { From_Account: bob, To_Account: [carol] });
+  await call("/v4/sns/black_list_check", { From_Account: bob, To_Account: [carol], CheckType: "BlackCheckResult_Type_Both" });
+  await call("/v4/sns/friend_import", { From_Account: carol, AddFriendItem: [{ To_Account: dave, AddSource: "AddSource_Type_Old", GroupName: ["old"], AddTime: now() - 60, CustomItem: [{ Tag: "Tag_SNS_Custom_Rank", Value: 1 }] }] });
+  await call("/v4/sns/friend_update", { From_Account: carol, UpdateItem: [{ To_Account: dave, SnsItem: [{ Tag: "Tag_SNS_IM_Remark", Value: "Dave" }] }] });
+  assert.equal((await call("/v4/sns/friend_get", { From_Account: carol, StartIndex: 0 })).FriendNum, 1);
+  await call("/v4/sns/friend_get_list", { From_Account: carol, To_Account: [dave], TagList: ["Tag_SNS_IM_Remark", "Tag_Profile_IM_Nick"] });
+  // dave's request waits for carol (AllowType_Type_NeedConfirm, the default), who accepts it.
+  const requested = await call("/v4/sns/friend_add", { From_Account: dave, AddFriendItem: [{ To_Account: carol, AddSource: "AddSource_Type_Web" }] });
+  assert.deepEqual(requested.ResultItem.map((r: Json) => r.ResultCode), [30539]);
+  const pendency = await call("/v4/sns/friend_pendency_get", { From_Account: carol, PendencyType: "Pendency_Type_ComeIn", StartIndex: 0, MaxLimited: 10 });
+  assert.deepEqual(pendency.PendencyItem.map((p: Json) => p.To_Account), [dave]);
+  await call("/v4/sns/friend_response", { From_Account: carol, ResponseFriendItem: [{ To_Account: dave, ResponseAction: "Response_Action_AgreeAndAdd" }] });
   await call("/v4/openim/admin_msgwithdraw", { From_Account: alice, To_Account: bob, MsgKey: sent.MsgKey });
   await call("/v4/missive_push/set_token", { From_Account: bob, DeviceId: "phone-1", Platform: "fcm", Token: "token-1" });
   await call("/v4/missive_push/delete_token", { From_Account: bob, DeviceId: "phone-1", Platform: "fcm", Token: "token-1" });

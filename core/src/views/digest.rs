@@ -31,6 +31,10 @@ const TABLES: &[(&str, &str)] = &[
     ("profiles", include_str!("sql/digest/profiles.sql")),
     ("friends", include_str!("sql/digest/friends.sql")),
     ("blocks", include_str!("sql/digest/blocks.sql")),
+    (
+        "friend_requests",
+        include_str!("sql/digest/friend_requests.sql"),
+    ),
     ("push_tokens", include_str!("sql/digest/push_tokens.sql")),
     (
         "account_states",

@@ -1,6 +1,8 @@
 //! Reads of the views that more than one service serves (REST and WebSocket
 //! both read history). The projector alone writes them.
 
+use std::collections::HashMap;
+
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 
@@ -307,6 +309,222 @@ pub async fn profiles_of(
 }
 
 /// One page of a user's blocklist: `(blocked user, blocked at ms)`.
+/// How a user takes friend requests (Tencent `Tag_Profile_IM_AllowType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowType {
+    AllowAny,
+    NeedConfirm,
+    DenyAny,
+}
+
+/// What a friend request to or from a user is decided on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FriendSettings {
+    pub allow: AllowType,
+    /// The administrator forbade the user to send friend requests.
+    pub send_forbidden: bool,
+}
+
+/// The friend settings of those of `users` with a profile (the others take
+/// Tencent's defaults: they confirm requests and may send them).
+pub async fn friend_settings(
+    client: &impl GenericClient,
+    users: &[&str],
+) -> Result<HashMap<String, FriendSettings>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/friend_settings.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&users])
+        .await?
+        .iter()
+        .map(|r| {
+            let allow = match r.get::<_, &str>(1) {
+                "AllowType_Type_AllowAny" => AllowType::AllowAny,
+                "AllowType_Type_DenyAny" => AllowType::DenyAny,
+                _ => AllowType::NeedConfirm,
+            };
+            (
+                r.get(0),
+                FriendSettings {
+                    allow,
+                    send_forbidden: r.get(2),
+                },
+            )
+        })
+        .collect())
+}
+
+/// An imported account's profile: nickname, avatar and every other tag set
+/// (tag -> value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileTags {
+    pub nickname: String,
+    pub avatar_url: String,
+    pub fields: serde_json::Value,
+}
+
+pub async fn profile_tags_of(
+    client: &impl GenericClient,
+    users: &[&str],
+) -> Result<HashMap<String, ProfileTags>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/profile_tags_of.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&users])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                ProfileTags {
+                    nickname: r.get(1),
+                    avatar_url: r.get(2),
+                    fields: r.get(3),
+                },
+            )
+        })
+        .collect())
+}
+
+/// One entry of a friend list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FriendRow {
+    pub friend_id: String,
+    pub remark: String,
+    pub groups: Vec<String>,
+    pub add_source: String,
+    pub add_wording: String,
+    pub added_at_ms: i64,
+    /// `Tag_SNS_Custom_*` tag -> value.
+    pub custom: serde_json::Value,
+}
+
+fn friend_rows(rows: &[tokio_postgres::Row]) -> Vec<FriendRow> {
+    rows.iter()
+        .map(|r| FriendRow {
+            friend_id: r.get(0),
+            remark: r.get(1),
+            groups: r.get(2),
+            add_source: r.get(3),
+            add_wording: r.get(4),
+            added_at_ms: r.get(5),
+            custom: r.get(6),
+        })
+        .collect()
+}
+
+/// `user`'s friends from the `start`-th (by friend id), at most `limit`,
+/// and how many friends they have in all.
+pub async fn friend_page(
+    client: &impl GenericClient,
+    user: &str,
+    start: i64,
+    limit: i64,
+) -> Result<(Vec<FriendRow>, i64), tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/friend_page.sql"))
+        .await?;
+    let rows = client.query(&stmt, &[&user, &start, &limit]).await?;
+    let total = rows.first().map_or(0, |r| r.get(7));
+    let page: Vec<_> = rows
+        .into_iter()
+        .filter(|r| r.get::<_, Option<&str>>(0).is_some())
+        .collect();
+    Ok((friend_rows(&page), total))
+}
+
+/// `user`'s entries for those of `friends` in their friend list.
+pub async fn friends_among(
+    client: &impl GenericClient,
+    user: &str,
+    friends: &[&str],
+) -> Result<HashMap<String, FriendRow>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/friends_among.sql"))
+        .await?;
+    let rows = client.query(&stmt, &[&user, &friends]).await?;
+    Ok(friend_rows(&rows)
+        .into_iter()
+        .map(|f| (f.friend_id.clone(), f))
+        .collect())
+}
+
+/// A friend request waiting for its target's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FriendRequest {
+    pub requester: String,
+    pub both: bool,
+    pub remark: String,
+    pub groups: Vec<String>,
+    pub add_source: String,
+    pub add_wording: String,
+    pub requested_at_ms: i64,
+}
+
+/// The requests to `target` pending from each of `requesters` who sent one.
+pub async fn friend_requests_to(
+    client: &impl GenericClient,
+    target: &str,
+    requesters: &[&str],
+) -> Result<HashMap<String, FriendRequest>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/friend_requests_to.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&target, &requesters])
+        .await?
+        .iter()
+        .map(|r| {
+            let f = FriendRequest {
+                requester: r.get(0),
+                both: r.get(1),
+                remark: r.get(2),
+                groups: r.get(3),
+                add_source: r.get(4),
+                add_wording: r.get(5),
+                requested_at_ms: r.get(6),
+            };
+            (f.requester.clone(), f)
+        })
+        .collect())
+}
+
+/// One pending request as a list shows it: the other user, the source, the
+/// wording and when it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRequest {
+    pub other: String,
+    pub add_source: String,
+    pub add_wording: String,
+    pub requested_at_ms: i64,
+}
+
+/// `user`'s pending requests, received (`incoming`) or sent, oldest first.
+pub async fn friend_request_page(
+    client: &impl GenericClient,
+    user: &str,
+    incoming: bool,
+    start: i64,
+    limit: i64,
+) -> Result<Vec<PendingRequest>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/friend_request_page.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&user, &incoming, &start, &limit])
+        .await?
+        .iter()
+        .map(|r| PendingRequest {
+            other: r.get(0),
+            add_source: r.get(1),
+            add_wording: r.get(2),
+            requested_at_ms: r.get(3),
+        })
+        .collect())
+}
+
 pub async fn block_page(
     client: &impl GenericClient,
     user: &str,

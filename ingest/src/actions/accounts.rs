@@ -5,7 +5,9 @@
 
 use missive_core::views::{self, Lifecycle};
 use missive_core::{time, ApiError, ErrorCode, UserId};
-use missive_schemas::{AccountChange, AccountImported, Event, NoSpeakingSet, ProfileUpdated};
+use missive_schemas::{
+    AccountChange, AccountImported, Event, NoSpeakingSet, ProfileUpdated, TagValue,
+};
 
 use super::{Actions, Actor, Outcome};
 
@@ -34,12 +36,14 @@ pub struct NewAccount {
     pub avatar_url: String,
 }
 
-/// A profile change: `None` leaves a field as it is.
+/// A profile change: `None` leaves a field as it is; each of `fields`
+/// (the other Tencent tags, values already checked) replaces its tag's value.
 #[derive(Debug, Clone)]
 pub struct ProfileChange {
     pub user_id: UserId,
     pub nickname: Option<String>,
     pub avatar_url: Option<String>,
+    pub fields: Vec<TagValue>,
 }
 
 impl Actions {
@@ -80,6 +84,7 @@ impl Actions {
             user_id: change.user_id.into_string(),
             nickname: change.nickname,
             avatar_url: change.avatar_url,
+            fields: change.fields,
         });
         self.changes.apply(actor, vec![event]).await
     }

@@ -18,7 +18,7 @@ use missive_log::msg_key;
 use missive_schemas::commands::{Action, Command};
 use missive_schemas::{Channel, SyncOtherMachine};
 
-use crate::actions::relationships::RelationshipChange;
+use crate::actions::relationships::{AddMode, RelationshipChange};
 use crate::actions::send::{SendReceipt, SendRequest, MAX_BATCH_RECIPIENTS};
 use crate::actions::{user_actor, Actions, Outcome};
 use crate::tencent::message::{parse_content, Content};
@@ -187,7 +187,11 @@ pub async fn execute(actions: &Actions, command: &Command) -> Result<Handled, Ap
             })
         }
         Action::FriendAdd(f) => {
-            let change = RelationshipChange::AddFriend { both: f.both };
+            // The operator's backend adds as the administrator: no request to confirm.
+            let change = RelationshipChange::AddFriend {
+                both: f.both,
+                mode: AddMode::Force,
+            };
             relationship(actions, &admin, &f.user_id, &f.friend_id, change).await
         }
         Action::FriendDelete(f) => {
@@ -268,7 +272,7 @@ async fn relationship(
     let user = UserId::parse(user, "From_Account", code)?;
     let target = UserId::parse(target, "To_Account", code)?;
     let outcomes = actions
-        .change_relationships(admin, &user, change, std::slice::from_ref(&target))
+        .change_relationships(admin, &user, change, std::slice::from_ref(&target), &[])
         .await?;
     match outcomes.into_iter().next() {
         Some(Outcome::Done) => Ok(Handled::Applied { msg_key: None }),

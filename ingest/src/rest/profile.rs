@@ -1,18 +1,21 @@
-//! `/v4/profile/*`: nickname and avatar (`Tag_Profile_IM_Nick`, `Tag_Profile_IM_Image`).
+//! `/v4/profile/*`: every standard profile tag (`Tag_Profile_IM_*`) and the
+//! custom ones (`Tag_Profile_Custom_*`), their rules on the Tencent floor
+//! ([`crate::tencent::profile`]).
 
 use serde_json::{json, Map, Value};
 
 use missive_core::{views, ApiError, ErrorCode, UserId};
 
 use super::{Admin, RestState};
-use crate::actions::accounts::{check_profile_value, ProfileChange};
+use crate::actions::accounts::ProfileChange;
 use crate::tencent::fields::Body;
 use crate::tencent::message::user_list;
+use crate::tencent::profile::{self, ProfileSetting, TAG_IMAGE, TAG_NICK};
 
-const TAG_NICK: &str = "Tag_Profile_IM_Nick";
-const TAG_IMAGE: &str = "Tag_Profile_IM_Image";
 const MAX_PORTRAIT_GET: usize = 100;
 
+/// All or nothing, as in Tencent IM: the first bad item refuses the call
+/// with its tag's code and nothing changes.
 pub(super) async fn portrait_set(
     state: &RestState,
     admin: &Admin,
@@ -29,30 +32,41 @@ pub(super) async fn portrait_set(
         user_id: user,
         nickname: None,
         avatar_url: None,
+        fields: Vec::new(),
     };
     for (i, item) in items.iter().enumerate() {
+        let at = format!("ProfileItem[{i}]");
         let map = item
             .as_object()
-            .ok_or_else(|| ApiError::new(code, format!("ProfileItem[{i}] must be an object")))?;
-        let b = Body::at(map, format!("ProfileItem[{i}]"));
+            .ok_or_else(|| ApiError::new(code, format!("{at} must be an object")))?;
+        let b = Body::at(map, at.clone());
         let tag = b.string(&["Tag"], code)?;
-        let value = b.string(&["Value"], code)?;
-        check_profile_value(&format!("ProfileItem[{i}].Value"), value)?;
-        match tag {
-            TAG_NICK => update.nickname = Some(value.to_owned()),
-            TAG_IMAGE => update.avatar_url = Some(value.to_owned()),
-            other => {
-                return Err(ApiError::new(
-                    code,
-                    format!("ProfileItem[{i}].Tag `{other}` is not supported; use {TAG_NICK} or {TAG_IMAGE}"),
-                ))
-            }
+        let value = b
+            .get("Value")
+            .ok_or_else(|| ApiError::new(code, format!("{at}.Value is missing")))?;
+        match profile::parse_setting(&at, tag, value)? {
+            ProfileSetting::Nick(n) => update.nickname = Some(n),
+            ProfileSetting::Image(u) => update.avatar_url = Some(u),
+            ProfileSetting::Field(f) => update.fields.push(f),
         }
     }
     state.actions.set_profile(&admin.actor(), update).await?;
     let mut out = Map::new();
     out.insert("ErrorDisplay".into(), "".into());
     Ok(out)
+}
+
+/// The value `tag` reads as in `p`: as set, or Tencent's default.
+pub(super) fn tag_value(p: &views::ProfileTags, tag: &str) -> Value {
+    match tag {
+        TAG_NICK => Value::from(p.nickname.as_str()),
+        TAG_IMAGE => Value::from(p.avatar_url.as_str()),
+        _ => p
+            .fields
+            .get(tag)
+            .cloned()
+            .unwrap_or_else(|| profile::default_value(tag)),
+    }
 }
 
 pub(super) async fn portrait_get(
@@ -65,18 +79,19 @@ pub(super) async fn portrait_get(
         Some(Value::Array(t)) if !t.is_empty() => t
             .iter()
             .map(|t| match t.as_str() {
-                Some(s @ (TAG_NICK | TAG_IMAGE)) => Ok(s),
-                _ => Err(ApiError::new(
-                    code,
-                    format!("TagList holds {t}; supported tags are {TAG_NICK} and {TAG_IMAGE}"),
+                Some(s) if profile::is_profile_tag(s) => Ok(s),
+                Some(s) => Err(ApiError::new(
+                    ErrorCode::ProfileTagUnknown,
+                    format!("TagList holds `{s}`, which is no profile tag"),
                 )),
+                None => Err(ApiError::new(code, "TagList items must be strings")),
             })
             .collect::<Result<Vec<_>, _>>()?,
         _ => return Err(ApiError::new(code, "TagList must be a non-empty array")),
     };
     let client = state.pool().get().await.map_err(ApiError::db_unavailable)?;
     let ids: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
-    let profiles = views::profiles_of(&client, &ids)
+    let profiles = views::profile_tags_of(&client, &ids)
         .await
         .map_err(ApiError::db_unavailable)?;
     let mut items = Vec::new();
@@ -85,10 +100,7 @@ pub(super) async fn portrait_get(
         match profiles.get(u.as_str()) {
             Some(p) => items.push(json!({
                 "To_Account": u.as_str(),
-                "ProfileItem": tags.iter().map(|t| json!({
-                    "Tag": t,
-                    "Value": if *t == TAG_NICK { &p.nickname } else { &p.avatar_url },
-                })).collect::<Vec<_>>(),
+                "ProfileItem": tags.iter().map(|t| json!({"Tag": t, "Value": tag_value(p, t)})).collect::<Vec<_>>(),
                 "ResultCode": 0,
                 "ResultInfo": "",
             })),

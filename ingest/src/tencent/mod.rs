@@ -9,6 +9,7 @@
 pub mod conversation;
 pub mod fields;
 pub mod message;
+pub mod profile;
 pub mod push_token;
 pub mod sns;
 

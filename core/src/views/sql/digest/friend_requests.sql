@@ -1,0 +1,1 @@
+SELECT * FROM friend_requests
