@@ -30,6 +30,10 @@ pub struct Outgoing<'a> {
     pub cloud_custom_data: &'a str,
     /// Tencent's `OptPlatform`: `RESTAPI` for the REST API and the commands topic.
     pub platform: &'a str,
+    /// The sender's limit on MsgBody and CloudCustomData together (bytes of
+    /// JSON): a rewrite past it is no valid answer, or the app server could
+    /// store what no sender may.
+    pub max_body_bytes: usize,
 }
 
 /// What to do with the message.
@@ -190,6 +194,21 @@ fn interpret(a: &Answer, m: &Outgoing<'_>) -> Result<Verdict, CallError> {
             ))
         }
     };
+    if body.is_some() || cloud_custom_data.is_some() {
+        let size = msgbody::render(body.as_deref().unwrap_or(m.body))
+            .to_string()
+            .len()
+            + cloud_custom_data
+                .as_deref()
+                .unwrap_or(m.cloud_custom_data)
+                .len();
+        if size > m.max_body_bytes {
+            return Err(CallError::BadAnswer(format!(
+                "the rewritten message is {size} bytes; at most {} are allowed",
+                m.max_body_bytes
+            )));
+        }
+    }
     Ok(if body.is_none() && cloud_custom_data.is_none() {
         Verdict::Allow
     } else {
@@ -228,6 +247,7 @@ mod tests {
             body: &body,
             cloud_custom_data: "",
             platform: "RESTAPI",
+            max_body_bytes: 100,
         };
         let ok = |code: i64| json!({"ActionStatus": "OK", "ErrorCode": code, "ErrorInfo": "why"});
         assert_eq!(interpret(&answer(ok(0)), &m).unwrap(), Verdict::Allow);
@@ -264,5 +284,19 @@ mod tests {
         let bad = json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "",
             "MsgBody": [{"MsgType": "TIMNopeElem", "MsgContent": {}}]});
         assert!(interpret(&answer(bad), &m).is_err());
+        // A rewrite is held to the sender's size limit (100 bytes here), the
+        // body and CloudCustomData together.
+        let long = "x".repeat(60);
+        let big_body = json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "",
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": long}}]});
+        let e = interpret(&answer(big_body), &m).unwrap_err().to_string();
+        assert!(e.contains("is 112 bytes; at most 100"), "{e}");
+        let big_data = json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "",
+            "CloudCustomData": long});
+        let e = interpret(&answer(big_data), &m).unwrap_err().to_string();
+        assert!(e.contains("at most 100"), "{e}");
+        let fits = json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "",
+            "CloudCustomData": "x".repeat(40)});
+        assert!(interpret(&answer(fits), &m).is_ok());
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use missive_core::Config;
-use missive_schemas::{BeforeSendOutcome, Event, EventCodec};
+use missive_schemas::{BeforeSendOutcome, Element, Event, EventCodec, TextElem};
 use support::{read_topic, start_ingest, TestApp, WAIT};
 
 /// One request the fake app server received, and what it answered.
@@ -609,4 +609,60 @@ async fn the_after_send_callback_reads_confluent_framed_events() {
     assert_eq!(sent.body["To_Account"], "bob");
     stop.cancel();
     task.await.unwrap();
+}
+
+/// A rewrite is held to the sender's limit (12 KiB of MsgBody and
+/// CloudCustomData): past it the answer is no valid answer, so the message
+/// goes out as sent (fail-open, the reason recorded) or is refused
+/// (fail-closed), never stored larger than any sender may send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rewrite_over_the_size_limit_is_no_valid_answer() {
+    let server = AppServer::start(|_, _| {
+        (
+            StatusCode::OK,
+            json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "",
+                "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x".repeat(13_000)}}]}),
+            Duration::ZERO,
+        )
+    })
+    .await;
+    let url = server.url();
+    let app = TestApp::spawn_with(|c| {
+        c.callbacks.url = url;
+        c.callbacks.before_send_msg = true;
+    })
+    .await;
+    let ingest = app.ingest.as_ref().unwrap().addr;
+
+    let open = sendmsg_at(&app, ingest, msg("alice", "bob", 1, "short")).await;
+    assert_eq!(open["ErrorCode"], 0, "{open}");
+    let events = sent_events(&app.config);
+    let sent = &events[open["MsgKey"].as_str().unwrap()];
+    assert_eq!(
+        sent.body,
+        vec![Element::Text(TextElem {
+            text: "short".into()
+        })],
+        "sent as the sender wrote it"
+    );
+    let recorded = sent.before_send_callback.clone().unwrap();
+    assert_eq!(recorded.outcome, BeforeSendOutcome::FailedOpen);
+    assert!(
+        recorded.detail.contains("bytes; at most 12288 are allowed"),
+        "{recorded:?}"
+    );
+
+    let mut closed_config = (*app.config).clone();
+    closed_config.callbacks.before_send_fail_open = false;
+    let closed_ingest = start_ingest(&Arc::new(closed_config)).await;
+    let on_log = app.events_on_log();
+    let closed = sendmsg_at(&app, closed_ingest.addr, msg("alice", "bob", 2, "short")).await;
+    assert_eq!(closed["ErrorCode"], 20006, "{closed}");
+    assert!(closed["ErrorInfo"]
+        .as_str()
+        .unwrap()
+        .contains("at most 12288"));
+    assert_eq!(app.events_on_log(), on_log, "nothing logged");
+    closed_ingest.shutdown().await;
+    app.stop().await;
 }

@@ -49,6 +49,7 @@ pub async fn consult(
             body: &req.body,
             cloud_custom_data: &req.cloud_custom_data,
             platform,
+            max_body_bytes: super::send::MAX_BODY_BYTES,
         })
         .await;
     let recorded = |outcome, detail: String| Ok(Some(BeforeSendCallback { outcome, detail }));
