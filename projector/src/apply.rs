@@ -57,7 +57,10 @@ async fn apply_relationship(
         | Event::MessageRecalled(_)
         | Event::MessageModified(_)
         | Event::ConversationRead(_)
-        | Event::ConversationDeleted(_) => {}
+        | Event::ConversationDeleted(_)
+        | Event::ConversationPinned(_)
+        | Event::ConversationMarked(_)
+        | Event::MessageReceiptsSent(_) => {}
         Event::AccountDeleted(a) => {
             let stmt = tx
                 .prepare_cached(include_str!("sql/delete_account.sql"))
