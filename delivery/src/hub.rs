@@ -324,6 +324,7 @@ mod tests {
                 cloud_custom_data: String::new(),
                 sender_nickname: String::new(),
                 sender_avatar_url: String::new(),
+                need_read_receipt: false,
             }),
         };
         hub.deliver(&[entry("bob", 1), entry("dave", 1)]);

@@ -134,6 +134,7 @@ fn pushed(r: &tokio_postgres::Row, user: &str) -> Pushed {
             },
             recalled: r.get(15),
             peer_read: r.get(16),
+            need_read_receipt: r.get(17),
         },
     };
     Pushed {

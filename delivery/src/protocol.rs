@@ -286,6 +286,8 @@ pub struct HistoryMessage {
     /// Its recipient read it (their read position covers it, or they sent
     /// a read receipt for it).
     pub peer_read: bool,
+    /// Sent with `IsNeedReadReceipt`: its recipient may send a `receipt`.
+    pub need_read_receipt: bool,
 }
 
 impl From<missive_core::views::StoredMessage> for HistoryMessage {
@@ -306,6 +308,7 @@ impl From<missive_core::views::StoredMessage> for HistoryMessage {
             },
             recalled: m.recalled,
             peer_read: m.peer_read,
+            need_read_receipt: m.need_read_receipt,
         }
     }
 }

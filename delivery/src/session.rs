@@ -520,6 +520,7 @@ fn live_frame(user: &str, entry: &missive_core::live::LiveEntry) -> ServerFrame 
             },
             recalled: false,
             peer_read: false,
+            need_read_receipt: m.need_read_receipt,
         },
     }))
 }

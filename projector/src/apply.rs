@@ -343,6 +343,7 @@ fn hand_over_messages(
                 cloud_custom_data: m.cloud_custom_data.clone(),
                 sender_nickname: m.sender_profile.nickname.clone(),
                 sender_avatar_url: m.sender_profile.avatar_url.clone(),
+                need_read_receipt: m.need_read_receipt,
             }),
         );
     }

@@ -38,6 +38,8 @@ pub struct StoredMessage {
     /// Its recipient read it (their read position covers it, or they sent a
     /// read receipt for it): Tencent `IsPeerRead`.
     pub peer_read: bool,
+    /// Sent with `IsNeedReadReceipt`: the recipient may send a read receipt.
+    pub need_read_receipt: bool,
 }
 
 /// Which slice of history to read.
@@ -121,6 +123,7 @@ fn stored_message(r: &tokio_postgres::Row) -> StoredMessage {
         },
         recalled: r.get(11),
         peer_read: r.get(12),
+        need_read_receipt: r.get(13),
     }
 }
 
@@ -485,6 +488,7 @@ pub async fn recent_contacts(
                     },
                     recalled: r.get(14),
                     peer_read: r.get(17),
+                    need_read_receipt: r.get(18),
                 });
             // Past the conversation cap nothing counts as unread.
             let within_cap = start + (i as i64) < caps.conversations;

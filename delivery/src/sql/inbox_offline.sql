@@ -22,7 +22,8 @@ SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key,
        COALESCE(m.recalled, false),
        COALESCE(m.receipt_read_at_ms IS NOT NULL OR m.seq <= (
             SELECT r.read_seq FROM read_state r
-            WHERE r.user_id = m.to_account AND r.peer = m.from_account), false)
+            WHERE r.user_id = m.to_account AND r.peer = m.from_account), false),
+       COALESCE(m.need_read_receipt, false)
 FROM pending i
 JOIN kept_conversations USING (conversation_id)
 LEFT JOIN LATERAL (

@@ -6,7 +6,8 @@ SELECT seq, msg_key, from_account, to_account, msg_random, msg_seq, sent_at_ms,
        -- a read receipt for it (Tencent IsPeerRead).
        (receipt_read_at_ms IS NOT NULL OR seq <= COALESCE((
             SELECT r.read_seq FROM read_state r
-            WHERE r.user_id = to_account AND r.peer = from_account), 0)) AS peer_read
+            WHERE r.user_id = to_account AND r.peer = from_account), 0)) AS peer_read,
+       need_read_receipt
 FROM messages
 WHERE conversation_id = $1
   AND sent_at_ms BETWEEN $3 AND $4

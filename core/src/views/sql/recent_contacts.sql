@@ -16,7 +16,8 @@ SELECT c.peer, c.conversation_id, c.last_seq, c.last_msg_key, c.last_at_ms,
        COALESCE(k.pinned, false) AS pinned,
        COALESCE(m.receipt_read_at_ms IS NOT NULL OR m.seq <= (
             SELECT r.read_seq FROM read_state r
-            WHERE r.user_id = m.to_account AND r.peer = m.from_account), false) AS peer_read
+            WHERE r.user_id = m.to_account AND r.peer = m.from_account), false) AS peer_read,
+       COALESCE(m.need_read_receipt, false)
 FROM recent_contacts c
 LEFT JOIN LATERAL (
     SELECT * FROM messages m
