@@ -128,12 +128,21 @@ pub async fn handle(
 
 /// Relays "`user` is typing" to `peer`'s online devices on every delivery
 /// instance (a notification, like the inbox's): never stored, never on the
-/// log, at most once per `TYPING_INTERVAL` per peer.
+/// log, at most once per `TYPING_INTERVAL` per peer. Not to a peer who
+/// blocked `user`, who is not told (as a blocked send is not).
 async fn typing(state: &DeliveryState, user: &UserId, peer: &str) -> Result<(), ApiError> {
     let peer = UserId::parse(peer, "peer", ErrorCode::ToAccountInvalid)?;
     state.limits.check_typing(user, &peer)?;
-    let payload = format!("{}{user},{peer}", views::TYPING_PREFIX);
     let client = state.pool.get().await.map_err(ApiError::db_unavailable)?;
+    let blocked = views::relationships(&client, user, &[peer.as_str()])
+        .await
+        .map_err(ApiError::db_unavailable)?
+        .first()
+        .is_some_and(|r| r.recipient_blocks_sender);
+    if blocked {
+        return Ok(());
+    }
+    let payload = format!("{}{user},{peer}", views::TYPING_PREFIX);
     client
         .execute(
             "SELECT pg_notify($1, $2)",

@@ -159,6 +159,18 @@ async fn receipts_reach_the_senders_devices_and_is_peer_read_follows_reads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn typing_reaches_the_peers_online_devices_only_and_is_never_stored() {
     let app = TestApp::spawn().await;
+    app.import_accounts(&["ann", "cat", "dan"]).await;
+    let r = app
+        .rest(
+            "sns/black_list_add",
+            json!({"From_Account": "cat", "To_Account": ["ann"]}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    let mut cat = app.ws("cat", "phone").await;
+    cat.next_of("sync_done").await;
+    let mut dan = app.ws("dan", "phone").await;
+    dan.next_of("sync_done").await;
     let mut ben_phone = app.ws("ben", "phone").await;
     ben_phone.next_of("sync_done").await;
     let mut ben_laptop = app.ws("ben", "laptop").await;
@@ -182,9 +194,27 @@ async fn typing_reaches_the_peers_online_devices_only_and_is_never_stored() {
         .await;
     assert_eq!(reply["code"], 60018, "{reply}");
     let reply = ann
-        .request(3, json!({"type": "typing", "peer": "cat"}))
+        .request(3, json!({"type": "typing", "peer": "dan"}))
         .await;
     assert_eq!(reply["type"], "ok", "{reply}");
+    assert_eq!(
+        dan.next_of("typing").await,
+        json!({"type": "typing", "from": "ann"})
+    );
+    // cat blocked ann: accepted, never relayed (dan's, relayed after it, is
+    // the first cat sees).
+    let reply = ann
+        .request(5, json!({"type": "typing", "peer": "cat"}))
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    let reply = dan
+        .request(1, json!({"type": "typing", "peer": "cat"}))
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    assert_eq!(
+        cat.next_of("typing").await,
+        json!({"type": "typing", "from": "dan"})
+    );
     let reply = ann.request(4, json!({"type": "typing", "peer": ""})).await;
     assert_eq!(reply["code"], 90003, "{reply}");
 

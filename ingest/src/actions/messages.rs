@@ -225,8 +225,10 @@ impl Actions {
                 }
             }
         }
+        // Each message once, in the reader's order.
+        let mut seen = std::collections::HashSet::new();
         let mut keys = keys;
-        keys.dedup();
+        keys.retain(|k| seen.insert(k.clone()));
         let event = Event::MessageReceiptsSent(MessageReceiptsSent {
             conversation_id: conversation,
             reader: reader.to_string(),
