@@ -224,7 +224,7 @@ async fn copy_into(
         let writer = BinaryCopyInWriter::new(sink, &MESSAGE_COLUMNS);
         futures::pin_mut!(writer);
         for r in chunk {
-            let values: [&(dyn ToSql + Sync); 17] = [
+            let values: [&(dyn ToSql + Sync); 18] = [
                 &r.conversation,
                 &r.seq,
                 &r.msg_key,
@@ -242,6 +242,7 @@ async fn copy_into(
                 &true,
                 &r.event_id,
                 &true,
+                &false,
             ];
             writer.as_mut().write(&values).await?;
         }

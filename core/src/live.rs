@@ -39,6 +39,8 @@ pub struct LiveMessage {
     pub cloud_custom_data: String,
     pub sender_nickname: String,
     pub sender_avatar_url: String,
+    /// Sent with `IsNeedReadReceipt`.
+    pub need_read_receipt: bool,
 }
 
 /// Who receives a topic's committed entries in this process.
@@ -126,6 +128,7 @@ mod tests {
                 cloud_custom_data: String::new(),
                 sender_nickname: String::new(),
                 sender_avatar_url: String::new(),
+                need_read_receipt: false,
             }),
         }
     }

@@ -53,6 +53,16 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clock + Clone> KeyedLimit<K, C> {
         }
     }
 
+    /// One call per `period` (no burst).
+    pub fn every(period: std::time::Duration, clock: C) -> Self {
+        let quota = Quota::with_period(period).expect("a period longer than zero");
+        Self {
+            limiter: Some(RateLimiter::dashmap_with_clock(quota, clock.clone())),
+            clock,
+            checks: AtomicU64::new(0),
+        }
+    }
+
     /// Ok if `key` may make one more call now; else how long until it may.
     pub fn check(&self, key: &K) -> Result<(), std::time::Duration> {
         let Some(limiter) = &self.limiter else {
@@ -96,7 +106,13 @@ struct Inner {
     /// Per user, every WebSocket request.
     request: KeyedLimit<String, QuantaClock>,
     request_per_sec: u32,
+    /// Per (typist, peer): typing indicators relayed.
+    typing: KeyedLimit<(String, String), QuantaClock>,
 }
+
+/// A user's typing indicator reaches a given peer at most once per this
+/// (clients repeat it while typing), so it cannot be used to flood anyone.
+pub const TYPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl RateLimits {
     pub fn new(limits: &LimitsConfig) -> Self {
@@ -119,8 +135,9 @@ impl RateLimits {
                 request: KeyedLimit::with_clock(
                     limits.user_requests_per_sec,
                     limits.user_requests_burst,
-                    clock,
+                    clock.clone(),
                 ),
+                typing: KeyedLimit::every(TYPING_INTERVAL, clock),
                 request_per_sec: limits.user_requests_per_sec,
             }),
         }
@@ -167,6 +184,24 @@ impl RateLimits {
                 format!(
                     "{user} makes more than {} requests per second; retry in {} ms",
                     self.inner.request_per_sec,
+                    wait.as_millis().max(1)
+                ),
+            )
+        })
+    }
+}
+
+impl RateLimits {
+    /// One typing indicator from `user` to `peer`.
+    pub fn check_typing(&self, user: &str, peer: &str) -> Result<(), ApiError> {
+        let key = (user.to_owned(), peer.to_owned());
+        self.inner.typing.check(&key).map_err(|wait| {
+            metrics::counter!("missive_rate_limited_total", "limit" => "typing").increment(1);
+            ApiError::new(
+                ErrorCode::UserRateLimited,
+                format!(
+                    "typing to {peer} is relayed at most once every {} s; retry in {} ms",
+                    TYPING_INTERVAL.as_secs(),
                     wait.as_millis().max(1)
                 ),
             )

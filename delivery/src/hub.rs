@@ -27,11 +27,15 @@ use missive_core::live::{LiveEntry, LiveSink};
 /// Entries a session may hold unread; past that it is woken instead and
 /// reads its inbox (a slow session never blocks the projector).
 const LIVE_QUEUE: usize = 256;
+/// Ephemeral frames (typing) a session may hold; past that they are dropped:
+/// they are never stored, so nothing is lost that a client relies on.
+const SIGNAL_QUEUE: usize = 16;
 
 /// What the hub holds of one session.
 struct Handle {
     wake: Arc<Notify>,
     live: mpsc::Sender<LiveEntry>,
+    signals: mpsc::Sender<Arc<str>>,
     /// The last cursor the session pushed (or read up to).
     cursor: Arc<AtomicI64>,
     /// Cancelled to close the session (kick, account deletion).
@@ -52,6 +56,8 @@ pub struct Registration {
     pub wake: Arc<Notify>,
     /// Entries handed over by a projector in this process.
     pub live: mpsc::Receiver<LiveEntry>,
+    /// Ephemeral frames to send as they are (typing indicators).
+    pub signals: mpsc::Receiver<Arc<str>>,
     /// The session's cursor, as the hub sees it: keep it current.
     pub cursor: Arc<AtomicI64>,
     /// Cancelled when the account's sessions must close (kick, deletion).
@@ -77,6 +83,7 @@ impl Hub {
         let wake = Arc::new(Notify::new());
         let cursor = Arc::new(AtomicI64::new(0));
         let (live_tx, live) = mpsc::channel(LIVE_QUEUE);
+        let (signals_tx, signals) = mpsc::channel(SIGNAL_QUEUE);
         let closed = CancellationToken::new();
         self.sessions
             .lock()
@@ -88,6 +95,7 @@ impl Hub {
                 Handle {
                     wake: wake.clone(),
                     live: live_tx,
+                    signals: signals_tx,
                     cursor: cursor.clone(),
                     closed: closed.clone(),
                 },
@@ -99,6 +107,7 @@ impl Hub {
             id,
             wake,
             live,
+            signals,
             cursor,
             closed,
         }
@@ -121,6 +130,16 @@ impl Hub {
                 if cursor.is_none_or(|c| h.cursor.load(Ordering::Acquire) < c) {
                     h.wake.notify_one();
                 }
+            }
+        }
+    }
+
+    /// Sends `frame` (JSON text) to every session of `user` on this
+    /// instance that has room for it; never stored, so dropped otherwise.
+    pub fn signal(&self, user: &str, frame: &Arc<str>) {
+        if let Some(devices) = self.sessions.lock().expect("hub lock").get(user) {
+            for h in devices.values() {
+                let _ = h.signals.try_send(frame.clone());
             }
         }
     }
@@ -161,6 +180,16 @@ fn parse_notification(payload: &str) -> impl Iterator<Item = (&str, Option<i64>)
             _ => (pair, None),
         }
     })
+}
+
+/// The `typing` frame the peer's devices get.
+fn typing_frame(typist: &str) -> Arc<str> {
+    let frame = crate::protocol::ServerFrame::Typing {
+        from: typist.to_owned(),
+    };
+    serde_json::to_string(&frame)
+        .expect("frames serialize")
+        .into()
 }
 
 /// Listens on `channel` until `shutdown`, reconnecting with backoff.
@@ -218,10 +247,17 @@ async fn listen_once(
     loop {
         tokio::select! {
             payload = rx.recv() => match payload {
-                Some(p) => match p.strip_prefix(missive_core::views::CLOSE_SESSIONS_PREFIX) {
-                    Some(user) => hub.close_user(user),
-                    None => parse_notification(&p).for_each(|(u, c)| hub.wake(u, c)),
-                },
+                Some(p) => {
+                    if let Some(user) = p.strip_prefix(missive_core::views::CLOSE_SESSIONS_PREFIX) {
+                        hub.close_user(user);
+                    } else if let Some(pair) = p.strip_prefix(missive_core::views::TYPING_PREFIX) {
+                        if let Some((typist, peer)) = pair.split_once(',') {
+                            hub.signal(peer, &typing_frame(typist));
+                        }
+                    } else {
+                        parse_notification(&p).for_each(|(u, c)| hub.wake(u, c));
+                    }
+                }
                 None => break,
             },
             _ = shutdown.cancelled() => {
@@ -288,6 +324,7 @@ mod tests {
                 cloud_custom_data: String::new(),
                 sender_nickname: String::new(),
                 sender_avatar_url: String::new(),
+                need_read_receipt: false,
             }),
         };
         hub.deliver(&[entry("bob", 1), entry("dave", 1)]);

@@ -4,7 +4,9 @@ use deadpool_postgres::GenericClient;
 
 use missive_core::views::OfflineCaps;
 
-use crate::protocol::{HistoryMessage, PushedMessage, ReadReceipt, Sender, ServerFrame};
+use crate::protocol::{
+    HistoryMessage, MessageReceipt, PushedMessage, ReadReceipt, Sender, ServerFrame,
+};
 
 /// One inbox entry, ready to send.
 pub struct Pushed {
@@ -87,6 +89,20 @@ fn pushed(r: &tokio_postgres::Row, user: &str) -> Pushed {
     }
     let from: String = r.get(5);
     let to: String = r.get(6);
+    if kind == "receipt" {
+        // To the sender: the recipient read one of their messages.
+        return Pushed {
+            cursor,
+            frame: ServerFrame::Receipt(MessageReceipt {
+                cursor,
+                conversation,
+                peer: to,
+                reader: r.get::<_, Option<String>>(14).unwrap_or_default(),
+                msg_key: r.get(4),
+                seq,
+            }),
+        };
+    }
     let peer = if from == user {
         to.clone()
     } else {
@@ -117,6 +133,8 @@ fn pushed(r: &tokio_postgres::Row, user: &str) -> Pushed {
                 avatar_url: r.get(13),
             },
             recalled: r.get(15),
+            peer_read: r.get(16),
+            need_read_receipt: r.get(17),
         },
     };
     Pushed {

@@ -26,6 +26,10 @@ impl ClientFrame {
             | ClientFrame::Read { id, .. }
             | ClientFrame::Recall { id, .. }
             | ClientFrame::PushToken { id, .. }
+            | ClientFrame::Receipt { id, .. }
+            | ClientFrame::Typing { id, .. }
+            | ClientFrame::Pin { id, .. }
+            | ClientFrame::DeleteConversation { id, .. }
             | ClientFrame::Contacts { id, .. } => id.clone(),
         }
     }
@@ -104,7 +108,40 @@ pub enum ClientFrame {
         #[serde(default)]
         remove: bool,
     },
-    /// Recent contacts, most recently active first, each with its last
+    /// Read receipts for messages `peer` sent this user asking for one
+    /// (`IsNeedReadReceipt`): the sender's devices get a `receipt` each.
+    Receipt {
+        #[serde(default)]
+        id: Option<Value>,
+        peer: String,
+        msg_keys: Vec<String>,
+    },
+    /// This user is typing to `peer`: relayed to `peer`'s online devices,
+    /// never stored, at most once per peer per `TYPING_INTERVAL`.
+    Typing {
+        #[serde(default)]
+        id: Option<Value>,
+        peer: String,
+    },
+    /// Pins (`pinned`: true) or unpins the conversation with `peer` in this
+    /// user's recent contacts (Tencent `TopFlag`).
+    Pin {
+        #[serde(default)]
+        id: Option<Value>,
+        peer: String,
+        pinned: bool,
+    },
+    /// Deletes the conversation with `peer` from this user's recent
+    /// contacts (`clear_history`: its messages so far leave this user's
+    /// history too), as `recentcontact/delete` does.
+    DeleteConversation {
+        #[serde(default)]
+        id: Option<Value>,
+        peer: String,
+        #[serde(default)]
+        clear_history: bool,
+    },
+    /// Recent contacts, pinned first, then most recently active first, each with its last
     /// message, unread count and up to `messages` latest messages.
     Contacts {
         #[serde(default)]
@@ -134,6 +171,11 @@ pub enum ServerFrame {
     /// Someone read a conversation up to `read_seq`: this user on another
     /// device (clear the unread count) or the peer (a read receipt).
     Read(ReadReceipt),
+    /// The recipient read a message this user sent asking for a read
+    /// receipt (`IsNeedReadReceipt`).
+    Receipt(MessageReceipt),
+    /// The peer is typing to this user (never stored: online devices only).
+    Typing { from: String },
     /// The recent contacts: at login (before `sync_done`) and on request.
     Contacts {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -205,6 +247,19 @@ pub struct ReadReceipt {
     pub read_seq: i64,
 }
 
+/// A per-message read receipt, to the message's sender.
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct MessageReceipt {
+    pub cursor: i64,
+    pub conversation: String,
+    /// The other party of the conversation: the reader.
+    pub peer: String,
+    pub reader: String,
+    pub msg_key: String,
+    /// The message's seq in the conversation.
+    pub seq: i64,
+}
+
 #[derive(Debug, Serialize, Clone, PartialEq)]
 pub struct Sender {
     pub nickname: String,
@@ -228,6 +283,11 @@ pub struct HistoryMessage {
     pub cloud_custom_data: String,
     pub sender: Sender,
     pub recalled: bool,
+    /// Its recipient read it (their read position covers it, or they sent
+    /// a read receipt for it).
+    pub peer_read: bool,
+    /// Sent with `IsNeedReadReceipt`: its recipient may send a `receipt`.
+    pub need_read_receipt: bool,
 }
 
 impl From<missive_core::views::StoredMessage> for HistoryMessage {
@@ -247,6 +307,8 @@ impl From<missive_core::views::StoredMessage> for HistoryMessage {
                 avatar_url: m.sender.avatar_url,
             },
             recalled: m.recalled,
+            peer_read: m.peer_read,
+            need_read_receipt: m.need_read_receipt,
         }
     }
 }
@@ -260,6 +322,8 @@ pub struct Contact {
     pub last_at_ms: i64,
     pub last_seq: i64,
     pub unread: i64,
+    /// Pinned by this user: listed before the others.
+    pub pinned: bool,
     /// Absent once retention removed it from history.
     pub last_message: Option<HistoryMessage>,
     /// The latest messages, newest first (when asked for).

@@ -1,4 +1,5 @@
-//! A logged-in device's requests (send, history, read, recall, contacts),
+//! A logged-in device's requests (send, history, read, receipt, typing,
+//! recall, contacts, pin, delete_conversation),
 //! each answered with one frame carrying the request's `id`.
 
 use missive_core::views::{self, HistoryQuery, OfflineCaps};
@@ -65,6 +66,34 @@ pub async fn handle(
             Ok(()) => ServerFrame::Ok { id },
             Err(e) => error(id, e),
         },
+        ClientFrame::Receipt { id, peer, msg_keys } => {
+            match state.actions.read_receipts(user, &peer, msg_keys).await {
+                Ok(()) => ServerFrame::Ok { id },
+                Err(e) => error(id, e),
+            }
+        }
+        ClientFrame::Typing { id, peer } => match typing(state, user, &peer).await {
+            Ok(()) => ServerFrame::Ok { id },
+            Err(e) => error(id, e),
+        },
+        ClientFrame::Pin { id, peer, pinned } => {
+            match state.actions.pin(user, &peer, pinned).await {
+                Ok(()) => ServerFrame::Ok { id },
+                Err(e) => error(id, e),
+            }
+        }
+        ClientFrame::DeleteConversation {
+            id,
+            peer,
+            clear_history,
+        } => match state
+            .actions
+            .delete_conversation(user, &peer, clear_history)
+            .await
+        {
+            Ok(()) => ServerFrame::Ok { id },
+            Err(e) => error(id, e),
+        },
         ClientFrame::History {
             id,
             peer,
@@ -95,6 +124,33 @@ pub async fn handle(
             ApiError::new(ErrorCode::InvalidRequest, "already logged in"),
         ),
     }
+}
+
+/// Relays "`user` is typing" to `peer`'s online devices on every delivery
+/// instance (a notification, like the inbox's): never stored, never on the
+/// log, at most once per `TYPING_INTERVAL` per peer. Not to a peer who
+/// blocked `user`, who is not told (as a blocked send is not).
+async fn typing(state: &DeliveryState, user: &UserId, peer: &str) -> Result<(), ApiError> {
+    let peer = UserId::parse(peer, "peer", ErrorCode::ToAccountInvalid)?;
+    state.limits.check_typing(user, &peer)?;
+    let client = state.pool.get().await.map_err(ApiError::db_unavailable)?;
+    let blocked = views::relationships(&client, user, &[peer.as_str()])
+        .await
+        .map_err(ApiError::db_unavailable)?
+        .first()
+        .is_some_and(|r| r.recipient_blocks_sender);
+    if blocked {
+        return Ok(());
+    }
+    let payload = format!("{}{user},{peer}", views::TYPING_PREFIX);
+    client
+        .execute(
+            "SELECT pg_notify($1, $2)",
+            &[&views::INBOX_CHANNEL, &payload],
+        )
+        .await
+        .map_err(ApiError::db_unavailable)?;
+    Ok(())
 }
 
 fn in_range(name: &str, value: i64, max: i64) -> Result<i64, ApiError> {
@@ -169,7 +225,7 @@ pub async fn contacts(
     };
     let client = state.pool.get().await.map_err(ApiError::db_unavailable)?;
     let caps: OfflineCaps = state.offline_caps;
-    let list = views::recent_contacts(&client, user, start, count, caps)
+    let list = views::recent_contacts(&client, user, start, count, caps, true)
         .await
         .map_err(ApiError::db_unavailable)?;
     let mut out = Vec::with_capacity(list.len());
@@ -197,6 +253,7 @@ pub async fn contacts(
             last_at_ms: c.last_at_ms,
             last_seq: c.last_seq,
             unread: c.unread,
+            pinned: c.pinned,
             last_message: c.last_message.map(HistoryMessage::from),
             messages: latest.into_iter().map(HistoryMessage::from).collect(),
         });

@@ -272,6 +272,9 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                 presence.beat().await;
                 need_read = true;
             }
+            Some(signal) = registration.signals.recv() => {
+                alive = outbox.push(Message::Text(Utf8Bytes::from(signal.to_string()))).await;
+            }
             Some(entry) = registration.live.recv() => {
                 let (pushed, gap) = take_live(&entry, &user, &mut cursor, &outbox).await;
                 alive &= pushed;
@@ -516,6 +519,8 @@ fn live_frame(user: &str, entry: &missive_core::live::LiveEntry) -> ServerFrame 
                 avatar_url: m.sender_avatar_url.clone(),
             },
             recalled: false,
+            peer_read: false,
+            need_read_receipt: m.need_read_receipt,
         },
     }))
 }

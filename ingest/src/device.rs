@@ -1,5 +1,6 @@
 //! The WebSocket device adapter: what a signed-in user may do from a device
-//! (the protocol's `send`, `recall`, `read` and `push_token` requests), as
+//! (the protocol's `send`, `recall`, `read`, `receipt`, `push_token`, `pin`
+//! and `delete_conversation` requests), as
 //! that user, never the administrator. delivery holds the sessions and
 //! calls these; a device's `send` frame carries Tencent `sendmsg` fields,
 //! parsed by [`crate::tencent`] like a REST body.
@@ -95,6 +96,43 @@ impl DeviceActions {
         let peer = UserId::parse(peer, "peer", ErrorCode::ToAccountInvalid)?;
         self.actions
             .mark_read_up_to(&actor(user), user, &peer, seq)
+            .await
+    }
+
+    /// Pins (or unpins) `user`'s conversation with `peer`; answered once
+    /// the recent contacts show it.
+    pub async fn pin(&self, user: &UserId, peer: &str, pinned: bool) -> Result<(), ApiError> {
+        let peer = UserId::parse(peer, "peer", ErrorCode::ToAccountInvalid)?;
+        self.actions
+            .pin_conversation(&actor(user), user, &peer, pinned)
+            .await
+    }
+
+    /// Deletes `user`'s conversation with `peer` from their recent contacts
+    /// (with `clear_history`, its messages so far from their history too).
+    pub async fn delete_conversation(
+        &self,
+        user: &UserId,
+        peer: &str,
+        clear_history: bool,
+    ) -> Result<(), ApiError> {
+        let peer = UserId::parse(peer, "peer", ErrorCode::ToAccountInvalid)?;
+        self.actions
+            .delete_conversation(&actor(user), user, &peer, clear_history)
+            .await
+    }
+
+    /// `user` read the messages `msg_keys` that `peer` sent asking for a
+    /// read receipt; answered once the views hold it.
+    pub async fn read_receipts(
+        &self,
+        user: &UserId,
+        peer: &str,
+        msg_keys: Vec<String>,
+    ) -> Result<(), ApiError> {
+        let peer = UserId::parse(peer, "peer", ErrorCode::ToAccountInvalid)?;
+        self.actions
+            .send_read_receipts(&actor(user), user, &peer, msg_keys)
             .await
     }
 }

@@ -59,7 +59,10 @@ async fn apply_relationship(
         | Event::MessageRecalled(_)
         | Event::MessageModified(_)
         | Event::ConversationRead(_)
-        | Event::ConversationDeleted(_) => {}
+        | Event::ConversationDeleted(_)
+        | Event::ConversationPinned(_)
+        | Event::ConversationMarked(_)
+        | Event::MessageReceiptsSent(_) => {}
         Event::AccountDeleted(a) => {
             let stmt = tx
                 .prepare_cached(include_str!("sql/delete_account.sql"))
@@ -324,7 +327,10 @@ pub async fn apply(
             Event::MessageRecalled(_)
             | Event::MessageModified(_)
             | Event::ConversationRead(_)
-            | Event::ConversationDeleted(_) => changes.push(env),
+            | Event::ConversationDeleted(_)
+            | Event::ConversationPinned(_)
+            | Event::ConversationMarked(_)
+            | Event::MessageReceiptsSent(_) => changes.push(env),
             Event::AccountDeleted(a) => {
                 // Everything before it first: the entries it clears must exist.
                 apply_segment(tx, &mut candidates, &mut changes, opts, &mut applied).await?;
@@ -436,6 +442,7 @@ fn hand_over_messages(
                 cloud_custom_data: m.cloud_custom_data.clone(),
                 sender_nickname: m.sender_profile.nickname.clone(),
                 sender_avatar_url: m.sender_profile.avatar_url.clone(),
+                need_read_receipt: m.need_read_receipt,
             }),
         );
     }
@@ -572,10 +579,11 @@ pub const INBOX_COLUMNS: [Type; 8] = [
 /// `COPY` of inbox entries (`INBOX_COLUMNS`), binary.
 pub const COPY_INBOX: &str = include_str!("sql/copy_inbox.sql");
 
-/// A recall, an edit or a read. A recall or an edit changes the history row
-/// in place; a read moves the reader's read seq. Either way both parties'
-/// inboxes get an entry so their devices update (a read: the reader's other
-/// devices clear the unread count, the peer's show a read receipt).
+/// A recall, an edit, a read or read receipts. A recall or an edit changes
+/// the history row in place; a read moves the reader's read seq. Either way
+/// both parties' inboxes get an entry so their devices update (a read: the
+/// reader's other devices clear the unread count, the peer's show a read
+/// receipt). Per-message receipts mark the messages and tell the sender only.
 async fn apply_change_of_message<'a>(
     tx: &Transaction<'_>,
     env: &'a Envelope,
@@ -589,7 +597,39 @@ async fn apply_change_of_message<'a>(
         reader: Option<&'a str>,
         users: Vec<Cow<'a, str>>,
     }
+    let expires = env.occurred_at + i64::from(missive_core::msgbody::MAX_OFFLINE_SECONDS) * 1000;
     let entry = match &env.event {
+        Event::MessageReceiptsSent(r) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/read_receipts.sql"))
+                .await?;
+            let marked = tx
+                .query(
+                    &stmt,
+                    &[&r.conversation_id, &r.reader, &r.msg_keys, &env.occurred_at],
+                )
+                .await?;
+            // The sender's devices are told, one entry per message, in the
+            // order the reader listed them.
+            let mut seqs: HashMap<String, i64> = marked
+                .iter()
+                .map(|row| (row.get::<_, String>(1), row.get::<_, i64>(0)))
+                .collect();
+            for key in &r.msg_keys {
+                if let Some(seq) = seqs.remove(key) {
+                    inbox.push(
+                        Cow::Borrowed(r.peer.as_str()),
+                        "receipt",
+                        &r.conversation_id,
+                        seq,
+                        key,
+                        expires,
+                        Some(&r.reader),
+                    );
+                }
+            }
+            return Ok(());
+        }
         Event::ConversationRead(r) => {
             let stmt = tx.prepare_cached(include_str!("sql/mark_read.sql")).await?;
             let moved = tx
@@ -661,12 +701,36 @@ async fn apply_change_of_message<'a>(
             delete_conversation(tx, d).await?;
             return Ok(());
         }
+        Event::ConversationPinned(p) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/pin_conversation.sql"))
+                .await?;
+            tx.execute(&stmt, &[&p.user_id, &p.peer, &p.pinned]).await?;
+            return Ok(());
+        }
+        Event::ConversationMarked(m) => {
+            let stmt = tx
+                .prepare_cached(include_str!("sql/mark_conversation.sql"))
+                .await?;
+            tx.execute(
+                &stmt,
+                &[
+                    &m.user_id,
+                    &m.peer,
+                    &m.set_marks,
+                    &m.clear_marks,
+                    &m.custom_mark,
+                    &env.occurred_at,
+                ],
+            )
+            .await?;
+            return Ok(());
+        }
         _ => return Ok(()),
     };
     let mut users = entry.users;
     users.sort_unstable();
     users.dedup();
-    let expires = env.occurred_at + i64::from(missive_core::msgbody::MAX_OFFLINE_SECONDS) * 1000;
     for user in users {
         inbox.push(
             user,
@@ -681,7 +745,7 @@ async fn apply_change_of_message<'a>(
     Ok(())
 }
 
-/// `recentcontact/delete`: the contact leaves the user's list; with
+/// `recentcontact/delete`: the contact leaves the user's list (unpinned); with
 /// ClearRamble the conversation's messages so far (this is applied in log
 /// order) leave the user's history, and only theirs.
 async fn delete_conversation(
@@ -692,6 +756,10 @@ async fn delete_conversation(
         .prepare_cached(include_str!("sql/delete_contact.sql"))
         .await?;
     tx.execute(&delete, &[&d.user_id, &d.peer]).await?;
+    let unpin = tx
+        .prepare_cached(include_str!("sql/unpin_conversation.sql"))
+        .await?;
+    tx.execute(&unpin, &[&d.user_id, &d.peer]).await?;
     if d.clear_history {
         let clear = tx
             .prepare_cached(include_str!("sql/clear_history.sql"))
@@ -703,7 +771,7 @@ async fn delete_conversation(
 }
 
 /// The types of `copy_messages.sql`'s columns, in its order.
-pub const MESSAGE_COLUMNS: [Type; 17] = [
+pub const MESSAGE_COLUMNS: [Type; 18] = [
     Type::TEXT,  // conversation_id
     Type::INT8,  // seq
     Type::TEXT,  // msg_key
@@ -721,6 +789,7 @@ pub const MESSAGE_COLUMNS: [Type; 17] = [
     Type::BOOL,  // admin
     Type::UUID,  // event_id
     Type::BOOL,  // counts_unread
+    Type::BOOL,  // need_read_receipt
 ];
 
 /// `COPY` of history rows (`MESSAGE_COLUMNS`), binary.
@@ -793,7 +862,7 @@ async fn store_messages<'a>(
     futures::pin_mut!(writer);
     for (c, seq) in &stored {
         let m = c.m;
-        let row: [&(dyn ToSql + Sync); 17] = [
+        let row: [&(dyn ToSql + Sync); 18] = [
             &m.conversation_id,
             seq,
             &m.msg_key,
@@ -815,6 +884,7 @@ async fn store_messages<'a>(
                 && m.from_account != m.to_account
                 && !m.no_unread
                 && !online_only(m)),
+            &m.need_read_receipt,
         ];
         writer.as_mut().write(&row).await?;
     }

@@ -88,6 +88,11 @@ pub enum Event {
     FriendRequested(FriendRequested),
     /// Added in v5.
     FriendRequestAnswered(FriendRequestAnswered),
+    ConversationPinned(ConversationPinned),
+    /// Added in v5.
+    ConversationMarked(ConversationMarked),
+    /// Added in v5.
+    MessageReceiptsSent(MessageReceiptsSent),
 }
 
 impl Event {
@@ -113,6 +118,9 @@ impl Event {
             Event::FriendUpdated(_) => "FriendUpdated",
             Event::FriendRequested(_) => "FriendRequested",
             Event::FriendRequestAnswered(_) => "FriendRequestAnswered",
+            Event::ConversationPinned(_) => "ConversationPinned",
+            Event::ConversationMarked(_) => "ConversationMarked",
+            Event::MessageReceiptsSent(_) => "MessageReceiptsSent",
         }
     }
 
@@ -136,6 +144,9 @@ impl Event {
             Event::FriendUpdated(f) => vec![&f.user_id, &f.friend_id],
             Event::FriendRequested(f) => vec![&f.user_id, &f.friend_id],
             Event::FriendRequestAnswered(a) => vec![&a.user_id, &a.requester],
+            Event::ConversationPinned(p) => vec![&p.user_id, &p.peer],
+            Event::ConversationMarked(m) => vec![&m.user_id, &m.peer],
+            Event::MessageReceiptsSent(r) => vec![&r.reader, &r.peer],
         }
     }
 
@@ -174,6 +185,9 @@ impl Event {
         "FriendUpdated",
         "FriendRequested",
         "FriendRequestAnswered",
+        "ConversationPinned",
+        "ConversationMarked",
+        "MessageReceiptsSent",
     ];
 
     /// The Kafka record key. Events about two users are keyed by their
@@ -200,6 +214,9 @@ impl Event {
             Event::FriendUpdated(f) => conversation_id(&f.user_id, &f.friend_id),
             Event::FriendRequested(f) => conversation_id(&f.user_id, &f.friend_id),
             Event::FriendRequestAnswered(a) => conversation_id(&a.user_id, &a.requester),
+            Event::ConversationPinned(p) => p.conversation_id.clone(),
+            Event::ConversationMarked(m) => m.conversation_id.clone(),
+            Event::MessageReceiptsSent(r) => r.conversation_id.clone(),
         }
     }
 }
@@ -307,6 +324,39 @@ pub struct ConversationDeleted {
     pub user_id: String,
     pub peer: String,
     pub clear_history: bool,
+}
+
+/// `user_id` pinned (`pinned`) or unpinned their conversation with `peer`
+/// (Tencent `TopFlag`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationPinned {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub peer: String,
+    pub pinned: bool,
+}
+
+/// `user_id`'s marks on their conversation with `peer` changed (Tencent
+/// `recentcontact/mark_contact`): `set_marks` bits set, then `clear_marks`
+/// bits cleared; `custom_mark` replaces the custom mark when present.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationMarked {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub peer: String,
+    pub set_marks: i64,
+    pub clear_marks: i64,
+    pub custom_mark: Option<String>,
+}
+
+/// `reader` read the messages `msg_keys` that `peer` sent them asking for
+/// a read receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageReceiptsSent {
+    pub conversation_id: String,
+    pub reader: String,
+    pub peer: String,
+    pub msg_keys: Vec<String>,
 }
 
 /// A device's token for offline push through a vendor.
@@ -892,6 +942,43 @@ impl Event {
                     .field("accepted", a.accepted)
                     .build(),
             ),
+            Event::ConversationPinned(p) => (
+                19,
+                RecordBuilder::with_capacity(4)
+                    .field("conversation_id", p.conversation_id.as_str())
+                    .field("user_id", p.user_id.as_str())
+                    .field("peer", p.peer.as_str())
+                    .field("pinned", p.pinned)
+                    .build(),
+            ),
+            Event::ConversationMarked(m) => (
+                20,
+                RecordBuilder::with_capacity(6)
+                    .field("conversation_id", m.conversation_id.as_str())
+                    .field("user_id", m.user_id.as_str())
+                    .field("peer", m.peer.as_str())
+                    .field("set_marks", m.set_marks)
+                    .field("clear_marks", m.clear_marks)
+                    .field("custom_mark", optional_string(&m.custom_mark))
+                    .build(),
+            ),
+            Event::MessageReceiptsSent(r) => (
+                21,
+                RecordBuilder::with_capacity(4)
+                    .field("conversation_id", r.conversation_id.as_str())
+                    .field("reader", r.reader.as_str())
+                    .field("peer", r.peer.as_str())
+                    .field(
+                        "msg_keys",
+                        Value::Array(
+                            r.msg_keys
+                                .iter()
+                                .map(|k| Value::String(k.clone()))
+                                .collect(),
+                        ),
+                    )
+                    .build(),
+            ),
         };
         Value::Union(index, Box::new(value))
     }
@@ -1076,6 +1163,48 @@ impl Event {
                     user_id: r.string("user_id")?,
                     requester: r.string("requester")?,
                     accepted: r.boolean("accepted")?,
+                })
+            }
+            19 => {
+                let mut r = RecordReader::new("ConversationPinned", value)?;
+                Event::ConversationPinned(ConversationPinned {
+                    conversation_id: r.string("conversation_id")?,
+                    user_id: r.string("user_id")?,
+                    peer: r.string("peer")?,
+                    pinned: r.boolean("pinned")?,
+                })
+            }
+            20 => {
+                let mut r = RecordReader::new("ConversationMarked", value)?;
+                Event::ConversationMarked(ConversationMarked {
+                    conversation_id: r.string("conversation_id")?,
+                    user_id: r.string("user_id")?,
+                    peer: r.string("peer")?,
+                    set_marks: r.long("set_marks")?,
+                    clear_marks: r.long("clear_marks")?,
+                    custom_mark: r.optional_string("custom_mark")?,
+                })
+            }
+            21 => {
+                let mut r = RecordReader::new("MessageReceiptsSent", value)?;
+                let conversation_id = r.string("conversation_id")?;
+                let reader = r.string("reader")?;
+                let peer = r.string("peer")?;
+                let msg_keys = r
+                    .array("msg_keys")?
+                    .into_iter()
+                    .map(|k| match k {
+                        Value::String(s) => Ok(s),
+                        other => Err(DecodeError::Shape(format!(
+                            "MessageReceiptsSent.msg_keys holds {other:?}, not a string"
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()?;
+                Event::MessageReceiptsSent(MessageReceiptsSent {
+                    conversation_id,
+                    reader,
+                    peer,
+                    msg_keys,
                 })
             }
             other => return Err(DecodeError::Shape(format!("unknown event kind #{other}"))),

@@ -541,6 +541,69 @@ pub fn v5_events() -> Vec<(&'static str, Envelope)> {
     ]
 }
 
+/// The rest of what v5 added: a conversation pinned, marked, and read
+/// receipts.
+pub fn v5_conversation_events() -> Vec<(&'static str, Envelope)> {
+    let origin = Origin {
+        channel: Channel::Websocket,
+        actor: "bob".into(),
+        admin: false,
+        instance: "delivery-2".into(),
+    };
+    let envelope = |id: &str, at: i64, event: Event| Envelope {
+        event_id: Uuid::parse_str(id).expect("uuid"),
+        occurred_at: at,
+        origin: origin.clone(),
+        event,
+    };
+    vec![
+        (
+            "conversation_pinned",
+            envelope(
+                "01890a5d-ac96-774b-bcce-b302099a8510",
+                1_700_000_005_000,
+                Event::ConversationPinned(ConversationPinned {
+                    conversation_id: conversation_id("alice", "bob"),
+                    user_id: "bob".into(),
+                    peer: "alice".into(),
+                    pinned: true,
+                }),
+            ),
+        ),
+        (
+            "conversation_marked",
+            envelope(
+                "01890a5d-ac96-774b-bcce-b302099a8511",
+                1_700_000_005_001,
+                Event::ConversationMarked(ConversationMarked {
+                    conversation_id: conversation_id("alice", "bob"),
+                    user_id: "bob".into(),
+                    peer: "alice".into(),
+                    set_marks: 0b1110,
+                    clear_marks: 1,
+                    custom_mark: Some("abcd".into()),
+                }),
+            ),
+        ),
+        (
+            "message_receipts_sent",
+            envelope(
+                "01890a5d-ac96-774b-bcce-b302099a8512",
+                1_700_000_005_002,
+                Event::MessageReceiptsSent(MessageReceiptsSent {
+                    conversation_id: conversation_id("alice", "bob"),
+                    reader: "bob".into(),
+                    peer: "alice".into(),
+                    msg_keys: vec![
+                        "93847636_1287657_5f0b6c1e2a9d".into(),
+                        "93847637_1287658_3a1f0e9d8c7b".into(),
+                    ],
+                }),
+            ),
+        ),
+    ]
+}
+
 /// Every named sample. Each has a golden vector under `schemas/golden/vN/`,
 /// where N is the schema version that introduced its kind.
 pub fn golden() -> Vec<(&'static str, Envelope)> {
@@ -553,5 +616,6 @@ pub fn golden() -> Vec<(&'static str, Envelope)> {
     all.extend(v3_events());
     all.extend(v4_events());
     all.extend(v5_events());
+    all.extend(v5_conversation_events());
     all
 }

@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     peer_read_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS cursors (device TEXT PRIMARY KEY, cursor INTEGER NOT NULL);
+-- Pinned conversations (a table of its own, so older caches gain it too).
+CREATE TABLE IF NOT EXISTS pins (peer TEXT PRIMARY KEY);
 ";
 
 #[derive(Clone)]
@@ -203,6 +205,7 @@ impl Cache {
         last_seq: i64,
         last_at_ms: i64,
         unread: i64,
+        pinned: bool,
     ) -> Result<(), SdkError> {
         self.with(move |c, _| {
             c.execute(
@@ -213,6 +216,44 @@ impl Cache {
                    last_at_ms = max(last_at_ms, excluded.last_at_ms),
                    unread = excluded.unread",
                 params![peer, conversation, last_seq, last_at_ms, unread],
+            )?;
+            pin(c, &peer, pinned)
+        })
+        .await
+    }
+
+    pub async fn set_pinned(&self, peer: &str, pinned: bool) -> Result<(), SdkError> {
+        let peer = peer.to_owned();
+        self.with(move |c, _| pin(c, &peer, pinned)).await
+    }
+
+    /// The conversation with `peer` was deleted: it leaves the list
+    /// (unpinned); with `clear_history`, its held messages go too.
+    pub async fn forget(&self, peer: &str, clear_history: bool) -> Result<(), SdkError> {
+        let peer = peer.to_owned();
+        self.with(move |c, _| {
+            c.execute("DELETE FROM conversations WHERE peer = ?1", [&peer])?;
+            c.execute("DELETE FROM pins WHERE peer = ?1", [&peer])?;
+            if clear_history {
+                c.execute("DELETE FROM messages WHERE peer = ?1", [&peer])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The recipient sent a read receipt for this user's message `msg_key`.
+    pub async fn set_message_read(
+        &self,
+        conversation: &str,
+        msg_key: &str,
+    ) -> Result<(), SdkError> {
+        let (conversation, msg_key) = (conversation.to_owned(), msg_key.to_owned());
+        self.with(move |c, _| {
+            c.execute(
+                "UPDATE messages SET json = json_set(json, '$.peer_read', json('true'))
+                 WHERE conversation = ?1 AND msg_key = ?2",
+                [&conversation, &msg_key],
             )?;
             Ok(())
         })
@@ -253,8 +294,10 @@ impl Cache {
         self.with(|c, _| {
             let mut st = c.prepare_cached(
                 "SELECT c.peer, c.conversation, c.last_seq, c.last_at_ms, c.unread, c.peer_read_seq,
-                        (SELECT json FROM messages m WHERE m.peer = c.peer ORDER BY seq DESC LIMIT 1)
-                 FROM conversations c ORDER BY c.last_at_ms DESC, c.peer",
+                        (SELECT json FROM messages m WHERE m.peer = c.peer ORDER BY seq DESC LIMIT 1),
+                        p.peer IS NOT NULL
+                 FROM conversations c LEFT JOIN pins p ON p.peer = c.peer
+                 ORDER BY p.peer IS NOT NULL DESC, c.last_at_ms DESC, c.peer",
             )?;
             let rows = st.query_map([], |r| {
                 let last: Option<String> = r.get(6)?;
@@ -265,6 +308,7 @@ impl Cache {
                     last_at_ms: r.get(3)?,
                     unread: r.get(4)?,
                     peer_read_seq: r.get(5)?,
+                    pinned: r.get(7)?,
                     last_message: last
                         .map(|j| serde_json::from_str(&j).expect("cached JSON is ours")),
                 })
@@ -300,4 +344,13 @@ impl Cache {
         })
         .await
     }
+}
+
+fn pin(c: &Connection, peer: &str, pinned: bool) -> rusqlite::Result<()> {
+    if pinned {
+        c.execute("INSERT OR IGNORE INTO pins (peer) VALUES (?1)", [peer])?;
+    } else {
+        c.execute("DELETE FROM pins WHERE peer = ?1", [peer])?;
+    }
+    Ok(())
 }

@@ -25,6 +25,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// mean "already done" for a retried recall.
 const HISTORY_PAGE_MAX: i64 = 100;
 const ALREADY_RECALLED: u32 = 20023;
+/// A typing indicator within 2 s of the last one to the same peer.
+const TYPING_TOO_OFTEN: u32 = 60018;
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -72,6 +74,9 @@ pub struct Outgoing {
     pub online_only: bool,
     /// Tencent `OfflinePushInfo`, passed through.
     pub offline_push_info: Option<Value>,
+    /// Ask the recipient for a read receipt (`IsNeedReadReceipt`): this
+    /// user's devices get [`Event::MessageRead`] when they send it.
+    pub need_read_receipt: bool,
 }
 
 impl Outgoing {
@@ -82,6 +87,7 @@ impl Outgoing {
             cloud_custom_data: String::new(),
             online_only: false,
             offline_push_info: None,
+            need_read_receipt: false,
         }
     }
 }
@@ -256,6 +262,9 @@ impl Client {
         if let Some(p) = msg.offline_push_info {
             fields["OfflinePushInfo"] = p;
         }
+        if msg.need_read_receipt {
+            fields["IsNeedReadReceipt"] = 1.into();
+        }
         let mut attempts = 0;
         let reply = self
             .call(json!({"type": "send", "msg": fields}), Some(&mut attempts))
@@ -384,6 +393,63 @@ impl Client {
         )
         .await?;
         self.shared.cache.set_read(peer, seq).await
+    }
+
+    /// Tells `peer` this user read their messages `msg_keys`, each sent
+    /// asking for a read receipt (`Message::need_read_receipt`); their
+    /// devices get [`Event::MessageRead`]. Safe to repeat.
+    pub async fn send_read_receipts(
+        &self,
+        peer: &str,
+        msg_keys: &[String],
+    ) -> Result<(), SdkError> {
+        self.call(
+            json!({"type": "receipt", "peer": peer, "msg_keys": msg_keys}),
+            Some(&mut 0),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Tells `peer`'s online devices this user is typing ([`Event::Typing`]).
+    /// Repeat it while the user types; the server relays one every 2 s per
+    /// peer and refuses the rest with 60018, which this ignores.
+    pub async fn typing(&self, peer: &str) -> Result<(), SdkError> {
+        match self
+            .call(json!({"type": "typing", "peer": peer}), None)
+            .await
+        {
+            Err(SdkError::Server { code, .. }) if code == TYPING_TOO_OFTEN => Ok(()),
+            r => r.map(drop),
+        }
+    }
+
+    /// Pins (or unpins) the conversation with `peer`: recent contacts list
+    /// the pinned ones first, here and on this user's other devices' next sync.
+    pub async fn pin_conversation(&self, peer: &str, pinned: bool) -> Result<(), SdkError> {
+        self.call(
+            json!({"type": "pin", "peer": peer, "pinned": pinned}),
+            Some(&mut 0),
+        )
+        .await?;
+        self.shared.cache.set_pinned(peer, pinned).await
+    }
+
+    /// Deletes the conversation with `peer` from this user's recent contacts
+    /// (unread zeroed, unpinned); with `clear_history` its messages so far
+    /// also leave this user's history, on the server and in the cache. A
+    /// later message brings the conversation back.
+    pub async fn delete_conversation(
+        &self,
+        peer: &str,
+        clear_history: bool,
+    ) -> Result<(), SdkError> {
+        self.call(
+            json!({"type": "delete_conversation", "peer": peer, "clear_history": clear_history}),
+            Some(&mut 0),
+        )
+        .await?;
+        self.shared.cache.forget(peer, clear_history).await
     }
 
     /// Recalls a message this user sent to `peer`.
@@ -753,6 +819,21 @@ impl Actor {
                 }
                 self.advance(&v).await?;
             }
+            "receipt" => {
+                let peer = v["peer"].as_str().unwrap_or_default().to_owned();
+                let msg_key = v["msg_key"].as_str().unwrap_or_default().to_owned();
+                let conversation = v["conversation"].as_str().unwrap_or_default();
+                self.cache.set_message_read(conversation, &msg_key).await?;
+                self.emit(Event::MessageRead {
+                    peer,
+                    msg_key,
+                    seq: v["seq"].as_i64().unwrap_or_default(),
+                });
+                self.advance(&v).await?;
+            }
+            "typing" => self.emit(Event::Typing {
+                from: v["from"].as_str().unwrap_or_default().to_owned(),
+            }),
             "contacts" => self.on_contacts(&v).await?,
             "sync_done" => {
                 self.advance(&v).await?;
@@ -797,6 +878,7 @@ impl Actor {
                     c["last_seq"].as_i64().unwrap_or_default(),
                     c["last_at_ms"].as_i64().unwrap_or_default(),
                     c["unread"].as_i64().unwrap_or_default(),
+                    c["pinned"].as_bool().unwrap_or_default(),
                 )
                 .await?;
         }

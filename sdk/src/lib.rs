@@ -50,6 +50,14 @@ pub struct Message {
     pub sender: Sender,
     #[serde(default)]
     pub recalled: bool,
+    /// Its recipient read it (their read position covers it, or they sent a
+    /// read receipt for it).
+    #[serde(default)]
+    pub peer_read: bool,
+    /// Sent asking for a read receipt: its recipient may answer with
+    /// [`Client::send_read_receipts`].
+    #[serde(default)]
+    pub need_read_receipt: bool,
 }
 
 /// The sender's profile as it was when the message was sent.
@@ -72,6 +80,8 @@ pub struct Conversation {
     pub unread: i64,
     /// How far the peer has read this user's messages (read receipts).
     pub peer_read_seq: i64,
+    /// Pinned by this user: listed before the others.
+    pub pinned: bool,
     /// The newest message held locally.
     pub last_message: Option<Message>,
 }
@@ -98,6 +108,17 @@ pub enum Event {
     ReadElsewhere {
         peer: String,
         read_seq: i64,
+    },
+    /// The peer read a message this user sent asking for a read receipt
+    /// (its cached copy now has `peer_read`).
+    MessageRead {
+        peer: String,
+        msg_key: String,
+        seq: i64,
+    },
+    /// The peer is typing to this user (online only, never stored).
+    Typing {
+        from: String,
     },
     ConnectionState(ConnectionState),
 }

@@ -233,6 +233,13 @@ async fn a_deleted_account_cannot_log_in_nor_be_messaged_and_its_views_are_clear
     assert_eq!(r["ErrorCode"], 0, "{r}");
     let r = app.rest("openim/sendmsg", send("alice", "carol", 1)).await;
     assert_eq!(r["ErrorCode"], 0, "{r}");
+    let r = app
+        .rest(
+            "missive_contact/set_top",
+            json!({"From_Account": "carol", "Type": 1, "To_Account": "alice", "TopFlag": 1}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
     app.wait_projected().await;
     let mut carol = app.ws("carol", "phone").await;
 
@@ -271,8 +278,14 @@ async fn a_deleted_account_cannot_log_in_nor_be_messaged_and_its_views_are_clear
         .await;
     assert_eq!(r["ResultItem"][0]["AccountStatus"], "NotImported");
 
-    // Her views are gone: profile, friends, push tokens, inbox, contacts.
-    for table in ["profiles", "push_tokens", "inbox", "recent_contacts"] {
+    // Her views are gone: profile, friends, push tokens, inbox, contacts, pins.
+    for table in [
+        "profiles",
+        "push_tokens",
+        "inbox",
+        "recent_contacts",
+        "conversation_marks",
+    ] {
         let n = app
             .scalar(&format!(
                 "SELECT count(*) FROM {table} WHERE user_id = 'carol'"

@@ -1,6 +1,7 @@
 //! The browser demo end to end in headless Chromium (Debian's `chromium`
 //! and `chromium-driver`, driven over WebDriver): two users chat live, one
-//! leaves and comes back to find what was sent meanwhile, a recall shows.
+//! leaves and comes back to find what was sent meanwhile, a recall shows,
+//! read receipts and typing show, a contact is pinned and one deleted.
 //! Leaves screenshots in `artifacts/` (git-ignored).
 
 use crate::support;
@@ -117,13 +118,24 @@ async fn type_into(c: &Client, css: &str, text: &str) {
         .unwrap();
 }
 
+/// Clicks `css`, finding it again if the page re-rendered it in between
+/// (the contacts list is redrawn on every change).
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let clicked = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.click().await,
+            Err(e) => Err(e),
+        };
+        match clicked {
+            Ok(()) => return,
+            Err(e) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "cannot click `{css}`: {e}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn open_and_login(c: &Client, page: &str, user: &str) {
@@ -217,6 +229,49 @@ async fn two_browser_users_chat_one_comes_back_to_what_was_sent_and_a_recall_sho
         ]
     })
     .await;
+
+    // Every demo message asks for a read receipt: bob has the chat open, so
+    // alice's page marks her new message read once his page saw it.
+    send(&alice, "read me").await;
+    wait_texts(&alice, "#messages .msg.mine.read .text", |t| {
+        t.iter().any(|x| x == "read me")
+    })
+    .await;
+    // bob typing shows on alice's page (never stored: nothing on the log).
+    let before = app.events_on_log();
+    type_into(&bob, "#text", "t").await;
+    wait_texts(&alice, "#typing", |t| t == ["bob is typing…"]).await;
+    assert_eq!(app.events_on_log(), before);
+
+    // alice has a second contact (its order against bob's depends on the
+    // second they were last active: the page's cache keeps message times in
+    // seconds); pinning bob puts him first, deleting cy's conversation
+    // removes it.
+    app.send_text("cy", "alice", 1, "from cy").await;
+    wait_texts(&alice, ".contact .name", |t| t.len() == 2).await;
+    click(&alice, ".contact[data-peer='bob'] button.pin").await;
+    wait_texts(&alice, ".contact.pinned .name", |t| t == ["bob"]).await;
+    wait_texts(&alice, ".contact .name", |t| t == ["bob", "cy"]).await;
+    click(&alice, ".contact[data-peer='cy'] button.delete").await;
+    wait_texts(&alice, ".contact .name", |t| t == ["bob"]).await;
+    let reply = app
+        .rest(
+            "recentcontact/get_list",
+            json!({"From_Account": "alice", "AssistFlags": 1}),
+        )
+        .await;
+    let listed: Vec<(&str, i64)> = reply["SessionItem"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["To_Account"].as_str().unwrap(),
+                s["TopFlag"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, [("bob", 1)], "{reply}");
 
     let dir = artifacts();
     std::fs::write(

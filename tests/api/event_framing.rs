@@ -74,8 +74,22 @@ async fn every_kind_is_framed_as_configured(encoding: Encoding) {
     ok(&app, "openim/modify_c2c_msg", edit).await;
     let recall = json!({"From_Account": "alice", "To_Account": "bob", "MsgKey": key});
     ok(&app, "openim/admin_msgwithdraw", recall).await;
+    let pin = json!({"From_Account": "alice", "Type": 1, "To_Account": "bob", "TopFlag": 1});
+    ok(&app, "missive_contact/set_top", pin).await;
+    let mark = json!({"From_Account": "alice", "MarkItem": [{"OptType": 3,
+        "ContactItem": {"Type": 1, "To_Account": "bob"}, "SetMark": [0], "CustomMark": "star"}]});
+    ok(&app, "recentcontact/mark_contact", mark).await;
     let forget = json!({"From_Account": "alice", "Type": 1, "To_Account": "bob"});
     ok(&app, "recentcontact/delete", forget).await;
+
+    let asking = json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 4,
+        "IsNeedReadReceipt": 1, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "read me"}}]});
+    let asking = ok(&app, "openim/sendmsg", asking).await["MsgKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = format!("SELECT count(*) FROM messages WHERE msg_key = '{asking}'");
+    app.wait_for_count(&stored, 1).await;
 
     // A device, as its user.
     let mut ws = app.ws("bob", "phone").await;
@@ -85,6 +99,17 @@ async fn every_kind_is_framed_as_configured(encoding: Encoding) {
     assert_eq!(reply["type"], "sent", "{reply}");
     let reply = ws
         .request(2, json!({"type": "read", "peer": "alice"}))
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    let reply = ws
+        .request(3, json!({"type": "pin", "peer": "alice", "pinned": true}))
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    let reply = ws
+        .request(
+            4,
+            json!({"type": "receipt", "peer": "alice", "msg_keys": [asking]}),
+        )
         .await;
     assert_eq!(reply["type"], "ok", "{reply}");
 

@@ -408,7 +408,7 @@ async fn a_batch_and_its_reads_cost_the_same_on_a_large_database() {
         )
         .await
         .unwrap();
-        views::recent_contacts(&client, &m.to_account, 0, 20, caps)
+        views::recent_contacts(&client, &m.to_account, 0, 20, caps, true)
             .await
             .unwrap();
         reads += 1;

@@ -32,6 +32,7 @@ mod projector_exactly_once;
 mod projector_resilience;
 mod rate_limits;
 mod read_and_unread;
+mod read_receipts;
 mod recall_and_edit;
 mod recent_contacts_and_caps;
 mod relationships;

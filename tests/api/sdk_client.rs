@@ -487,3 +487,100 @@ async fn every_element_type_is_sent_received_recalled_and_read() {
     bob.logout().await;
     app.stop().await;
 }
+
+/// The next event that is not a connection state.
+async fn next_app_event(events: &mut Events) -> Event {
+    loop {
+        match next(events).await {
+            Event::ConnectionState(_) => {}
+            e => return e,
+        }
+    }
+}
+
+/// Issue #19, item 8: pinning and deleting conversations, read receipts on
+/// sent messages, and typing, through the SDK.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pins_deletes_read_receipts_and_typing_through_the_sdk() {
+    let app = TestApp::spawn().await;
+    let delivery = app.delivery.as_ref().unwrap().addr;
+    app.send_text("cleo", "bob", 1, "from cleo").await;
+    app.wait_for_count("SELECT count(*) FROM messages", 1).await;
+    let (alice, mut alice_events) = login(&app, config(delivery), "alice", "phone").await;
+    until_refresh(&mut alice_events).await;
+    let (bob, mut bob_events) = login(&app, config(delivery), "bob", "phone").await;
+    until_refresh(&mut bob_events).await;
+
+    // alice asks for a read receipt; bob sees that it asked, and answers.
+    let mut asking = missive_sdk::Outgoing::new("bob", vec![Element::text("read me")]);
+    asking.need_read_receipt = true;
+    let sent = alice.send(asking).await.unwrap();
+    let received = match next_app_event(&mut bob_events).await {
+        Event::NewMessage(m) => m,
+        other => panic!("expected the message, got {other:?}"),
+    };
+    assert!(received.need_read_receipt && !received.peer_read);
+    bob.send_read_receipts("alice", std::slice::from_ref(&sent.msg_key))
+        .await
+        .unwrap();
+    loop {
+        match next_app_event(&mut alice_events).await {
+            Event::MessageRead { peer, msg_key, seq } => {
+                assert_eq!(
+                    (peer.as_str(), msg_key.as_str()),
+                    ("bob", sent.msg_key.as_str())
+                );
+                assert_eq!(Some(seq), sent.seq);
+                break;
+            }
+            Event::NewMessage(m) => assert_eq!(m.msg_key, sent.msg_key), // its own echo
+            other => panic!("expected the receipt, got {other:?}"),
+        }
+    }
+    let cached = alice.get_messages("bob", 1, None).await.unwrap();
+    assert!(cached[0].peer_read, "the cached copy shows the receipt");
+
+    // Typing reaches the peer; a repeat within the interval is absorbed.
+    bob.typing("alice").await.unwrap();
+    bob.typing("alice").await.unwrap();
+    assert_eq!(
+        next_app_event(&mut alice_events).await,
+        Event::Typing { from: "bob".into() }
+    );
+
+    // bob pins cleo's older conversation: it comes first, on the server too.
+    bob.pin_conversation("cleo", true).await.unwrap();
+    let order = |cs: Vec<missive_sdk::Conversation>| -> Vec<(String, bool)> {
+        cs.into_iter().map(|c| (c.peer, c.pinned)).collect()
+    };
+    let pinned = vec![("cleo".to_owned(), true), ("alice".to_owned(), false)];
+    assert_eq!(order(bob.recent_contacts().await.unwrap()), pinned);
+    let (bob_tablet, mut tablet_events) = login(&app, config(delivery), "bob", "tablet").await;
+    until_refresh(&mut tablet_events).await;
+    assert_eq!(order(bob_tablet.recent_contacts().await.unwrap()), pinned);
+
+    // bob deletes his conversation with alice, history included.
+    bob.delete_conversation("alice", true).await.unwrap();
+    assert_eq!(
+        order(bob.recent_contacts().await.unwrap()),
+        [("cleo".to_owned(), true)]
+    );
+    assert!(bob
+        .get_messages("alice", 10, None)
+        .await
+        .unwrap()
+        .is_empty());
+    let reply = app
+        .rest(
+            "recentcontact/get_list",
+            json!({"From_Account": "bob", "AssistFlags": 1}),
+        )
+        .await;
+    assert_eq!(reply["SessionItem"].as_array().unwrap().len(), 1, "{reply}");
+    assert_eq!(reply["SessionItem"][0]["TopFlag"], 1, "{reply}");
+
+    for c in [alice, bob, bob_tablet] {
+        c.logout().await;
+    }
+    app.stop().await;
+}

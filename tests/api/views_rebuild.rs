@@ -17,8 +17,8 @@ fn text(t: &str) -> Value {
     json!([{"MsgType": "TIMTextElem", "MsgContent": {"Text": t}}])
 }
 
-/// Sends, batch sends, imports, recalls, edits, reads, profile and
-/// relationship changes, several conversations at once (so several
+/// Sends, batch sends, imports, recalls, edits, reads, pins, marks, profile
+/// and relationship changes, several conversations at once (so several
 /// partitions and many events per batch). `round` keeps keys unique.
 async fn mixed_workload(app: &TestApp, round: u32) -> Vec<(String, String, String)> {
     let users: Vec<String> = (0..8).map(|i| format!("u{i}")).collect();
@@ -146,6 +146,35 @@ async fn mixed_workload(app: &TestApp, round: u32) -> Vec<(String, String, Strin
             .await;
         assert_eq!(r["ErrorCode"], 0, "{r}");
     }
+    // A pin, an unpin and marks, on conversations that exist.
+    let (from, to, _) = sent(10);
+    let r = app
+        .rest(
+            "missive_contact/set_top",
+            json!({"From_Account": to, "Type": 1, "To_Account": from, "TopFlag": 1}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    let (from, to, _) = sent(11);
+    for top in [1, 0] {
+        let r = app
+            .rest(
+                "missive_contact/set_top",
+                json!({"From_Account": from, "Type": 1, "To_Account": to, "TopFlag": top}),
+            )
+            .await;
+        assert_eq!(r["ErrorCode"], 0, "{r}");
+    }
+    let r = app
+        .rest(
+            "recentcontact/mark_contact",
+            json!({"From_Account": from, "MarkItem": [{"OptType": 3,
+                   "ContactItem": {"Type": 1, "To_Account": to},
+                   "SetMark": [round % 64, 63], "ClearMark": [(round + 1) % 64],
+                   "CustomMark": format!("round {round}")}]}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
     (0..replies.len()).map(sent).collect()
 }
 

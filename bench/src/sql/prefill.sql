@@ -90,6 +90,12 @@ WHERE rank <= current_setting('prefill.contacts_max')::bigint;
 INSERT INTO read_state (user_id, peer, read_seq)
 SELECT user_id, peer, last_seq FROM recent_contacts WHERE hashtext(user_id || peer) % 2 = 0;
 
+-- One contact in ten is marked, half of those pinned (Tencent mark_contact,
+-- TopFlag).
+INSERT INTO conversation_marks (user_id, peer, pinned, standard_mark, custom_mark, marked_at_ms)
+SELECT user_id, peer, abs(hashtext(user_id || peer)) % 20 = 3, 1, '', last_at_ms FROM recent_contacts
+WHERE abs(hashtext(user_id || peer)) % 10 = 3;
+
 -- A third of the pairs are friends; one contact in fifty was blocked since
 -- (after the messages above, so their decisions stand).
 INSERT INTO friends (user_id, friend_id, added_at_ms)

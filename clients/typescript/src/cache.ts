@@ -17,6 +17,8 @@ export interface Conversation {
   unread: number;
   /** How far the peer has read this user's messages (read receipts). */
   peer_read_seq: number;
+  /** Pinned by this user: listed first (absent in caches written before pinning). */
+  pinned?: boolean;
   /** The newest message held locally. */
   last_message?: Message;
 }
@@ -36,6 +38,8 @@ export interface CacheStore {
   getConversation(peer: string): Promise<ConversationRecord | undefined>;
   putConversation(c: ConversationRecord): Promise<void>;
   conversations(): Promise<ConversationRecord[]>;
+  /** Drops the conversation with `peer`; with `messages`, its held messages too. */
+  deleteConversation(peer: string, messages: boolean): Promise<void>;
   close(): void;
 }
 
@@ -84,6 +88,12 @@ export class MemoryStore implements CacheStore {
   }
   async conversations() {
     return [...this.convs.values()].map((c) => ({ ...c }));
+  }
+  async deleteConversation(peer: string, messages: boolean) {
+    this.convs.delete(peer);
+    if (!messages) return;
+    for (const m of this.byPeer.get(peer)?.values() ?? []) this.byKey.delete(m.msg_key);
+    this.byPeer.delete(peer);
   }
   close() {}
 }
@@ -176,13 +186,39 @@ export class LocalCache {
   }
 
   /** The server's view of a recent contact (at login). */
-  setContact(peer: string, conversation: string, lastSeq: number, lastAtMs: number, unread: number): Promise<void> {
+  setContact(peer: string, conversation: string, lastSeq: number, lastAtMs: number, unread: number, pinned: boolean): Promise<void> {
     return this.serial(async () => {
       const c = await this.conversation(peer, conversation);
       c.last_seq = Math.max(c.last_seq, lastSeq);
       c.last_at_ms = Math.max(c.last_at_ms, lastAtMs);
       c.unread = unread;
+      c.pinned = pinned;
       await this.store.putConversation(c);
+    });
+  }
+
+  setPinned(peer: string, pinned: boolean): Promise<void> {
+    return this.serial(async () => {
+      const c = await this.store.getConversation(peer);
+      if (!c) return;
+      c.pinned = pinned;
+      await this.store.putConversation(c);
+    });
+  }
+
+  /** The conversation with `peer` was deleted; with `clearHistory`, its messages too. */
+  forget(peer: string, clearHistory: boolean): Promise<void> {
+    return this.serial(() => this.store.deleteConversation(peer, clearHistory));
+  }
+
+  /** The recipient sent a read receipt for this user's message `msgKey`. */
+  setMessageRead(msgKey: string): Promise<Message | undefined> {
+    return this.serial(async () => {
+      const m = await this.store.messageByKey(msgKey);
+      if (!m) return undefined;
+      m.peer_read = true;
+      await this.store.putMessage(m);
+      return m;
     });
   }
 
@@ -207,7 +243,7 @@ export class LocalCache {
     });
   }
 
-  /** Conversations, most recently active first, with their newest held message. */
+  /** Conversations, pinned first, then most recently active first, with their newest held message. */
   conversations(): Promise<Conversation[]> {
     return this.serial(async () => {
       const out: Conversation[] = [];
@@ -215,7 +251,9 @@ export class LocalCache {
         const [last] = await this.store.messages(c.peer, 1, SEQ_MAX, 1);
         out.push(last ? { ...c, last_message: last } : c);
       }
-      return out.sort((a, b) => b.last_at_ms - a.last_at_ms || (a.peer < b.peer ? -1 : 1));
+      return out.sort(
+        (a, b) => Number(b.pinned ?? false) - Number(a.pinned ?? false) || b.last_at_ms - a.last_at_ms || (a.peer < b.peer ? -1 : 1),
+      );
     });
   }
 

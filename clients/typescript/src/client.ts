@@ -89,8 +89,13 @@ interface Handlers {
   edit: (m: Message) => void;
   readReceipt: (peer: string, readSeq: number) => void;
   readElsewhere: (peer: string, readSeq: number) => void;
+  messageRead: (peer: string, msgKey: string, seq: number) => void;
+  typing: (from: string) => void;
   connectionState: (s: ConnectionState) => void;
 }
+
+/** A typing indicator within 2 s of the last one to the same peer. */
+const TYPING_TOO_OFTEN = 60018;
 
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Ping after this long; give up on a connection silent for three periods. */
@@ -141,6 +146,8 @@ export class Client {
     edit: new Set(),
     readReceipt: new Set(),
     readElsewhere: new Set(),
+    messageRead: new Set(),
+    typing: new Set(),
     connectionState: new Set(),
   };
   private cache: LocalCache | undefined;
@@ -216,6 +223,14 @@ export class Client {
   /** This user read the conversation on another device. */
   onReadElsewhere(f: Handlers["readElsewhere"]) {
     return this.on("readElsewhere", f);
+  }
+  /** The peer read a message this user sent asking for a read receipt (its cached copy now has `peer_read`). */
+  onMessageRead(f: Handlers["messageRead"]) {
+    return this.on("messageRead", f);
+  }
+  /** The peer is typing to this user (online only, never stored). */
+  onTyping(f: Handlers["typing"]) {
+    return this.on("typing", f);
   }
   onConnectionState(f: Handlers["connectionState"]) {
     return this.on("connectionState", f);
@@ -452,6 +467,14 @@ export class Client {
         }
         await db.setCursor(this.opts.device, f.cursor);
         break;
+      case "receipt":
+        await db.setMessageRead(f.msg_key);
+        this.emit("messageRead", f.peer, f.msg_key, f.seq);
+        await db.setCursor(this.opts.device, f.cursor);
+        break;
+      case "typing":
+        this.emit("typing", f.from);
+        break;
       case "contacts":
         // The login's recent contacts: their latest messages are new when
         // this cache has not seen them; their unread counts are the server's.
@@ -463,7 +486,7 @@ export class Client {
             const m: Message = { ...h, peer: c.peer, conversation: c.conversation };
             if (await db.insert(m, false)) this.emit("newMessage", m);
           }
-          await db.setContact(c.peer, c.conversation, c.last_seq, c.last_at_ms, c.unread);
+          await db.setContact(c.peer, c.conversation, c.last_seq, c.last_at_ms, c.unread, c.pinned);
         }
         break;
       case "sync_done":
@@ -648,6 +671,41 @@ export class Client {
     const upTo = seq ?? (await this.db.lastSeq(peer));
     await this.call({ type: "read", peer, seq: upTo }, true);
     await this.db.setRead(peer, upTo);
+  }
+
+  /** Tells `peer` this user read their messages `msgKeys`, each sent asking for a read receipt; their devices raise onMessageRead. */
+  async sendReadReceipts(peer: string, msgKeys: string[]): Promise<void> {
+    await this.call({ type: "receipt", peer, msg_keys: msgKeys }, true);
+  }
+
+  /**
+   * Tells `peer`'s online devices this user is typing (onTyping). Repeat it
+   * while the user types: the server relays one every 2 s per peer and
+   * refuses the rest, which this ignores. Never retried: it is only a hint.
+   */
+  async typing(peer: string): Promise<void> {
+    try {
+      await this.call({ type: "typing", peer }, false);
+    } catch (e) {
+      if (e instanceof ServerError && e.code === TYPING_TOO_OFTEN) return;
+      throw e;
+    }
+  }
+
+  /** Pins (or unpins) the conversation with `peer`: recent contacts list the pinned ones first. */
+  async pinConversation(peer: string, pinned: boolean): Promise<void> {
+    await this.call({ type: "pin", peer, pinned }, true);
+    await this.db.setPinned(peer, pinned);
+  }
+
+  /**
+   * Deletes the conversation with `peer` from this user's recent contacts
+   * (unread zeroed, unpinned); with `clearHistory` its messages so far also
+   * leave this user's history, on the server and in the cache.
+   */
+  async deleteConversation(peer: string, clearHistory = false): Promise<void> {
+    await this.call({ type: "delete_conversation", peer, clear_history: clearHistory }, true);
+    await this.db.forget(peer, clearHistory);
   }
 
   /** Recalls a message this user sent to `peer`. */

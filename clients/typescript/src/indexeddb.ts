@@ -89,6 +89,17 @@ export class IndexedDBStore implements CacheStore {
     const tx = this.db.transaction("conversations", "readonly");
     return (await done(tx.objectStore("conversations").getAll())) as ConversationRecord[];
   }
+  async deleteConversation(peer: string, messages: boolean) {
+    const tx = this.db.transaction(["conversations", "messages"], "readwrite");
+    const written = new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+    tx.objectStore("conversations").delete(peer);
+    if (messages) tx.objectStore("messages").delete(IDBKeyRange.bound([peer, 0], [peer, Number.MAX_SAFE_INTEGER]));
+    await written;
+  }
   close() {
     this.db.close();
   }

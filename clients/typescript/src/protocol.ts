@@ -18,6 +18,10 @@ export interface HistoryMessage {
   cloud_custom_data: string;
   sender: { nickname: string; avatar_url: string };
   recalled: boolean;
+  /** Its recipient read it (their read position covers it, or they sent a receipt for it). */
+  peer_read: boolean;
+  /** Sent asking for a read receipt: its recipient may answer with `sendReadReceipts`. */
+  need_read_receipt: boolean;
 }
 
 /** A message as the client hands it to the app: with its conversation and peer. */
@@ -34,6 +38,8 @@ export interface ContactEntry {
   last_at_ms: number;
   last_seq: number;
   unread: number;
+  /** Pinned by this user: listed first. */
+  pinned: boolean;
   last_message: HistoryMessage | null;
   messages?: HistoryMessage[];
 }
@@ -42,6 +48,8 @@ export type ServerFrame =
   | { type: "login_ok"; user: string; device: string; cursor: number }
   | ({ type: "message"; cursor: number; event: "new" | "recall" | "edit"; conversation: string; peer: string } & HistoryMessage)
   | { type: "read"; cursor: number; conversation: string; peer: string; reader: string; read_seq: number }
+  | { type: "receipt"; cursor: number; conversation: string; peer: string; reader: string; msg_key: string; seq: number }
+  | { type: "typing"; from: string }
   | { type: "contacts"; id?: unknown; contacts: ContactEntry[] }
   | { type: "sync_done"; cursor: number }
   | { type: "sent"; id?: unknown; msg_key: string; msg_time: number; msg_seq: number; duplicate: boolean }

@@ -10,7 +10,7 @@ function msg(seq: number, from: string): Message {
   return {
     conversation: "alice:bob", peer: "alice", seq, msg_key: `k${seq}`, from, to: from === "alice" ? "bob" : "alice",
     time: 1700000000 + seq, msg_seq: seq, msg_random: seq, body: [], cloud_custom_data: "",
-    sender: { nickname: "", avatar_url: "" }, recalled: false,
+    sender: { nickname: "", avatar_url: "" }, recalled: false, peer_read: false, need_read_receipt: false,
   };
 }
 

@@ -86,6 +86,16 @@ test("the OpenAPI document is valid OpenAPI 3.1 and the REST API answers as it s
   for (const path of ["/v4/openim/querystate", "/v4/openim/query_online_status"]) await call(path, { To_Account: [alice, bob], IsNeedDetail: 1 });
   const contacts = await call("/v4/recentcontact/get_list", { From_Account: bob, TimeStamp: 0, StartIndex: 0, TopTimeStamp: 0, TopStartIndex: 0, AssistFlags: 7 });
   assert.equal(contacts.SessionItem[0].To_Account, alice);
+  await call("/v4/missive_contact/set_top", { From_Account: bob, Type: 1, To_Account: alice, TopFlag: 1 });
+  const pinned = await call("/v4/recentcontact/get_list", { From_Account: bob, TimeStamp: 0, StartIndex: 0, TopTimeStamp: 0, TopStartIndex: 0, AssistFlags: 7 });
+  assert.equal(pinned.SessionItem[0].TopFlag, 1);
+  const markItem = { OptType: 3, ContactItem: { Type: 1, To_Account: alice }, SetMark: [1, 2], CustomMark: "star" };
+  assert.equal((await call("/v4/recentcontact/mark_contact", { From_Account: bob, MarkItem: [markItem] })).ResultItem[0].ResultCode, 0);
+  const marked = await call("/v4/recentcontact/get_contact_group", { From_Account: bob, StartIndex: 0 });
+  assert.deepEqual([marked.ContactItem[0].StandardMark, marked.ContactItem[0].CustomMark], ["110", "star"]);
+  const asking = await call("/v4/openim/sendmsg", { From_Account: alice, To_Account: bob, MsgRandom: randomU32(), IsNeedReadReceipt: 1, MsgBody: textBody("read me") });
+  await eventually("the message asking for a receipt in history", async () => (await restRaw("openim/admin_getroammsg", { Operator_Account: bob, Peer_Account: alice, MaxCnt: 10, MinTime: 0, MaxTime: now() + 60 })).json.MsgList.some((m: Json) => m.MsgKey === asking.MsgKey));
+  await call("/v4/missive_msg/read_receipt", { Report_Account: bob, Peer_Account: alice, MsgKeyList: [asking.MsgKey] });
   await call("/v4/recentcontact/delete", { From_Account: carol, Type: 1, To_Account: alice, ClearRamble: 1 });
   const added = await call("/v4/sns/friend_add", { From_Account: alice, ForceAddFlags: 1, AddFriendItem: [{ To_Account: bob, AddSource: "AddSource_Type_Web" }, { To_Account: "never-imported", AddSource: "AddSource_Type_Web" }] });
   assert.deepEqual(added.ResultItem.map((r: Json) => r.ResultCode), [0, 30003]);
@@ -289,8 +299,15 @@ test("the AsyncAPI document is valid AsyncAPI 3 and the WebSocket protocol runs 
   assert.equal(history.messages.length, 2);
   assert.equal((await b.request({ type: "read", peer: alice, seq: live.seq })).type, "ok");
   await a.next((f) => f.type === "read" && f.reader === bob, "the read receipt");
+  // A per-message receipt for a message that asked for one, and a typing indicator.
+  assert.equal((await b.request({ type: "receipt", peer: alice, msg_keys: [sent.msg_key] })).type, "ok");
+  await a.next((f) => f.type === "receipt" && f.msg_key === sent.msg_key, "the message's receipt");
+  assert.equal((await b.request({ type: "typing", peer: alice })).type, "ok");
+  await a.next((f) => f.type === "typing" && f.from === bob, "bob typing");
+  assert.equal((await a.request({ type: "pin", peer: bob, pinned: true })).type, "ok");
   const contacts = await a.request({ type: "contacts", start: 0, count: 10, messages: 2 });
   assert.equal(contacts.contacts[0].messages.length, 2);
+  assert.equal(contacts.contacts[0].pinned, true);
   // An edit (REST) and a recall reach the device as message events.
   assert.equal((await restRaw("openim/modify_c2c_msg", { From_Account: alice, To_Account: bob, MsgKey: sent.msg_key, CloudCustomData: "edited" })).json.ErrorCode, 0);
   await b.next((f) => f.type === "message" && f.event === "edit", "the edit");
@@ -300,6 +317,7 @@ test("the AsyncAPI document is valid AsyncAPI 3 and the WebSocket protocol runs 
   assert.deepEqual([again.type, again.code], ["error", 20023]);
   assert.equal((await b.request({ type: "push_token", platform: "fcm", token: "tok-1", remove: false })).type, "ok");
   assert.equal((await b.request({ type: "push_token", platform: "fcm", token: "tok-1", remove: true })).type, "ok");
+  assert.equal((await b.request({ type: "delete_conversation", peer: alice, clear_history: false })).type, "ok");
   // A frame that is not JSON: an error without id; the session stays open.
   b.sendRaw("{nope");
   await b.next((f) => f.type === "error" && f.id === undefined && f.code === 20001, "the error for a bad frame");

@@ -121,6 +121,8 @@ export type Recorded =
   | { kind: "edit"; m: Message }
   | { kind: "readReceipt"; peer: string; readSeq: number }
   | { kind: "readElsewhere"; peer: string; readSeq: number }
+  | { kind: "messageRead"; peer: string; msgKey: string; seq: number }
+  | { kind: "typing"; from: string }
   | { kind: "state"; s: ConnectionState };
 
 /** A client and everything it raised, in order. */
@@ -133,6 +135,8 @@ export class Recorder {
     client.onEdit((m) => this.events.push({ kind: "edit", m }));
     client.onReadReceipt((peer, readSeq) => this.events.push({ kind: "readReceipt", peer, readSeq }));
     client.onReadElsewhere((peer, readSeq) => this.events.push({ kind: "readElsewhere", peer, readSeq }));
+    client.onMessageRead((peer, msgKey, seq) => this.events.push({ kind: "messageRead", peer, msgKey, seq }));
+    client.onTyping((from) => this.events.push({ kind: "typing", from }));
     client.onConnectionState((s) => this.events.push({ kind: "state", s }));
   }
 

@@ -28,6 +28,10 @@ const TABLES: &[(&str, &str)] = &[
         "recent_contact_counts",
         include_str!("sql/digest/recent_contact_counts.sql"),
     ),
+    (
+        "conversation_marks",
+        include_str!("sql/digest/conversation_marks.sql"),
+    ),
     ("profiles", include_str!("sql/digest/profiles.sql")),
     ("friends", include_str!("sql/digest/friends.sql")),
     ("blocks", include_str!("sql/digest/blocks.sql")),

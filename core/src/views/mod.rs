@@ -17,6 +17,10 @@ pub const INBOX_CHANNEL: &str = "missive_inbox";
 /// A notification on [`INBOX_CHANNEL`] of this prefix and a user id asks
 /// delivery to close every session of the user (kick, account deletion).
 pub const CLOSE_SESSIONS_PREFIX: &str = "!close:";
+/// A notification on [`INBOX_CHANNEL`] of this prefix and `typist,peer`
+/// relays a typing indicator to the peer's sessions (never stored; user ids
+/// never hold a comma).
+pub const TYPING_PREFIX: &str = "!typing:";
 
 /// A message as one side of the conversation sees it in history.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +37,11 @@ pub struct StoredMessage {
     pub cloud_custom_data: String,
     pub sender: SenderProfile,
     pub recalled: bool,
+    /// Its recipient read it (their read position covers it, or they sent a
+    /// read receipt for it): Tencent `IsPeerRead`.
+    pub peer_read: bool,
+    /// Sent with `IsNeedReadReceipt`: the recipient may send a read receipt.
+    pub need_read_receipt: bool,
 }
 
 /// Which slice of history to read.
@@ -115,6 +124,8 @@ fn stored_message(r: &tokio_postgres::Row) -> StoredMessage {
             avatar_url: r.get(10),
         },
         recalled: r.get(11),
+        peer_read: r.get(12),
+        need_read_receipt: r.get(13),
     }
 }
 
@@ -557,6 +568,24 @@ pub async fn message_meta(
         .map(|r| (r.get(0), r.get(1), r.get(2))))
 }
 
+/// For each of `keys` stored in `conversation_id`: its recipient, and
+/// whether it asked for a read receipt and was not recalled.
+pub async fn receipt_requests(
+    client: &impl GenericClient,
+    conversation_id: &str,
+    keys: &[&str],
+) -> Result<Vec<(String, String, bool)>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/receipt_requests.sql"))
+        .await?;
+    Ok(client
+        .query(&stmt, &[&conversation_id, &keys])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
 /// Tencent's offline caps: only this many of a user's most recently active
 /// conversations, and this many waiting messages in each, are offered at
 /// login and counted as unread. Past them, messages stay in history.
@@ -629,22 +658,29 @@ pub struct RecentContact {
     pub last_message: Option<StoredMessage>,
     /// Within the offline caps.
     pub unread: i64,
+    /// Pinned by the user (Tencent `TopFlag`).
+    pub pinned: bool,
 }
 
-/// `user`'s recent contacts, most recently active first: `limit` of them
-/// from position `start`.
+/// `user`'s recent contacts, most recently active first (with
+/// `pinned_first`, the pinned ones before the rest): `limit` of them from
+/// position `start`.
 pub async fn recent_contacts(
     client: &impl GenericClient,
     user: &str,
     start: i64,
     limit: i64,
     caps: OfflineCaps,
+    pinned_first: bool,
 ) -> Result<Vec<RecentContact>, tokio_postgres::Error> {
     let stmt = client
         .prepare_cached(include_str!("sql/recent_contacts.sql"))
         .await?;
     let rows = client
-        .query(&stmt, &[&user, &limit, &start, &caps.per_conversation])
+        .query(
+            &stmt,
+            &[&user, &limit, &start, &caps.per_conversation, &pinned_first],
+        )
         .await?;
     Ok(rows
         .iter()
@@ -669,6 +705,8 @@ pub async fn recent_contacts(
                         avatar_url: r.get(13),
                     },
                     recalled: r.get(14),
+                    peer_read: r.get(17),
+                    need_read_receipt: r.get(18),
                 });
             // Past the conversation cap nothing counts as unread.
             let within_cap = start + (i as i64) < caps.conversations;
@@ -680,7 +718,40 @@ pub async fn recent_contacts(
                 last_msg_key,
                 last_message,
                 unread: if within_cap { r.get(15) } else { 0 },
+                pinned: r.get(16),
             }
+        })
+        .collect())
+}
+
+/// A user's marks on one conversation (Tencent `recentcontact/mark_contact`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationMarks {
+    pub peer: String,
+    /// The 64 standard mark bits (bit n is 1 << n).
+    pub standard_mark: i64,
+    pub custom_mark: String,
+    pub marked_at_ms: i64,
+}
+
+/// `user`'s marked conversations, by peer: `limit` of them from `start`.
+pub async fn conversation_marks(
+    client: &impl GenericClient,
+    user: &str,
+    start: i64,
+    limit: i64,
+) -> Result<Vec<ConversationMarks>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(include_str!("sql/conversation_marks.sql"))
+        .await?;
+    let rows = client.query(&stmt, &[&user, &limit, &start]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| ConversationMarks {
+            peer: r.get(0),
+            standard_mark: r.get(1),
+            custom_mark: r.get(2),
+            marked_at_ms: r.get(3),
         })
         .collect())
 }

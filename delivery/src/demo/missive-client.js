@@ -125,6 +125,14 @@ var MemoryStore = class {
   async conversations() {
     return [...this.convs.values()].map((c) => ({ ...c }));
   }
+  async deleteConversation(peer, messages) {
+    this.convs.delete(peer);
+    if (!messages)
+      return;
+    for (const m of this.byPeer.get(peer)?.values() ?? [])
+      this.byKey.delete(m.msg_key);
+    this.byPeer.delete(peer);
+  }
   close() {
   }
 };
@@ -205,13 +213,38 @@ var LocalCache = class _LocalCache {
     });
   }
   /** The server's view of a recent contact (at login). */
-  setContact(peer, conversation, lastSeq, lastAtMs, unread) {
+  setContact(peer, conversation, lastSeq, lastAtMs, unread, pinned) {
     return this.serial(async () => {
       const c = await this.conversation(peer, conversation);
       c.last_seq = Math.max(c.last_seq, lastSeq);
       c.last_at_ms = Math.max(c.last_at_ms, lastAtMs);
       c.unread = unread;
+      c.pinned = pinned;
       await this.store.putConversation(c);
+    });
+  }
+  setPinned(peer, pinned) {
+    return this.serial(async () => {
+      const c = await this.store.getConversation(peer);
+      if (!c)
+        return;
+      c.pinned = pinned;
+      await this.store.putConversation(c);
+    });
+  }
+  /** The conversation with `peer` was deleted; with `clearHistory`, its messages too. */
+  forget(peer, clearHistory) {
+    return this.serial(() => this.store.deleteConversation(peer, clearHistory));
+  }
+  /** The recipient sent a read receipt for this user's message `msgKey`. */
+  setMessageRead(msgKey) {
+    return this.serial(async () => {
+      const m = await this.store.messageByKey(msgKey);
+      if (!m)
+        return void 0;
+      m.peer_read = true;
+      await this.store.putMessage(m);
+      return m;
     });
   }
   /** This user read up to `readSeq` (on any device): unread = held messages from the peer after it. */
@@ -235,7 +268,7 @@ var LocalCache = class _LocalCache {
       await this.store.putConversation(c);
     });
   }
-  /** Conversations, most recently active first, with their newest held message. */
+  /** Conversations, pinned first, then most recently active first, with their newest held message. */
   conversations() {
     return this.serial(async () => {
       const out = [];
@@ -243,7 +276,7 @@ var LocalCache = class _LocalCache {
         const [last] = await this.store.messages(c.peer, 1, SEQ_MAX, 1);
         out.push(last ? { ...c, last_message: last } : c);
       }
-      return out.sort((a, b) => b.last_at_ms - a.last_at_ms || (a.peer < b.peer ? -1 : 1));
+      return out.sort((a, b) => Number(b.pinned ?? false) - Number(a.pinned ?? false) || b.last_at_ms - a.last_at_ms || (a.peer < b.peer ? -1 : 1));
     });
   }
   cursor(device) {
@@ -278,6 +311,7 @@ function conversationOf(a, b) {
 }
 
 // dist/client.js
+var TYPING_TOO_OFTEN = 60018;
 var CONNECT_TIMEOUT_MS = 1e4;
 var PING_EVERY_MS = 15e3;
 var HISTORY_PAGE_MAX = 100;
@@ -308,6 +342,8 @@ var Client = class {
     edit: /* @__PURE__ */ new Set(),
     readReceipt: /* @__PURE__ */ new Set(),
     readElsewhere: /* @__PURE__ */ new Set(),
+    messageRead: /* @__PURE__ */ new Set(),
+    typing: /* @__PURE__ */ new Set(),
     connectionState: /* @__PURE__ */ new Set()
   };
   cache;
@@ -377,6 +413,14 @@ var Client = class {
   /** This user read the conversation on another device. */
   onReadElsewhere(f) {
     return this.on("readElsewhere", f);
+  }
+  /** The peer read a message this user sent asking for a read receipt (its cached copy now has `peer_read`). */
+  onMessageRead(f) {
+    return this.on("messageRead", f);
+  }
+  /** The peer is typing to this user (online only, never stored). */
+  onTyping(f) {
+    return this.on("typing", f);
   }
   onConnectionState(f) {
     return this.on("connectionState", f);
@@ -610,6 +654,14 @@ var Client = class {
         }
         await db.setCursor(this.opts.device, f.cursor);
         break;
+      case "receipt":
+        await db.setMessageRead(f.msg_key);
+        this.emit("messageRead", f.peer, f.msg_key, f.seq);
+        await db.setCursor(this.opts.device, f.cursor);
+        break;
+      case "typing":
+        this.emit("typing", f.from);
+        break;
       case "contacts":
         for (const c of f.contacts) {
           const latest = [...c.messages ?? []];
@@ -621,7 +673,7 @@ var Client = class {
             if (await db.insert(m, false))
               this.emit("newMessage", m);
           }
-          await db.setContact(c.peer, c.conversation, c.last_seq, c.last_at_ms, c.unread);
+          await db.setContact(c.peer, c.conversation, c.last_seq, c.last_at_ms, c.unread, c.pinned);
         }
         break;
       case "sync_done":
@@ -807,6 +859,38 @@ var Client = class {
     await this.call({ type: "read", peer, seq: upTo }, true);
     await this.db.setRead(peer, upTo);
   }
+  /** Tells `peer` this user read their messages `msgKeys`, each sent asking for a read receipt; their devices raise onMessageRead. */
+  async sendReadReceipts(peer, msgKeys) {
+    await this.call({ type: "receipt", peer, msg_keys: msgKeys }, true);
+  }
+  /**
+   * Tells `peer`'s online devices this user is typing (onTyping). Repeat it
+   * while the user types: the server relays one every 2 s per peer and
+   * refuses the rest, which this ignores. Never retried: it is only a hint.
+   */
+  async typing(peer) {
+    try {
+      await this.call({ type: "typing", peer }, false);
+    } catch (e) {
+      if (e instanceof ServerError && e.code === TYPING_TOO_OFTEN)
+        return;
+      throw e;
+    }
+  }
+  /** Pins (or unpins) the conversation with `peer`: recent contacts list the pinned ones first. */
+  async pinConversation(peer, pinned) {
+    await this.call({ type: "pin", peer, pinned }, true);
+    await this.db.setPinned(peer, pinned);
+  }
+  /**
+   * Deletes the conversation with `peer` from this user's recent contacts
+   * (unread zeroed, unpinned); with `clearHistory` its messages so far also
+   * leave this user's history, on the server and in the cache.
+   */
+  async deleteConversation(peer, clearHistory = false) {
+    await this.call({ type: "delete_conversation", peer, clear_history: clearHistory }, true);
+    await this.db.forget(peer, clearHistory);
+  }
   /** Recalls a message this user sent to `peer`. */
   async recall(peer, msgKey) {
     const attempts = { n: 0 };
@@ -911,6 +995,18 @@ var IndexedDBStore = class _IndexedDBStore {
   async conversations() {
     const tx = this.db.transaction("conversations", "readonly");
     return await done(tx.objectStore("conversations").getAll());
+  }
+  async deleteConversation(peer, messages) {
+    const tx = this.db.transaction(["conversations", "messages"], "readwrite");
+    const written = new Promise((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+    tx.objectStore("conversations").delete(peer);
+    if (messages)
+      tx.objectStore("messages").delete(IDBKeyRange.bound([peer, 0], [peer, Number.MAX_SAFE_INTEGER]));
+    await written;
   }
   close() {
     this.db.close();

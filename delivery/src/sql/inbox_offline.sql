@@ -19,7 +19,11 @@ WITH pending AS (
 SELECT i.cursor, i.kind, i.conversation_id, i.seq, i.msg_key,
        m.from_account, m.to_account, m.msg_random, m.msg_seq, m.sent_at_ms,
        m.body, m.cloud_custom_data, m.sender_nickname, m.sender_avatar_url, i.reader,
-       COALESCE(m.recalled, false)
+       COALESCE(m.recalled, false),
+       COALESCE(m.receipt_read_at_ms IS NOT NULL OR m.seq <= (
+            SELECT r.read_seq FROM read_state r
+            WHERE r.user_id = m.to_account AND r.peer = m.from_account), false),
+       COALESCE(m.need_read_receipt, false)
 FROM pending i
 JOIN kept_conversations USING (conversation_id)
 LEFT JOIN LATERAL (

@@ -1,10 +1,12 @@
-//! Acting on messages already sent: recall, edit, and read reports. Each is
+//! Acting on messages already sent: recall, edit, read reports and
+//! per-message read receipts. Each is
 //! answered once the views hold it. The administrator (REST, commands) and
 //! the sender or reader themselves (a device) act the same way.
 
 use missive_core::{time, views, ApiError, ErrorCode, UserId};
 use missive_schemas::{
     conversation_id, ConversationRead, Element, Event, MessageModified, MessageRecalled,
+    MessageReceiptsSent,
 };
 
 use super::{Actions, Actor};
@@ -19,6 +21,22 @@ struct OwnMessage {
 /// The longest MsgKey missive makes (`{seq}_{random}_{hex}`, `sys_{uuid}`).
 const MAX_MSG_KEY_BYTES: usize = 64;
 
+/// At most this many messages per read-receipt report.
+pub const MAX_RECEIPT_KEYS: usize = 100;
+
+fn check_msg_key(key: &str) -> Result<(), ApiError> {
+    // Keys are missive's own: anything else, a NUL included, names no
+    // message and is refused before the views are asked.
+    if key.is_empty() || key.len() > MAX_MSG_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(ApiError::new(
+            ErrorCode::MsgKeyInvalid,
+            "MsgKey must be 1 to 64 printable ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
 impl Actions {
     /// The message `key` that `from` sent to `to`, unless it was recalled.
     async fn own_message(
@@ -27,17 +45,7 @@ impl Actions {
         to: &UserId,
         key: &str,
     ) -> Result<OwnMessage, ApiError> {
-        // Keys are missive's own: anything else, a NUL included, names no
-        // message and is refused before the views are asked.
-        if key.is_empty()
-            || key.len() > MAX_MSG_KEY_BYTES
-            || !key.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(ApiError::new(
-                ErrorCode::MsgKeyInvalid,
-                "MsgKey must be 1 to 64 printable ASCII characters",
-            ));
-        }
+        check_msg_key(key)?;
         let conversation = conversation_id(from, to);
         let client = self.pool.get().await.map_err(ApiError::db_unavailable)?;
         let meta = views::message_meta(&client, &conversation, key)
@@ -162,5 +170,71 @@ impl Actions {
             }
         };
         self.mark_read(actor, reader, peer, read_time).await
+    }
+
+    /// `reader` read the messages `keys` that `peer` sent them asking for a
+    /// read receipt (`IsNeedReadReceipt`); `peer`'s devices get a receipt
+    /// for each not receipted before. Every key must name such a message
+    /// (20022 otherwise; 20001 for one that asked for no receipt or was
+    /// recalled). Answered once the views hold it.
+    pub async fn send_read_receipts(
+        &self,
+        actor: &Actor,
+        reader: &UserId,
+        peer: &UserId,
+        keys: Vec<String>,
+    ) -> Result<(), ApiError> {
+        if keys.is_empty() || keys.len() > MAX_RECEIPT_KEYS {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("give 1 to {MAX_RECEIPT_KEYS} MsgKeys"),
+            ));
+        }
+        for key in &keys {
+            check_msg_key(key)?;
+        }
+        let conversation = conversation_id(reader, peer);
+        let client = self.pool.get().await.map_err(ApiError::db_unavailable)?;
+        let wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let found = views::receipt_requests(&client, &conversation, &wanted)
+            .await
+            .map_err(ApiError::db_unavailable)?;
+        drop(client);
+        for key in &keys {
+            match found.iter().find(|(k, _, _)| k == key) {
+                Some((_, to, _)) if *reader != to.as_str() => {
+                    return Err(ApiError::new(
+                        ErrorCode::MessageNotFound,
+                        format!("{key} was not sent to the reader by the peer"),
+                    ))
+                }
+                Some((_, _, true)) => {}
+                Some(_) => {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        format!(
+                            "{key} asked for no read receipt (IsNeedReadReceipt) or was recalled"
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(ApiError::new(
+                        ErrorCode::MessageNotFound,
+                        format!("no message {key} between these accounts"),
+                    ))
+                }
+            }
+        }
+        // Each message once, in the reader's order.
+        let mut seen = std::collections::HashSet::new();
+        let mut keys = keys;
+        keys.retain(|k| seen.insert(k.clone()));
+        let event = Event::MessageReceiptsSent(MessageReceiptsSent {
+            conversation_id: conversation,
+            reader: reader.to_string(),
+            peer: peer.to_string(),
+            msg_keys: keys,
+        });
+        self.changes.apply(actor, vec![event]).await
     }
 }

@@ -9,7 +9,8 @@
 //!   of a send (`account_rules`) and the app server's before-send callback
 //!   (`before_send`) are consulted there.
 //! - [`messages`]: recall, edit, read of messages already sent.
-//! - [`conversations`]: deleting a conversation (and its history) for one user.
+//! - [`conversations`]: deleting a conversation (and its history), pinning
+//!   and marking it, for one user.
 //! - [`relationships`]: friends and blocklists, item by item.
 //! - [`accounts`]: account imports, profiles and the lifecycle (delete,
 //!   kick, one-to-one mute).

@@ -142,6 +142,10 @@ const APIS: &[&str] = &[
     "openconfigsvr/getnospeaking",
     "recentcontact/get_list",
     "recentcontact/delete",
+    "recentcontact/mark_contact",
+    "recentcontact/get_contact_group",
+    "missive_contact/set_top",
+    "missive_msg/read_receipt",
     "profile/portrait_set",
     "profile/portrait_get",
     "sns/friend_add",
@@ -298,6 +302,12 @@ async fn route(
         ("openconfigsvr", "getnospeaking") => account_lifecycle::getnospeaking(state, &body).await,
         ("recentcontact", "get_list") => recentcontact::get_list(state, &body).await,
         ("recentcontact", "delete") => recentcontact::delete(state, admin, &body).await,
+        ("recentcontact", "mark_contact") => recentcontact::mark_contact(state, admin, &body).await,
+        ("recentcontact", "get_contact_group") => {
+            recentcontact::get_contact_group(state, &body).await
+        }
+        ("missive_contact", "set_top") => recentcontact::set_top(state, admin, &body).await,
+        ("missive_msg", "read_receipt") => openim::read_receipt(state, admin, &body).await,
         ("profile", "portrait_set") => profile::portrait_set(state, admin, &body).await,
         ("profile", "portrait_get") => profile::portrait_get(state, &body).await,
         ("sns", "friend_add") => sns::friend_add(state, admin, &body).await,

@@ -277,7 +277,7 @@ pub(super) fn roam_message(m: views::StoredMessage) -> Value {
         "MsgTimeStamp": m.sent_at_ms / 1000,
         // Tencent: 8 marks a recalled message (kept as a tombstone).
         "MsgFlagBits": if m.recalled { 8 } else { 0 },
-        "IsPeerRead": 0,
+        "IsPeerRead": i64::from(m.peer_read),
         "MsgKey": m.msg_key,
         "MsgBody": m.body,
         "CloudCustomData": m.cloud_custom_data,
@@ -343,6 +343,23 @@ pub(super) async fn modify_c2c_msg(
 /// Tencent's `admin_set_msg_read`: `Report_Account` has read every message
 /// from `Peer_Account` sent up to `MsgReadTime` (a string of unix seconds;
 /// default now). Answered once unread counts reflect it.
+/// `missive_msg/read_receipt` (missive's own; Tencent's REST API has no
+/// one-to-one read receipts): `Report_Account` read the messages
+/// `MsgKeyList` that `Peer_Account` sent with `IsNeedReadReceipt`; the
+/// sender's devices get a receipt each. Answered once the views hold it.
+pub(super) async fn read_receipt(
+    state: &RestState,
+    admin: &Admin,
+    body: &Body<'_>,
+) -> Result<Map<String, Value>, ApiError> {
+    let r = crate::tencent::message::parse_read_receipt(body)?;
+    state
+        .actions
+        .send_read_receipts(&admin.actor(), &r.reader, &r.peer, r.msg_keys)
+        .await?;
+    Ok(Map::new())
+}
+
 pub(super) async fn admin_set_msg_read(
     state: &RestState,
     admin: &Admin,

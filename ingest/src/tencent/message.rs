@@ -327,3 +327,38 @@ pub fn user_list(
         })
         .collect()
 }
+
+/// A `missive_msg/read_receipt` body: `Report_Account` read the messages
+/// `MsgKeyList` that `Peer_Account` sent them (`admin_set_msg_read`'s
+/// account fields).
+#[derive(Debug, Clone)]
+pub struct ReadReceiptReport {
+    pub reader: UserId,
+    pub peer: UserId,
+    pub msg_keys: Vec<String>,
+}
+
+pub fn parse_read_receipt(body: &Body<'_>) -> Result<ReadReceiptReport, ApiError> {
+    let reader = body.string(&["Report_Account"], ErrorCode::FromAccountInvalid)?;
+    let reader = UserId::parse(reader, "Report_Account", ErrorCode::FromAccountInvalid)?;
+    let peer = body.string(&["Peer_Account"], ErrorCode::ToAccountInvalid)?;
+    let peer = UserId::parse(peer, "Peer_Account", ErrorCode::ToAccountInvalid)?;
+    let msg_keys = match body.get("MsgKeyList") {
+        Some(Value::Array(keys)) => keys
+            .iter()
+            .map(|k| k.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::MsgKeyInvalid,
+            "MsgKeyList must be an array of MsgKey strings",
+        )
+    })?;
+    Ok(ReadReceiptReport {
+        reader,
+        peer,
+        msg_keys,
+    })
+}

@@ -1,10 +1,13 @@
 -- AccountDeleted, at its place among the messages (after those before it in
--- the log, so a rebuild clears the same): the account's inbox, read marks
--- and recent contacts go. Messages stay in the history of its peers.
+-- the log, so a rebuild clears the same): the account's inbox, read marks,
+-- recent contacts and conversation pins and marks go. Messages stay in the
+-- history of its peers.
 WITH entries AS (
     DELETE FROM inbox WHERE user_id = $1
 ), reads AS (
     DELETE FROM read_state WHERE user_id = $1
+), marks AS (
+    DELETE FROM conversation_marks WHERE user_id = $1
 ), contacts AS (
     DELETE FROM recent_contacts WHERE user_id = $1
 )

@@ -1,6 +1,7 @@
--- $1's recent contacts, most recently active first, from position $3 on (at
--- most $2), each with its last message (absent once retention removed it)
--- and its unread count capped at $4. The last message and the read mark
+-- $1's recent contacts, most recently active first (pinned ones before the
+-- rest when $5), from position $3 on (at most $2), each with its last
+-- message (absent once retention removed it), its unread count capped at
+-- $4 and whether it is pinned. The last message and the read mark
 -- are looked up per contact by primary key (LATERAL with LIMIT: never a
 -- hash join over a whole table).
 SELECT c.peer, c.conversation_id, c.last_seq, c.last_msg_key, c.last_at_ms,
@@ -11,7 +12,12 @@ SELECT c.peer, c.conversation_id, c.last_seq, c.last_msg_key, c.last_at_ms,
             WHERE u.conversation_id = c.conversation_id AND u.to_account = $1
               AND u.counts_unread AND NOT u.recalled
               AND u.seq > COALESCE(r.read_seq, 0)
-            LIMIT $4) capped) AS unread
+            LIMIT $4) capped) AS unread,
+       COALESCE(k.pinned, false) AS pinned,
+       COALESCE(m.receipt_read_at_ms IS NOT NULL OR m.seq <= (
+            SELECT r.read_seq FROM read_state r
+            WHERE r.user_id = m.to_account AND r.peer = m.from_account), false) AS peer_read,
+       COALESCE(m.need_read_receipt, false)
 FROM recent_contacts c
 LEFT JOIN LATERAL (
     SELECT * FROM messages m
@@ -23,6 +29,11 @@ LEFT JOIN LATERAL (
     WHERE r.user_id = c.user_id AND r.peer = c.peer
     LIMIT 1
 ) r ON true
+LEFT JOIN LATERAL (
+    SELECT k.pinned FROM conversation_marks k
+    WHERE k.user_id = c.user_id AND k.peer = c.peer
+    LIMIT 1
+) k ON true
 WHERE c.user_id = $1
-ORDER BY c.last_at_ms DESC, c.peer
+ORDER BY ($5 AND COALESCE(k.pinned, false)) DESC, c.last_at_ms DESC, c.peer
 LIMIT $2 OFFSET $3

@@ -1,0 +1,1 @@
+SELECT * FROM conversation_marks
