@@ -466,46 +466,7 @@ pub(super) async fn friend_check(
     state: &RestState,
     body: &Body<'_>,
 ) -> Result<Map<String, Value>, ApiError> {
-    let code = ErrorCode::SnsInvalidRequest;
-    let from = from_account(body)?;
-    let targets = user_list(body, "To_Account", MAX_TARGETS, code)?;
-    let both = match body.string(&["CheckType"], code)? {
-        "CheckResult_Type_Both" => true,
-        "CheckResult_Type_Single" => false,
-        other => {
-            return Err(ApiError::new(
-                code,
-                format!(
-                    "CheckType `{other}` must be CheckResult_Type_Both or CheckResult_Type_Single"
-                ),
-            ))
-        }
-    };
-    let client = state.pool().get().await.map_err(ApiError::db_unavailable)?;
-    let mut items = Vec::new();
-    let ids: Vec<&str> = targets.iter().map(|t| t.as_str()).collect();
-    let rels = views::relationships(&client, &from, &ids)
-        .await
-        .map_err(ApiError::db_unavailable)?;
-    for (to, rel) in targets.iter().zip(rels) {
-        let relation = match (
-            rel.sender_lists_recipient,
-            both && rel.recipient_lists_sender,
-        ) {
-            (true, true) => "CheckResult_Type_BothWay",
-            (true, false) => "CheckResult_Type_AWithB",
-            (false, true) => "CheckResult_Type_BWithA",
-            (false, false) => "CheckResult_Type_NoRelation",
-        };
-        items.push(
-            json!({"To_Account": to.as_str(), "Relation": relation, "ResultCode": 0, "ResultInfo": ""}),
-        );
-    }
-    let mut out = Map::new();
-    out.insert("InfoItem".into(), Value::Array(items));
-    out.insert("Fail_Account".into(), json!([]));
-    out.insert("ErrorDisplay".into(), "".into());
-    Ok(out)
+    check_relations(state, body, &FRIEND_CHECK).await
 }
 
 pub(super) async fn black_list_add(
@@ -549,18 +510,53 @@ pub(super) async fn black_list_check(
     state: &RestState,
     body: &Body<'_>,
 ) -> Result<Map<String, Value>, ApiError> {
+    check_relations(state, body, &BLACK_LIST_CHECK).await
+}
+
+/// What `friend_check` and `black_list_check` differ in: Tencent's names,
+/// and which relation each looks at.
+struct RelationCheck {
+    /// Prefix of the CheckType values and of the answers.
+    prefix: &'static str,
+    /// The answer when neither side holds the relation.
+    none: &'static str,
+    /// The key of the answer's list.
+    items: &'static str,
+    /// (From_Account holds it towards To_Account, To_Account towards From_Account).
+    sides: fn(&views::Relationship) -> (bool, bool),
+}
+
+const FRIEND_CHECK: RelationCheck = RelationCheck {
+    prefix: "CheckResult_Type_",
+    none: "NoRelation",
+    items: "InfoItem",
+    sides: |r| (r.sender_lists_recipient, r.recipient_lists_sender),
+};
+
+const BLACK_LIST_CHECK: RelationCheck = RelationCheck {
+    prefix: "BlackCheckResult_Type_",
+    none: "NO",
+    items: "BlackListCheckItem",
+    sides: |r| (r.sender_blocks_recipient, r.recipient_blocks_sender),
+};
+
+async fn check_relations(
+    state: &RestState,
+    body: &Body<'_>,
+    check: &RelationCheck,
+) -> Result<Map<String, Value>, ApiError> {
     let code = ErrorCode::SnsInvalidRequest;
     let from = from_account(body)?;
     let targets = user_list(body, "To_Account", MAX_TARGETS, code)?;
-    let both = match body.string(&["CheckType"], code)? {
-        "BlackCheckResult_Type_Both" => true,
-        "BlackCheckResult_Type_Single" => false,
-        other => {
+    let prefix = check.prefix;
+    let check_type = body.string(&["CheckType"], code)?;
+    let both = match check_type.strip_prefix(prefix) {
+        Some("Both") => true,
+        Some("Single") => false,
+        _ => {
             return Err(ApiError::new(
                 code,
-                format!(
-                    "CheckType `{other}` must be BlackCheckResult_Type_Both or BlackCheckResult_Type_Single"
-                ),
+                format!("CheckType `{check_type}` must be {prefix}Both or {prefix}Single"),
             ))
         }
     };
@@ -573,20 +569,19 @@ pub(super) async fn black_list_check(
         .iter()
         .zip(rels)
         .map(|(to, rel)| {
-            let relation = match (
-                rel.sender_blocks_recipient,
-                both && rel.recipient_blocks_sender,
-            ) {
-                (true, true) => "BlackCheckResult_Type_BothWay",
-                (true, false) => "BlackCheckResult_Type_AWithB",
-                (false, true) => "BlackCheckResult_Type_BWithA",
-                (false, false) => "BlackCheckResult_Type_NO",
+            let (forward, backward) = (check.sides)(&rel);
+            let relation = match (forward, both && backward) {
+                (true, true) => "BothWay",
+                (true, false) => "AWithB",
+                (false, true) => "BWithA",
+                (false, false) => check.none,
             };
-            json!({"To_Account": to.as_str(), "Relation": relation, "ResultCode": 0, "ResultInfo": ""})
+            json!({"To_Account": to.as_str(), "Relation": format!("{prefix}{relation}"),
+                "ResultCode": 0, "ResultInfo": ""})
         })
         .collect();
     let mut out = Map::new();
-    out.insert("BlackListCheckItem".into(), Value::Array(items));
+    out.insert(check.items.into(), Value::Array(items));
     out.insert("Fail_Account".into(), json!([]));
     out.insert("ErrorDisplay".into(), "".into());
     Ok(out)
