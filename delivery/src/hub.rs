@@ -134,10 +134,13 @@ impl Hub {
         }
     }
 
-    /// Sends `frame` (JSON text) to every session of `user` on this
-    /// instance that has room for it; never stored, so dropped otherwise.
-    pub fn signal(&self, user: &str, frame: &Arc<str>) {
+    /// Sends the frame `make` builds (JSON text) to every session of `user`
+    /// on this instance that has room for it; never stored, so dropped
+    /// otherwise. Built only when the user has a session here: every
+    /// instance hears every typing notification.
+    pub fn signal(&self, user: &str, make: impl FnOnce() -> Arc<str>) {
         if let Some(devices) = self.sessions.lock().expect("hub lock").get(user) {
+            let frame = make();
             for h in devices.values() {
                 let _ = h.signals.try_send(frame.clone());
             }
@@ -252,7 +255,7 @@ async fn listen_once(
                         hub.close_user(user);
                     } else if let Some(pair) = p.strip_prefix(missive_core::views::TYPING_PREFIX) {
                         if let Some((typist, peer)) = pair.split_once(',') {
-                            hub.signal(peer, &typing_frame(typist));
+                            hub.signal(peer, || typing_frame(typist));
                         }
                     } else {
                         parse_notification(&p).for_each(|(u, c)| hub.wake(u, c));
