@@ -121,9 +121,15 @@ async fn type_into(c: &Client, css: &str, text: &str) {
 /// Clicks `css`, finding it again if the page re-rendered it in between
 /// (the contacts list is redrawn on every change).
 async fn click(c: &Client, css: &str) {
+    click_at(c, Locator::Css(css)).await
+}
+
+/// Clicks what `at` finds, finding it again if the page re-rendered it in
+/// between (messages are redrawn when a receipt or a recall arrives).
+async fn click_at(c: &Client, at: Locator<'_>) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let clicked = match c.find(Locator::Css(css)).await {
+        let clicked = match c.find(at).await {
             Ok(e) => e.click().await,
             Err(e) => Err(e),
         };
@@ -131,7 +137,7 @@ async fn click(c: &Client, css: &str) {
             Ok(()) => return,
             Err(e) => assert!(
                 tokio::time::Instant::now() < deadline,
-                "cannot click `{css}`: {e}"
+                "cannot click {at:?}: {e}"
             ),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -207,15 +213,13 @@ async fn two_browser_users_chat_one_comes_back_to_what_was_sent_and_a_recall_sho
     .await;
 
     // alice recalls her last message; bob's page shows the placeholder.
-    alice
-        .find(Locator::XPath(
+    click_at(
+        &alice,
+        Locator::XPath(
             "//div[contains(@class,'msg')][span[@class='text' and text()='second thought']]/button[@class='recall']",
-        ))
-        .await
-        .expect("a recall button on alice's message")
-        .click()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     wait_texts(&bob, "#messages .msg.recalled .text", |t| {
         t == ["message recalled"]
     })
@@ -238,9 +242,21 @@ async fn two_browser_users_chat_one_comes_back_to_what_was_sent_and_a_recall_sho
     })
     .await;
     // bob typing shows on alice's page (never stored: nothing on the log).
+    // The server relays one typing frame per 2 s per pair and refuses the
+    // rest, so bob goes on typing as a person does until alice sees it.
     let before = app.events_on_log();
-    type_into(&bob, "#text", "t").await;
-    wait_texts(&alice, "#typing", |t| t == ["bob is typing…"]).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        type_into(&bob, "#text", "t").await;
+        if texts(&alice, "#typing").await == ["bob is typing…"] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "alice never saw bob typing"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     assert_eq!(app.events_on_log(), before);
 
     // alice has a second contact (its order against bob's depends on the
