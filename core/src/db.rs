@@ -48,14 +48,20 @@ pub fn pg_config(url: &SecretString) -> Result<tokio_postgres::Config, DbError> 
 /// requests fail with a retryable error instead of piling up.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A pool of `size` connections; statements are prepared once per connection
+/// A pool of `size` connections named `application` (PostgreSQL's
+/// `application_name`, so `pg_stat_activity` and the server's logs say which
+/// service a backend serves; a name in the URL wins); statements are
+/// prepared once per connection
 /// (`prepare_cached`). The connection used last is handed out first (LIFO):
 /// at ordinary load a few warm backends serve every request, instead of each
 /// request waking the next of `size` PostgreSQL processes in turn (FIFO, the
 /// default), which cost PostgreSQL CPU in context switches and cold caches.
-pub fn pool(url: &SecretString, size: usize) -> Result<Pool, DbError> {
+pub fn pool(url: &SecretString, size: usize, application: &str) -> Result<Pool, DbError> {
     let mut config = pg_config(url)?;
     config.connect_timeout(POOL_TIMEOUT);
+    if config.get_application_name().is_none() {
+        config.application_name(application);
+    }
     let manager = Manager::from_config(
         config,
         NoTls,

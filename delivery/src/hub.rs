@@ -225,6 +225,7 @@ async fn listen_once(
     shutdown: &CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (client, mut connection) = missive_core::db::pg_config(database_url)?
+        .application_name("missive-delivery-listen")
         .connect(NoTls)
         .await?;
     let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));

@@ -88,7 +88,11 @@ pub struct Delivery {
 impl Delivery {
     pub async fn bind(config: Arc<Config>) -> Result<Self, DeliveryError> {
         missive_core::kafka::ensure_topics(&config, &[config.events_topic()]).await?;
-        let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
+        let pool = missive_core::db::pool(
+            &config.database_url,
+            config.db_pool_size,
+            "missive-delivery",
+        )?;
         let appender = EventAppender::connect(&config).await?;
         let actions =
             DeviceActions::new(Actions::new(config.clone(), pool.clone(), appender.clone()));

@@ -65,7 +65,8 @@ impl Ingest {
             topics.extend([config.commands_topic(), config.commands_dlq_topic()]);
         }
         missive_core::kafka::ensure_topics(&config, &topics).await?;
-        let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
+        let pool =
+            missive_core::db::pool(&config.database_url, config.db_pool_size, "missive-ingest")?;
         let appender = EventAppender::connect(&config).await?;
         let actions = Actions::new(config.clone(), pool, appender.clone());
         let verifier = missive_core::usersig_cache::CachedVerifier::new(UserSigVerifier::new(

@@ -54,7 +54,11 @@ impl Projector {
             &[config.events_topic(), config.events_dlq_topic()],
         )
         .await?;
-        let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
+        let pool = missive_core::db::pool(
+            &config.database_url,
+            config.db_pool_size,
+            "missive-projector",
+        )?;
         // Registry ids of the released schemas, to read Confluent-framed records.
         let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
         let appender = missive_log::EventAppender::connect(&config).await?;
@@ -192,7 +196,7 @@ pub async fn replay(
         Ordering::Relaxed,
     );
     let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
-    let pool = missive_core::db::pool(&config.database_url, config.db_pool_size)?;
+    let pool = missive_core::db::pool(&config.database_url, config.db_pool_size, "missive-replay")?;
     let consume = consumer::ConsumeLoop {
         config: config.clone(),
         pool: pool.clone(),

@@ -343,7 +343,7 @@ async fn a_batch_and_its_reads_cost_the_same_on_a_large_database() {
     // The reads of the hot path, through pooled connections as in the
     // services (statements prepared and cached: past five executions
     // PostgreSQL may switch to a generic plan, so each runs 20 times).
-    let pool = missive_core::db::pool(&config.database_url, 1).unwrap();
+    let pool = missive_core::db::pool(&config.database_url, 1, "missive-test").unwrap();
     let client = pool.get().await.unwrap();
     let caps = OfflineCaps::from_config(&config.views);
     let inbox_after = client

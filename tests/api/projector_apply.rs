@@ -23,7 +23,7 @@ fn message(from: &str, to: &str, key: &str, at: i64) -> Envelope {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_reports_the_users_cursors_messages_and_retries_it_wrote() {
     let (config, db) = support::test_config().await;
-    let pool = missive_core::db::pool(&config.database_url, 2).unwrap();
+    let pool = missive_core::db::pool(&config.database_url, 2, "missive-test").unwrap();
     let limits = Limits {
         recent_contacts_max: 100,
     };

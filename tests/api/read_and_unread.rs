@@ -156,7 +156,7 @@ async fn unread_counts_agree_under_concurrent_sends_and_reads() {
     // While they run: in every snapshot, the total is the sum of the
     // per-peer counts, and each is what the rows say.
     let checker = async {
-        let pool = missive_core::db::pool(&app.config.database_url, 1).unwrap();
+        let pool = missive_core::db::pool(&app.config.database_url, 1, "missive-test").unwrap();
         let mut pg = pool.get().await.unwrap();
         let mut looks = 0;
         for _ in 0..40 {

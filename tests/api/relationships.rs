@@ -63,7 +63,7 @@ async fn client_send(
 }
 
 async fn pipeline(app: &TestApp) -> SendPipeline {
-    let pool = missive_core::db::pool(&app.config.database_url, 4).unwrap();
+    let pool = missive_core::db::pool(&app.config.database_url, 4, "missive-test").unwrap();
     SendPipeline::new(
         app.config.clone(),
         pool,
