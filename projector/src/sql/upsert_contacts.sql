@@ -2,9 +2,8 @@
 -- messages first). The newest seq names the last message; activity time only
 -- moves forward. Counts each user's new contacts (recent_contact_counts) and
 -- returns the users now over the cap $7, to be trimmed (prune_contacts.sql).
--- The probe for new pairs sees the rows as they were before the upsert (one
--- snapshot per statement), one index probe per pair (LATERAL with LIMIT:
--- never a hash join over the whole table).
+-- A row the upsert inserted has no xmax (an updated one carries this
+-- transaction's), so telling new pairs from known ones costs no second probe.
 WITH batch AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[])
         AS b(user_id, peer, conversation_id, last_seq, last_msg_key, last_at_ms)
@@ -16,15 +15,9 @@ WITH batch AS (
                             ELSE c.last_msg_key END,
         last_seq = GREATEST(c.last_seq, EXCLUDED.last_seq),
         last_at_ms = GREATEST(c.last_at_ms, EXCLUDED.last_at_ms)
+    RETURNING c.user_id, c.xmax = 0 AS inserted
 ), gained AS (
-    SELECT b.user_id, count(*) AS n FROM batch b
-    LEFT JOIN LATERAL (
-        SELECT true AS known FROM recent_contacts c
-        WHERE c.user_id = b.user_id AND c.peer = b.peer
-        LIMIT 1
-    ) k ON true
-    WHERE k.known IS NULL
-    GROUP BY b.user_id
+    SELECT user_id, count(*) AS n FROM upsert WHERE inserted GROUP BY user_id
 ), counted AS (
     INSERT INTO recent_contact_counts AS r (user_id, contacts)
     SELECT user_id, n FROM gained ORDER BY user_id
