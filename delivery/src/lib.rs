@@ -13,7 +13,7 @@ mod session;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -186,14 +186,21 @@ impl Delivery {
     }
 }
 
-async fn upgrade(State(state): State<Arc<DeliveryState>>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(state): State<Arc<DeliveryState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // The connection's peer, the callbacks' ClientIP (missive has no
+    // trusted-proxy setting: behind a proxy this is the proxy's address).
+    let client_ip = Some(peer.ip().to_canonical().to_string());
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             let shutdown = state.shutdown.clone();
             let tracker = state.sessions.clone();
-            tracker.track_future(session::run(socket, state, shutdown))
+            tracker.track_future(session::run(socket, state, shutdown, client_ip))
         })
 }
 

@@ -217,8 +217,9 @@ async fn the_before_send_callback_refuses_drops_rewrites_and_fails_open_or_close
     let pushed = bob.next_of("message").await;
     assert_eq!(pushed["body"][0]["MsgContent"]["Text"], "hello");
 
-    // Refused: the sender gets 20006 with the app server's reason; nothing is logged.
-    let on_log = app.events_on_log();
+    // Refused: the sender gets 20006 with the app server's reason; no
+    // message is logged (sessions opening and closing are, since v6).
+    let on_log = sent_events(&app.config).len();
     let refused = sendmsg_at(&app, ingest, msg("alice", "bob", 2, "refuse me")).await;
     assert_eq!(refused["ActionStatus"], "FAIL");
     assert_eq!(refused["ErrorCode"], 20006, "{refused}");
@@ -226,15 +227,37 @@ async fn the_before_send_callback_refuses_drops_rewrites_and_fails_open_or_close
         .as_str()
         .unwrap()
         .contains("no swearing"));
+    // The app server's own code (120001..=130000) and reason reach the
+    // sender as they are, as Tencent passes them through: over REST ...
     let custom = sendmsg_at(&app, ingest, msg("alice", "bob", 3, "refuse with my code")).await;
-    assert_eq!(custom["ErrorCode"], 20006, "{custom}");
-    assert!(custom["ErrorInfo"].as_str().unwrap().contains("120005"));
-    assert!(custom["ErrorInfo"]
-        .as_str()
-        .unwrap()
-        .contains("banned word"));
+    assert_eq!(custom["ActionStatus"], "FAIL");
+    assert_eq!(custom["ErrorCode"], 120_005, "{custom}");
+    assert_eq!(custom["ErrorInfo"], "banned word", "{custom}");
+    // ... and in a WebSocket error frame.
+    let mut alice = app.ws("alice", "laptop").await;
+    alice.next_of("sync_done").await;
+    let ws_refused = alice
+        .request(
+            1,
+            json!({"type": "send", "msg": {"To_Account": "bob", "MsgRandom": 31,
+                "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "refuse with my code"}}]}}),
+        )
+        .await;
+    assert_eq!(ws_refused["type"], "error", "{ws_refused}");
+    assert_eq!(ws_refused["code"], 120_005, "{ws_refused}");
+    assert_eq!(ws_refused["info"], "banned word", "{ws_refused}");
+    let ws_refused = alice
+        .request(
+            2,
+            json!({"type": "send", "msg": {"To_Account": "bob", "MsgRandom": 32,
+                "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "refuse me"}}]}}),
+        )
+        .await;
+    assert_eq!(ws_refused["code"], 20006, "{ws_refused}");
+    assert!(ws_refused["info"].as_str().unwrap().contains("no swearing"));
+    drop(alice);
     assert_eq!(
-        app.events_on_log(),
+        sent_events(&app.config).len(),
         on_log,
         "a refused message is not logged"
     );
@@ -270,14 +293,14 @@ async fn the_before_send_callback_refuses_drops_rewrites_and_fails_open_or_close
     let mut closed_config = (*app.config).clone();
     closed_config.callbacks.before_send_fail_open = false;
     let closed_ingest = start_ingest(&Arc::new(closed_config)).await;
-    let on_log = app.events_on_log();
+    let on_log = sent_events(&app.config).len();
     let closed = sendmsg_at(&app, closed_ingest.addr, msg("alice", "bob", 9, "slow")).await;
     assert_eq!(closed["ErrorCode"], 20006, "{closed}");
     assert!(closed["ErrorInfo"]
         .as_str()
         .unwrap()
         .contains("no answer within 300 ms"));
-    assert_eq!(app.events_on_log(), on_log);
+    assert_eq!(sent_events(&app.config).len(), on_log);
     closed_ingest.shutdown().await;
 
     // What bob saw live, in order: the forbidden-callback one, the rewrite,
@@ -655,14 +678,14 @@ async fn a_rewrite_over_the_size_limit_is_no_valid_answer() {
     let mut closed_config = (*app.config).clone();
     closed_config.callbacks.before_send_fail_open = false;
     let closed_ingest = start_ingest(&Arc::new(closed_config)).await;
-    let on_log = app.events_on_log();
+    let on_log = app.changes_on_log();
     let closed = sendmsg_at(&app, closed_ingest.addr, msg("alice", "bob", 2, "short")).await;
     assert_eq!(closed["ErrorCode"], 20006, "{closed}");
     assert!(closed["ErrorInfo"]
         .as_str()
         .unwrap()
         .contains("at most 12288"));
-    assert_eq!(app.events_on_log(), on_log, "nothing logged");
+    assert_eq!(app.changes_on_log(), on_log, "nothing logged");
     closed_ingest.shutdown().await;
     app.stop().await;
 }
