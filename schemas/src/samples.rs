@@ -608,7 +608,13 @@ pub fn v5_conversation_events() -> Vec<(&'static str, Envelope)> {
 /// v6: a send over WebSocket with the sender's address, and a session
 /// opening and closing.
 pub fn v6_events() -> Vec<(&'static str, Envelope)> {
-    let mut ws = text("93847640_1287660_0a1b2c3d4e5f", "alice", "bob", "hi from my phone", 1_700_000_006_000);
+    let mut ws = text(
+        "93847640_1287660_0a1b2c3d4e5f",
+        "alice",
+        "bob",
+        "hi from my phone",
+        1_700_000_006_000,
+    );
     ws.client_ip = Some("203.0.113.7".into());
     let session = |user: &str, action, reason: &str| {
         Event::SessionChanged(SessionChanged {

@@ -866,7 +866,10 @@ async fn websocket_sends_carry_the_client_ip_and_message_callbacks_the_unread_co
     app.wait_projected().await;
     let (stop, task) = start_worker(&app.config).await;
     let after = calls_of(&server, AFTER, 3).await;
-    let keys: Vec<&str> = after.iter().map(|c| c.body["MsgKey"].as_str().unwrap()).collect();
+    let keys: Vec<&str> = after
+        .iter()
+        .map(|c| c.body["MsgKey"].as_str().unwrap())
+        .collect();
     assert_eq!(
         keys,
         [

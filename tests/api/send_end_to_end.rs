@@ -58,8 +58,19 @@ async fn sendmsg_is_logged_projected_served_and_pushed_live() {
     assert_eq!(m["MsgTimeStamp"], msg_time);
     assert_eq!(m["MsgBody"][0]["MsgContent"]["Text"], "hello bob");
 
-    // The log holds exactly one MessageSent, keyed by the conversation.
-    let records = read_topic(&app.config, &app.config.events_topic());
+    // The log holds exactly one MessageSent, keyed by the conversation,
+    // besides bob's session opening (schema v6), keyed by his id.
+    let (sessions, records): (Vec<_>, Vec<_>) = read_topic(&app.config, &app.config.events_topic())
+        .into_iter()
+        .partition(|r| {
+            matches!(
+                EventCodec::get().decode(&r.payload).map(|e| e.event),
+                Ok(Event::SessionChanged(_))
+            )
+        });
+    assert!(sessions
+        .iter()
+        .all(|r| r.key.as_deref() == Some(&b"bob"[..])));
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].key.as_deref(), Some(&b"alice:bob"[..]));
     let env = EventCodec::get().decode(&records[0].payload).unwrap();
