@@ -373,7 +373,7 @@ pub async fn run(
                     ended = (
                         SessionAction::Logout,
                         match frame {
-                            Some(f) => format!("the client closed the session (close code {})", u16::from(f.code)),
+                            Some(f) => format!("the client closed the session (close code {})", f.code),
                             None => "the client closed the session".to_owned(),
                         },
                     );
