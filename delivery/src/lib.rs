@@ -73,6 +73,10 @@ pub(crate) struct DeliveryState {
     pub json_max_depth: usize,
     /// Per-user send and request rates.
     pub limits: missive_core::ratelimit::RateLimits,
+    /// Session events (`SessionChanged`) appending at once: a quarter of
+    /// the appender's `ingest.max_pending_appends`, so a storm of logins
+    /// never takes the slots device sends wait in.
+    pub session_appends: Arc<tokio::sync::Semaphore>,
 }
 
 pub struct Delivery {
@@ -143,6 +147,9 @@ impl Delivery {
             actions: self.actions.clone(),
             json_max_depth: self.config.limits.json_max_depth,
             limits: missive_core::ratelimit::RateLimits::new(&self.config.limits),
+            session_appends: Arc::new(tokio::sync::Semaphore::new(
+                (self.config.ingest.max_pending_appends / 4).max(1),
+            )),
         });
         let mut app = Router::new()
             .route("/v1/ws", get(upgrade))

@@ -484,6 +484,13 @@ impl SessionLog {
 
 async fn record(state: &DeliveryState, user: &UserId, change: SessionChange) {
     let action = change.action.symbol();
+    let Ok(_slot) = state.session_appends.try_acquire() else {
+        metrics::counter!("missive_delivery_session_events_total", "action" => action, "result" => "refused")
+            .increment(1);
+        tracing::warn!(%user, action,
+            "too many session events wait for the log; this one is not appended");
+        return;
+    };
     match state.actions.session_changed(user, change).await {
         Ok(()) => {
             metrics::counter!("missive_delivery_session_events_total", "action" => action, "result" => "appended")
