@@ -30,6 +30,9 @@ pub struct Outgoing<'a> {
     pub cloud_custom_data: &'a str,
     /// Tencent's `OptPlatform`: `RESTAPI` for the REST API and the commands topic.
     pub platform: &'a str,
+    /// Tencent's `ClientIP`: the sender's address where missive knows it
+    /// (a WebSocket session's peer), empty otherwise.
+    pub client_ip: &'a str,
     /// The sender's limit on MsgBody and CloudCustomData together (bytes of
     /// JSON): a rewrite past it is no valid answer, or the app server could
     /// store what no sender may.
@@ -89,7 +92,7 @@ impl BeforeSend {
         };
         let started = Instant::now();
         let answer = client
-            .post(COMMAND, m.platform, &request_body(m), None)
+            .post(COMMAND, m.client_ip, m.platform, &request_body(m), None)
             .await;
         let verdict = match answer {
             Ok(a) => interpret(&a, m).unwrap_or_else(|e| self.failed(e)),
@@ -247,6 +250,7 @@ mod tests {
             body: &body,
             cloud_custom_data: "",
             platform: "RESTAPI",
+            client_ip: "",
             max_body_bytes: 100,
         };
         let ok = |code: i64| json!({"ActionStatus": "OK", "ErrorCode": code, "ErrorInfo": "why"});

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use missive_core::config::CallbacksConfig;
 use missive_core::msgbody;
 use missive_schemas::{
-    BeforeSendOutcome, Channel, Decision, Element, Envelope, Event, ImportMode, SystemSource,
+    BeforeSendOutcome, Channel, Decision, Element, Envelope, Event, ImportMode, SessionAction,
+    SystemSource,
 };
 
 pub const AFTER_SEND_MSG: &str = "C2C.CallbackAfterSendMsg";
@@ -18,6 +19,7 @@ pub const FRIEND_ADD: &str = "Sns.CallbackFriendAdd";
 pub const FRIEND_DELETE: &str = "Sns.CallbackFriendDelete";
 pub const BLACK_LIST_ADD: &str = "Sns.CallbackBlackListAdd";
 pub const BLACK_LIST_DELETE: &str = "Sns.CallbackBlackListDelete";
+pub const STATE_CHANGE: &str = "State.StateChange";
 
 /// One after-callback to make.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +27,27 @@ pub struct AfterCallback {
     pub command: &'static str,
     /// Tencent's `OptPlatform`.
     pub platform: &'static str,
+    /// Tencent's `ClientIP`: the end user's address where the event records
+    /// it (WebSocket sends and sessions), empty otherwise.
+    pub client_ip: String,
+    /// Whose unread count fills `UnreadMsgNum`: (user, peer), the messages
+    /// from peer that user has not read, read from the views by the worker
+    /// when it makes the call.
+    pub unread_of: Option<(String, String)>,
     pub body: Value,
+}
+
+/// Tencent's `OptPlatform` for a platform a WebSocket client declared at
+/// login: one of Tencent's names (matched ignoring case), else `Unknown`.
+fn declared_platform(declared: &str) -> &'static str {
+    const TENCENT: &[&str] = &[
+        "iOS", "Android", "Web", "Windows", "Mac", "iPad", "Linux", "Unknown",
+    ];
+    TENCENT
+        .iter()
+        .find(|p| p.eq_ignore_ascii_case(declared))
+        .copied()
+        .unwrap_or("Unknown")
 }
 
 /// Tencent's `OptPlatform` for the channel a change came through.
@@ -43,6 +65,9 @@ pub fn after_callback(env: &Envelope, switches: &CallbacksConfig) -> Option<Afte
     } else {
         ""
     };
+    let mut opt_platform = platform(env);
+    let mut client_ip = None;
+    let mut unread_of = None;
     let (command, mut body) = match &env.event {
         Event::MessageSent(m) if switches.after_send_msg => {
             // Imports are history, not sends; a message the sender asked to
@@ -59,6 +84,8 @@ pub fn after_callback(env: &Envelope, switches: &CallbacksConfig) -> Option<Afte
             {
                 return None;
             }
+            client_ip = m.client_ip.clone();
+            unread_of = Some((m.to_account.clone(), m.from_account.clone()));
             let (result, info) = match m.decision {
                 Decision::Deliver => (0, "send msg succeed"),
                 Decision::DropBlocked => (20007, "the recipient blocks the sender"),
@@ -82,7 +109,10 @@ pub fn after_callback(env: &Envelope, switches: &CallbacksConfig) -> Option<Afte
             )
         }
         Event::MessageRecalled(r) if switches.after_msg_withdraw => (
-            AFTER_MSG_WITHDRAW,
+            {
+                unread_of = Some((r.to_account.clone(), r.from_account.clone()));
+                AFTER_MSG_WITHDRAW
+            },
             json!({
                 "From_Account": r.from_account,
                 "To_Account": r.to_account,
@@ -91,7 +121,10 @@ pub fn after_callback(env: &Envelope, switches: &CallbacksConfig) -> Option<Afte
             }),
         ),
         Event::ConversationRead(r) if switches.after_msg_report => (
-            AFTER_MSG_REPORT,
+            {
+                unread_of = Some((r.reader.clone(), r.peer.clone()));
+                AFTER_MSG_REPORT
+            },
             json!({
                 "Report_Account": r.reader,
                 "Peer_Account": r.peer,
@@ -133,6 +166,22 @@ pub fn after_callback(env: &Envelope, switches: &CallbacksConfig) -> Option<Afte
             json!({"PairList": [{"From_Account": b.user_id, "To_Account": b.blocked_id}],
                 "ClientCmd": "black_list_delete", "Admin_Account": admin}),
         ),
+        Event::SessionChanged(c) if switches.state_change => {
+            // Tencent's Action and Reason. An administrator's kick has no
+            // documented Reason; missive reports it as a Logout, "Kicked".
+            let (action, reason) = match c.action {
+                SessionAction::Login => ("Login", "Register"),
+                SessionAction::Logout => ("Logout", "Unregister"),
+                SessionAction::Disconnect => ("Disconnect", "LinkClose"),
+                SessionAction::Kicked => ("Logout", "Kicked"),
+            };
+            opt_platform = declared_platform(&c.platform);
+            client_ip = c.client_ip.clone();
+            (
+                STATE_CHANGE,
+                json!({"Info": {"Action": action, "To_Account": c.user_id, "Reason": reason}}),
+            )
+        }
         _ => return None,
     };
     let obj = body.as_object_mut().expect("bodies are objects");
@@ -141,7 +190,9 @@ pub fn after_callback(env: &Envelope, switches: &CallbacksConfig) -> Option<Afte
     obj.insert("EventId".into(), env.event_id.to_string().into());
     Some(AfterCallback {
         command,
-        platform: platform(env),
+        platform: opt_platform,
+        client_ip: client_ip.unwrap_or_default(),
+        unread_of,
         body,
     })
 }
@@ -161,6 +212,7 @@ mod tests {
             friend_delete: true,
             black_list_add: true,
             black_list_delete: true,
+            state_change: true,
             ..CallbacksConfig::default()
         }
     }
@@ -185,6 +237,7 @@ mod tests {
             FRIEND_DELETE,
             BLACK_LIST_ADD,
             BLACK_LIST_DELETE,
+            STATE_CHANGE,
         ] {
             assert!(commands.contains(&c), "no sample calls {c}");
         }

@@ -113,11 +113,17 @@ impl CallbackClient {
     pub async fn post(
         &self,
         command: &str,
+        client_ip: &str,
         platform: &str,
         body: &Value,
         event_id: Option<&str>,
     ) -> Result<Answer, CallError> {
-        let url = self.url_for(command, "", platform, missive_core::time::now_secs() as i64);
+        let url = self.url_for(
+            command,
+            client_ip,
+            platform,
+            missive_core::time::now_secs() as i64,
+        );
         let mut req = self.http.post(url).json(body);
         if let Some(id) = event_id {
             req = req.header(EVENT_ID_HEADER, id);

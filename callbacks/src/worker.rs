@@ -45,6 +45,8 @@ pub enum WorkerError {
     Appender(#[from] AppendSetupError),
     #[error(transparent)]
     Registry(#[from] missive_core::registry::RegistryError),
+    #[error(transparent)]
+    Db(#[from] missive_core::db::DbError),
 }
 
 pub struct CallbackWorker {
@@ -58,6 +60,8 @@ pub struct CallbackWorker {
     dlq_topic: String,
     /// Registry ids of the event schemas, to read Confluent-framed records.
     schema_ids: SchemaIds,
+    /// The views, for `UnreadMsgNum` (one indexed read per message callback).
+    pool: deadpool_postgres::Pool,
 }
 
 /// How one callback ended.
@@ -106,6 +110,8 @@ impl CallbackWorker {
         let consumer = missive_core::kafka::subscribed(&settings, &events_topic)?;
         let appender = EventAppender::connect(&config).await?;
         let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
+        // One callback at a time: two connections are plenty.
+        let pool = missive_core::db::pool(&config.database_url, 2)?;
         Ok(Some(Self {
             config,
             client,
@@ -115,6 +121,7 @@ impl CallbackWorker {
             events_topic,
             dlq_topic,
             schema_ids,
+            pool,
         }))
     }
 
@@ -184,10 +191,15 @@ impl CallbackWorker {
         let cap = Duration::from_millis(settings.retry_max_ms.max(settings.retry_base_ms));
         let event_id = cb.body["EventId"].as_str().map(str::to_owned);
         let mut attempt = 0;
+        let mut body = cb.body.clone();
         loop {
             attempt += 1;
+            // Read at each try: the count when the app server is told.
+            if let Some((user, peer)) = &cb.unread_of {
+                body["UnreadMsgNum"] = self.unread(user, peer).await.into();
+            }
             let result = tokio::select! {
-                r = self.client.post(cb.command, cb.platform, &cb.body, event_id.as_deref()) => r,
+                r = self.client.post(cb.command, &cb.client_ip, cb.platform, &body, event_id.as_deref()) => r,
                 _ = stop.cancelled() => return Delivery::Interrupted,
             };
             // After-callbacks' answers are not acted on (Tencent ignores
@@ -206,7 +218,7 @@ impl CallbackWorker {
                 tracing::warn!(command = cb.command, %reason, attempts = attempt,
                     "callback still failing after its retries; dead-lettering it");
                 loop {
-                    match self.dead_letter(cb, attempt, &reason).await {
+                    match self.dead_letter(cb, &body, attempt, &reason).await {
                         Ok(()) => return Delivery::DeadLettered,
                         Err(e) => {
                             tracing::warn!(error = %e, "callbacks DLQ unavailable; retrying");
@@ -233,13 +245,32 @@ impl CallbackWorker {
         }
     }
 
+    /// `user`'s unread messages from `peer` now, counted as
+    /// `get_c2c_unread_msg_num` counts them (the offline caps); 0 when the
+    /// views cannot be read (logged: a callback is not held for it).
+    async fn unread(&self, user: &str, peer: &str) -> i64 {
+        let caps = missive_core::views::OfflineCaps::from_config(&self.config.views);
+        let counted = async {
+            let client = self.pool.get().await.map_err(|e| e.to_string())?;
+            missive_core::views::unread_with(&client, user, peer, caps)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        counted.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "callbacks worker: unread count unavailable; UnreadMsgNum 0");
+            0
+        })
+    }
+
     async fn dead_letter(
         &self,
         cb: &AfterCallback,
+        body: &serde_json::Value,
         attempts: u32,
         reason: &str,
     ) -> Result<(), rdkafka::error::KafkaError> {
-        let payload = cb.body.to_string();
+        let payload = body.to_string();
         let attempts = attempts.to_string();
         let key = cb.body["EventId"].as_str().unwrap_or_default().to_owned();
         let letter = DeadLetter::new(&self.dlq_topic, payload.as_bytes())

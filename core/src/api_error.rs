@@ -234,18 +234,45 @@ impl ErrorCode {
 
 /// An error as a client sees it: a code and a precise, human-readable reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code:?} ({}): {info}", code.code())]
+#[error("{code:?} ({}): {info}", self.client_code())]
 pub struct ApiError {
     pub code: ErrorCode,
     pub info: String,
+    /// The app server's own code (Tencent: 120001..=130000) when its
+    /// before-send callback refused the message: the client sees it instead
+    /// of `code` (which stays `CallbackRefused`, 20006, for missive's own
+    /// decisions and metrics).
+    pub app_code: Option<u32>,
 }
+
+/// The codes an app server may pass through to the sender by refusing a
+/// message in its before-send callback (Tencent passes them through as is).
+pub const APP_SERVER_CODES: std::ops::RangeInclusive<u32> = 120_001..=130_000;
 
 impl ApiError {
     pub fn new(code: ErrorCode, info: impl Into<String>) -> Self {
         Self {
             code,
             info: info.into(),
+            app_code: None,
         }
+    }
+
+    /// The app server refused with its own `code` (in [`APP_SERVER_CODES`])
+    /// and `info`: the sender gets both as they are, as Tencent does.
+    pub fn app_server_refusal(code: u32, info: impl Into<String>) -> Self {
+        debug_assert!(APP_SERVER_CODES.contains(&code));
+        Self {
+            code: ErrorCode::CallbackRefused,
+            info: info.into(),
+            app_code: Some(code),
+        }
+    }
+
+    /// The `ErrorCode` the client sees: the app server's own code when it
+    /// chose one, missive's otherwise.
+    pub fn client_code(&self) -> u32 {
+        self.app_code.unwrap_or_else(|| self.code.code())
     }
 
     /// PostgreSQL could not answer: a retryable 91000. The cause is logged,

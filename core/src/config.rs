@@ -74,6 +74,8 @@ pub struct CallbacksConfig {
     pub black_list_add: bool,
     /// `Sns.CallbackBlackListDelete`.
     pub black_list_delete: bool,
+    /// `State.StateChange`: WebSocket sessions logging in, out, dropping.
+    pub state_change: bool,
     /// How long a send waits for the before-send answer (Tencent: 2 s).
     pub before_send_timeout_ms: u64,
     /// No valid before-send answer in time: let the message through
@@ -107,6 +109,7 @@ impl Default for CallbacksConfig {
             friend_delete: false,
             black_list_add: false,
             black_list_delete: false,
+            state_change: false,
             before_send_timeout_ms: 2_000,
             before_send_fail_open: true,
             group_id: String::new(),
@@ -129,7 +132,8 @@ impl CallbacksConfig {
                 || self.friend_add
                 || self.friend_delete
                 || self.black_list_add
-                || self.black_list_delete)
+                || self.black_list_delete
+                || self.state_change)
     }
 }
 

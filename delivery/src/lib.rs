@@ -13,7 +13,7 @@ mod session;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -73,6 +73,10 @@ pub(crate) struct DeliveryState {
     pub json_max_depth: usize,
     /// Per-user send and request rates.
     pub limits: missive_core::ratelimit::RateLimits,
+    /// Session events (`SessionChanged`) appending at once: a quarter of
+    /// the appender's `ingest.max_pending_appends`, so a storm of logins
+    /// never takes the slots device sends wait in.
+    pub session_appends: Arc<tokio::sync::Semaphore>,
 }
 
 pub struct Delivery {
@@ -147,6 +151,9 @@ impl Delivery {
             actions: self.actions.clone(),
             json_max_depth: self.config.limits.json_max_depth,
             limits: missive_core::ratelimit::RateLimits::new(&self.config.limits),
+            session_appends: Arc::new(tokio::sync::Semaphore::new(
+                (self.config.ingest.max_pending_appends / 4).max(1),
+            )),
         });
         let mut app = Router::new()
             .route("/v1/ws", get(upgrade))
@@ -190,14 +197,21 @@ impl Delivery {
     }
 }
 
-async fn upgrade(State(state): State<Arc<DeliveryState>>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(state): State<Arc<DeliveryState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // The connection's peer, the callbacks' ClientIP (missive has no
+    // trusted-proxy setting: behind a proxy this is the proxy's address).
+    let client_ip = Some(peer.ip().to_canonical().to_string());
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             let shutdown = state.shutdown.clone();
             let tracker = state.sessions.clone();
-            tracker.track_future(session::run(socket, state, shutdown))
+            tracker.track_future(session::run(socket, state, shutdown, client_ip))
         })
 }
 

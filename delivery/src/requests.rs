@@ -16,7 +16,7 @@ const HISTORY_MAX: i64 = 100;
 fn error(id: Option<Value>, e: ApiError) -> ServerFrame {
     ServerFrame::Error {
         id,
-        code: e.code.code(),
+        code: e.client_code(),
         info: e.info,
     }
 }
@@ -25,12 +25,13 @@ pub async fn handle(
     state: &DeliveryState,
     user: &UserId,
     device: &str,
+    client_ip: Option<&str>,
     request: ClientFrame,
 ) -> ServerFrame {
     match request {
         ClientFrame::Send { id, msg } => match async {
             state.limits.check_user(user)?;
-            state.actions.send(user, &msg).await
+            state.actions.send(user, &msg, client_ip).await
         }
         .await
         {

@@ -12,6 +12,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use missive_core::{storable, time, ApiError, ErrorCode, UserId};
+use missive_ingest::actions::sessions::SessionChange;
+use missive_schemas::SessionAction;
 
 use crate::protocol::{ClientFrame, HistoryMessage, PushedMessage, Sender, ServerFrame};
 use crate::DeliveryState;
@@ -68,7 +70,12 @@ impl Outbox {
     }
 }
 
-pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: CancellationToken) {
+pub async fn run(
+    socket: WebSocket,
+    state: Arc<DeliveryState>,
+    shutdown: CancellationToken,
+    client_ip: Option<String>,
+) {
     let (mut sink, mut stream) = socket.split();
 
     // Login.
@@ -200,6 +207,22 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
         platform: &platform,
     };
     presence.beat().await;
+    // The session is on the log from here (best effort, in the background).
+    let mut session_log = SessionLog {
+        state: state.clone(),
+        user: user.clone(),
+        device: device.clone(),
+        platform: platform.clone(),
+        client_ip: client_ip.clone(),
+        login: None,
+    };
+    session_log.opened();
+    // How the session ends, for its closing event: until something else is
+    // known, the client stopped reading its frames (too slow or gone).
+    let mut ended = (
+        SessionAction::Disconnect,
+        "the client stopped reading its frames (too slow or gone)".to_owned(),
+    );
     let login_cursor = match state.pool.get().await {
         Ok(c) => inbox::last_cursor(&c, &user).await.unwrap_or(0),
         Err(_) => 0,
@@ -300,15 +323,16 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                     }
                     (Ok(request), Ok(())) => match in_flight.clone().try_acquire_owned() {
                         Ok(permit) => {
-                            let (state, user, device, outbox, too_slow) = (
+                            let (state, user, device, outbox, too_slow, client_ip) = (
                                 state.clone(),
                                 user.clone(),
                                 device.clone(),
                                 outbox.clone(),
                                 too_slow.clone(),
+                                client_ip.clone(),
                             );
                             requests.spawn(async move {
-                                let reply = requests::handle(&state, &user, &device, request).await;
+                                let reply = requests::handle(&state, &user, &device, client_ip.as_deref(), request).await;
                                 drop(permit);
                                 if !outbox.push(frame(&reply)).await {
                                     too_slow.cancel();
@@ -343,11 +367,30 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                     })).await;
                 }
 
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                // A close frame is the client saying goodbye (the protocol's
+                // logout); anything else is the connection dropping.
+                Some(Ok(Message::Close(frame))) => {
+                    ended = (
+                        SessionAction::Logout,
+                        match frame {
+                            Some(f) => format!("the client closed the session (close code {})", f.code),
+                            None => "the client closed the session".to_owned(),
+                        },
+                    );
+                    break;
+                }
+                None | Some(Err(_)) => {
+                    ended = (SessionAction::Disconnect, "the connection dropped".to_owned());
+                    break;
+                }
                 Some(Ok(_)) => {} // ping/pong are answered by the library
             },
             _ = too_slow.cancelled() => alive = false,
             _ = registration.closed.cancelled() => {
+                ended = (
+                    SessionAction::Kicked,
+                    "the app administrator closed this account's sessions (kick or account_delete)".to_owned(),
+                );
                 let _ = outbox.tx.try_send(close(
                     CLOSE_KICKED,
                     "the app administrator closed this account's sessions (kick or account deletion)",
@@ -364,11 +407,13 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
                     info: e.info.clone(),
                 }));
                 let _ = outbox.tx.try_send(close(CLOSE_USERSIG_EXPIRED, &e.info));
+                ended = (SessionAction::Disconnect, "the session's UserSig expired".to_owned());
                 break;
             }
             Some(_) = requests.join_next(), if !requests.is_empty() => {}
             _ = shutdown.cancelled() => {
                 let _ = outbox.tx.try_send(close(1001, "server shutting down"));
+                ended = (SessionAction::Disconnect, "the server is shutting down".to_owned());
                 break;
             }
         }
@@ -383,7 +428,81 @@ pub async fn run(socket: WebSocket, state: Arc<DeliveryState>, shutdown: Cancell
     }
     drop(registration);
     presence.leave().await;
+    session_log.closed(ended.0, ended.1);
     tracing::debug!(%user, %device, "session ended");
+}
+
+/// Puts a session's opening and closing on the log (`SessionChanged`,
+/// Tencent's `State.StateChange`), through ingest's device adapter, the
+/// one producer of this service. Best effort and never in the session's
+/// way: each append runs on a task of its own (tracked, so a shutdown
+/// waits for it, within the producer's time-out), the closing after the
+/// opening so they reach the log in order; an append the log refuses
+/// (unreachable broker, full backlog: the appender's backpressure rules)
+/// is logged and counted, not retried.
+struct SessionLog {
+    state: Arc<DeliveryState>,
+    user: UserId,
+    device: String,
+    platform: String,
+    client_ip: Option<String>,
+    login: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SessionLog {
+    fn change(&self, action: SessionAction, reason: String) -> SessionChange {
+        SessionChange {
+            device: self.device.clone(),
+            platform: self.platform.clone(),
+            action,
+            reason,
+            client_ip: self.client_ip.clone(),
+        }
+    }
+
+    fn opened(&mut self) {
+        let change = self.change(SessionAction::Login, "logged in".to_owned());
+        let (state, user) = (self.state.clone(), self.user.clone());
+        self.login = Some(
+            self.state
+                .sessions
+                .spawn(async move { record(&state, &user, change).await }),
+        );
+    }
+
+    fn closed(self, action: SessionAction, reason: String) {
+        let change = self.change(action, reason);
+        let (state, user, login) = (self.state.clone(), self.user, self.login);
+        self.state.sessions.spawn(async move {
+            if let Some(login) = login {
+                let _ = login.await;
+            }
+            record(&state, &user, change).await
+        });
+    }
+}
+
+async fn record(state: &DeliveryState, user: &UserId, change: SessionChange) {
+    let action = change.action.symbol();
+    let Ok(_slot) = state.session_appends.try_acquire() else {
+        metrics::counter!("missive_delivery_session_events_total", "action" => action, "result" => "refused")
+            .increment(1);
+        tracing::warn!(%user, action,
+            "too many session events wait for the log; this one is not appended");
+        return;
+    };
+    match state.actions.session_changed(user, change).await {
+        Ok(()) => {
+            metrics::counter!("missive_delivery_session_events_total", "action" => action, "result" => "appended")
+                .increment(1);
+        }
+        Err(e) => {
+            metrics::counter!("missive_delivery_session_events_total", "action" => action, "result" => "refused")
+                .increment(1);
+            tracing::warn!(%user, action, error = %e.info,
+                "session event not appended; the session goes on without it");
+        }
+    }
 }
 
 /// This session's row in the shared presence table.

@@ -12,6 +12,7 @@ use missive_core::{ApiError, ErrorCode, UserId};
 use missive_schemas::Channel;
 
 use crate::actions::send::SendReceipt;
+use crate::actions::sessions::SessionChange;
 use crate::actions::{user_actor, Actions, Actor};
 use crate::tencent::fields::Body;
 use crate::tencent::message::parse_message;
@@ -37,10 +38,12 @@ impl DeviceActions {
     }
 
     /// `msg` holds Tencent `sendmsg` fields; the sender is always `user`.
+    /// `client_ip` is the session's peer address (the callbacks' `ClientIP`).
     pub async fn send(
         &self,
         user: &UserId,
         msg: &Map<String, Value>,
+        client_ip: Option<&str>,
     ) -> Result<SendReceipt, ApiError> {
         let body = Body::new(msg);
         match body.get("From_Account") {
@@ -56,8 +59,22 @@ impl DeviceActions {
         let to = body.string(&["To_Account"], ErrorCode::ToAccountInvalid)?;
         let fields = parse_message(&body, Sender::User)?;
         let to = UserId::parse(to, "To_Account", ErrorCode::ToAccountInvalid)?;
-        let req = fields.request(user.clone(), to);
+        let mut req = fields.request(user.clone(), to);
+        req.client_ip = client_ip.map(str::to_owned);
         self.actions.sends.send(&actor(user), req).await
+    }
+
+    /// `user`'s session on this device opened or closed: a `SessionChanged`
+    /// event, appended under the appender's backpressure rules (refused at
+    /// once, never queued, while the log is unavailable).
+    pub async fn session_changed(
+        &self,
+        user: &UserId,
+        change: SessionChange,
+    ) -> Result<(), ApiError> {
+        self.actions
+            .record_session(&actor(user), user, change)
+            .await
     }
 
     /// Recalls a message `user` sent to `peer`; answered once the views hold it.

@@ -155,6 +155,7 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
                 forbid_after_send_callback: false,
                 no_unread: req.control.no_unread,
                 no_last_msg: req.control.no_last_msg,
+                client_ip: req.client_ip.clone(),
             }));
             let envelope = missive_schemas::Envelope {
                 event_id: uuid::Uuid::nil(),

@@ -63,6 +63,9 @@ async fn apply_relationship(
         | Event::ConversationPinned(_)
         | Event::ConversationMarked(_)
         | Event::MessageReceiptsSent(_) => {}
+        // Sessions opening and closing drive the State.StateChange callback;
+        // presence stays delivery's own (no view is built from them).
+        Event::SessionChanged(_) => {}
         Event::AccountDeleted(a) => {
             let stmt = tx
                 .prepare_cached(include_str!("sql/delete_account.sql"))

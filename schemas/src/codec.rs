@@ -22,7 +22,7 @@ pub const EVENTS_SCHEMA_JSON: &str = include_str!("../avro/events.avsc");
 
 /// The version number of the current schema; `avro/released/events.v{N}.avsc`
 /// is a copy of it (a test checks they are the same).
-pub const CURRENT_VERSION: u32 = 5;
+pub const CURRENT_VERSION: u32 = 6;
 
 /// Every released version of the event schema, oldest first. Records written
 /// with any of them decode; once a version is here it never changes or leaves
@@ -33,6 +33,7 @@ pub const RELEASED_SCHEMAS: &[(u32, &str)] = &[
     (3, include_str!("../avro/released/events.v3.avsc")),
     (4, include_str!("../avro/released/events.v4.avsc")),
     (5, include_str!("../avro/released/events.v5.avsc")),
+    (6, include_str!("../avro/released/events.v6.avsc")),
 ];
 
 /// The two marker bytes that open every single-object encoded record.

@@ -93,6 +93,8 @@ pub enum Event {
     ConversationMarked(ConversationMarked),
     /// Added in v5.
     MessageReceiptsSent(MessageReceiptsSent),
+    /// Added in v6.
+    SessionChanged(SessionChanged),
 }
 
 impl Event {
@@ -121,6 +123,7 @@ impl Event {
             Event::ConversationPinned(_) => "ConversationPinned",
             Event::ConversationMarked(_) => "ConversationMarked",
             Event::MessageReceiptsSent(_) => "MessageReceiptsSent",
+            Event::SessionChanged(_) => "SessionChanged",
         }
     }
 
@@ -147,6 +150,7 @@ impl Event {
             Event::ConversationPinned(p) => vec![&p.user_id, &p.peer],
             Event::ConversationMarked(m) => vec![&m.user_id, &m.peer],
             Event::MessageReceiptsSent(r) => vec![&r.reader, &r.peer],
+            Event::SessionChanged(s) => vec![&s.user_id],
         }
     }
 
@@ -159,7 +163,8 @@ impl Event {
             | Event::PushTokenRemoved(_)
             | Event::AccountDeleted(_)
             | Event::AccountKicked(_)
-            | Event::NoSpeakingSet(_) => None,
+            | Event::NoSpeakingSet(_)
+            | Event::SessionChanged(_) => None,
             _ => Some(self.key()),
         }
     }
@@ -188,6 +193,7 @@ impl Event {
         "ConversationPinned",
         "ConversationMarked",
         "MessageReceiptsSent",
+        "SessionChanged",
     ];
 
     /// The Kafka record key. Events about two users are keyed by their
@@ -217,6 +223,7 @@ impl Event {
             Event::ConversationPinned(p) => p.conversation_id.clone(),
             Event::ConversationMarked(m) => m.conversation_id.clone(),
             Event::MessageReceiptsSent(r) => r.conversation_id.clone(),
+            Event::SessionChanged(s) => s.user_id.clone(),
         }
     }
 }
@@ -357,6 +364,34 @@ pub struct MessageReceiptsSent {
     pub reader: String,
     pub peer: String,
     pub msg_keys: Vec<String>,
+}
+
+/// A WebSocket session of `user_id` opened or closed (Tencent's
+/// `State.StateChange`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionChanged {
+    pub user_id: String,
+    pub device: String,
+    pub platform: String,
+    pub action: SessionAction,
+    /// What happened, in words.
+    pub reason: String,
+    /// The connection's peer address, when known.
+    pub client_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SessionAction {
+    /// The session opened (its UserSig was accepted).
+    Login,
+    /// The client closed it cleanly (a WebSocket close frame).
+    Logout,
+    /// The connection dropped, or the server ended the session (too slow,
+    /// UserSig expired, shutting down).
+    Disconnect,
+    /// The app administrator closed it (kick, account_delete).
+    Kicked,
 }
 
 /// A device's token for offline push through a vendor.
@@ -509,6 +544,9 @@ pub struct MessageSent {
     pub no_unread: bool,
     /// Added in v4: `SendMsgControl` `NoLastMsg`, not the conversation's last message.
     pub no_last_msg: bool,
+    /// Added in v6: the sender's address as the WebSocket server saw it;
+    /// `None` for REST and commands-topic sends.
+    pub client_ip: Option<String>,
 }
 
 impl MessageSent {
@@ -722,6 +760,12 @@ avro_enum!(PushPlatform {
     Oppo => "OPPO",
     Vivo => "VIVO",
     Meizu => "MEIZU",
+});
+avro_enum!(SessionAction {
+    Login => "LOGIN",
+    Logout => "LOGOUT",
+    Disconnect => "DISCONNECT",
+    Kicked => "KICKED",
 });
 avro_enum!(PushTokenRemovalReason {
     Unregistered => "UNREGISTERED",
@@ -979,6 +1023,17 @@ impl Event {
                     )
                     .build(),
             ),
+            Event::SessionChanged(c) => (
+                22,
+                RecordBuilder::with_capacity(6)
+                    .field("user_id", c.user_id.as_str())
+                    .field("device", c.device.as_str())
+                    .field("platform", c.platform.as_str())
+                    .field("action", c.action.to_value())
+                    .field("reason", c.reason.as_str())
+                    .field("client_ip", optional_string(&c.client_ip))
+                    .build(),
+            ),
         };
         Value::Union(index, Box::new(value))
     }
@@ -1207,6 +1262,17 @@ impl Event {
                     msg_keys,
                 })
             }
+            22 => {
+                let mut r = RecordReader::new("SessionChanged", value)?;
+                Event::SessionChanged(SessionChanged {
+                    user_id: r.string("user_id")?,
+                    device: r.string("device")?,
+                    platform: r.string("platform")?,
+                    action: SessionAction::from_symbol(&r.symbol("action")?)?,
+                    reason: r.string("reason")?,
+                    client_ip: r.optional_string("client_ip")?,
+                })
+            }
             other => return Err(DecodeError::Shape(format!("unknown event kind #{other}"))),
         })
     }
@@ -1313,7 +1379,7 @@ impl BlockChange {
 
 impl MessageSent {
     fn to_value(&self) -> Value {
-        RecordBuilder::with_capacity(20)
+        RecordBuilder::with_capacity(21)
             .field("msg_key", self.msg_key.as_str())
             .field("conversation_id", self.conversation_id.as_str())
             .field("from_account", self.from_account.as_str())
@@ -1366,6 +1432,7 @@ impl MessageSent {
             )
             .field("no_unread", self.no_unread)
             .field("no_last_msg", self.no_last_msg)
+            .field("client_ip", optional_string(&self.client_ip))
             .build()
     }
 
@@ -1414,6 +1481,7 @@ impl MessageSent {
             forbid_after_send_callback: r.boolean("forbid_after_send_callback")?,
             no_unread: r.boolean("no_unread")?,
             no_last_msg: r.boolean("no_last_msg")?,
+            client_ip: r.optional_string("client_ip")?,
         })
     }
 }

@@ -29,6 +29,7 @@ pub fn text(msg_key: &str, from: &str, to: &str, text: &str, sent_at: i64) -> Me
         forbid_after_send_callback: false,
         no_unread: false,
         no_last_msg: false,
+        client_ip: None,
     }
 }
 
@@ -604,6 +605,63 @@ pub fn v5_conversation_events() -> Vec<(&'static str, Envelope)> {
     ]
 }
 
+/// v6: a send over WebSocket with the sender's address, and a session
+/// opening and closing.
+pub fn v6_events() -> Vec<(&'static str, Envelope)> {
+    let mut ws = text(
+        "93847640_1287660_0a1b2c3d4e5f",
+        "alice",
+        "bob",
+        "hi from my phone",
+        1_700_000_006_000,
+    );
+    ws.client_ip = Some("203.0.113.7".into());
+    let session = |user: &str, action, reason: &str| {
+        Event::SessionChanged(SessionChanged {
+            user_id: user.into(),
+            device: "phone-1".into(),
+            platform: "iOS".into(),
+            action,
+            reason: reason.into(),
+            client_ip: Some("203.0.113.7".into()),
+        })
+    };
+    let envelope = |id: &str, at: i64, event: Event| Envelope {
+        event_id: Uuid::parse_str(id).expect("uuid"),
+        occurred_at: at,
+        origin: Origin {
+            channel: Channel::Websocket,
+            actor: "alice".into(),
+            admin: false,
+            instance: "delivery-1".into(),
+        },
+        event,
+    };
+    let sent = envelope(
+        "01890a5d-ac96-774b-bcce-b302099a8600",
+        1_700_000_006_000,
+        Event::MessageSent(Box::new(ws)),
+    );
+    let login = envelope(
+        "01890a5d-ac96-774b-bcce-b302099a8601",
+        1_700_000_006_001,
+        session("alice", SessionAction::Login, "logged in"),
+    );
+    let mut kicked = login.clone();
+    kicked.event_id = Uuid::parse_str("01890a5d-ac96-774b-bcce-b302099a8602").unwrap();
+    kicked.occurred_at = 1_700_000_006_002;
+    if let Event::SessionChanged(c) = &mut kicked.event {
+        c.action = SessionAction::Kicked;
+        c.reason = "the app administrator closed this account's sessions".into();
+        c.client_ip = None;
+    }
+    vec![
+        ("message_sent_over_websocket", sent),
+        ("session_changed_login", login),
+        ("session_changed_kicked", kicked),
+    ]
+}
+
 /// Every named sample. Each has a golden vector under `schemas/golden/vN/`,
 /// where N is the schema version that introduced its kind.
 pub fn golden() -> Vec<(&'static str, Envelope)> {
@@ -617,5 +675,6 @@ pub fn golden() -> Vec<(&'static str, Envelope)> {
     all.extend(v4_events());
     all.extend(v5_events());
     all.extend(v5_conversation_events());
+    all.extend(v6_events());
     all
 }

@@ -98,6 +98,12 @@ fn as_kept_by(version: u32, envelope: &Envelope) -> Envelope {
             _ => {}
         }
     }
+    if version < 6 {
+        if let missive_schemas::Event::MessageSent(m) = &mut kept.event {
+            // The sender's address, added in v6.
+            m.client_ip = None;
+        }
+    }
     kept
 }
 

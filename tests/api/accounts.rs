@@ -78,13 +78,13 @@ async fn account_check_and_sends_between_unknown_accounts() {
         json!([{"To_Account": "ghost", "ErrorCode": 70107}])
     );
 
-    let on_log = app.events_on_log();
+    let on_log = app.changes_on_log();
     let to_ghost = app.rest("openim/sendmsg", send("alice", "ghost", 1)).await;
     assert_eq!(to_ghost["ErrorCode"], 20003, "{to_ghost}");
     assert!(to_ghost["ErrorInfo"].as_str().unwrap().contains("ghost"));
     let from_ghost = app.rest("openim/sendmsg", send("ghost", "bob", 2)).await;
     assert_eq!(from_ghost["ErrorCode"], 20003, "{from_ghost}");
-    assert_eq!(app.events_on_log(), on_log, "a refused send logs nothing");
+    assert_eq!(app.changes_on_log(), on_log, "a refused send logs nothing");
     let ok = app.rest("openim/sendmsg", send("alice", "bob", 3)).await;
     assert_eq!(ok["ErrorCode"], 0, "{ok}");
     // batchsendmsg lists the unknown recipient and reaches the others.

@@ -41,7 +41,7 @@ async fn a_stopped_broker_gets_retryable_refusals_and_ingest_recovers_by_itself(
         app.send_text("alice", "bob", r, "before the outage").await;
     }
     app.wait_projected().await;
-    let on_log_before = app.events_on_log();
+    let on_log_before = app.changes_on_log();
     assert_eq!(on_log_before, 5);
 
     broker.kill();
@@ -92,6 +92,34 @@ async fn a_stopped_broker_gets_retryable_refusals_and_ingest_recovers_by_itself(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(unreachable);
+    // A WebSocket login does not wait for the log: it succeeds while the
+    // broker is gone, and its session event (State.StateChange) is refused
+    // under the same rules as a send, counted and logged, never queued.
+    let started = std::time::Instant::now();
+    let mut carol = app.ws("carol", "phone").await;
+    carol.next_of("sync_done").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the login waited {:?} for the log",
+        started.elapsed()
+    );
+    let delivery = app.delivery.as_ref().unwrap().addr;
+    let mut counted = false;
+    for _ in 0..100 {
+        let metrics = app.metrics(delivery).await;
+        if metrics.lines().any(|l| {
+            l.starts_with("missive_delivery_session_events_total")
+                && l.contains("LOGIN")
+                && l.contains("refused")
+        }) {
+            counted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(counted, "the refused session event is counted");
+    let pong = carol.request(1, json!({"type": "ping"})).await;
+    assert_eq!(pong["type"], "pong", "the session goes on: {pong}");
     // Readiness says so too, naming the broker; so does the projector's.
     let ready = |addr| {
         let http = app.http.clone();
@@ -126,7 +154,7 @@ async fn a_stopped_broker_gets_retryable_refusals_and_ingest_recovers_by_itself(
 
     broker.start_process().await.expect("the broker restarts");
     // Nothing refused reached the log.
-    assert_eq!(app.events_on_log(), on_log_before);
+    assert_eq!(app.changes_on_log(), on_log_before);
     // The same ingest, not restarted, accepts the retries (same MsgRandom and MsgSeq).
     for body in &bodies {
         let mut tries = 0;

@@ -47,7 +47,7 @@ async fn a_batch_reaches_every_valid_recipient_once_with_one_msgkey() {
         );
     }
 
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     let many: Vec<String> = (0..501).map(|i| format!("user{i}")).collect();
     let reply = app
         .rest(
@@ -71,7 +71,7 @@ async fn a_batch_reaches_every_valid_recipient_once_with_one_msgkey() {
         .await;
     assert_eq!(reply["ErrorCode"], 90002, "{reply}");
     assert_eq!(
-        app.events_on_log(),
+        app.changes_on_log(),
         before,
         "rejected batches appended nothing"
     );
@@ -128,6 +128,6 @@ async fn imported_messages_keep_their_time_and_history_imports_are_not_pushed() 
         let reply = app.rest("openim/importmsg", body).await;
         assert_eq!(reply["ErrorCode"], code, "{reply}");
     }
-    assert_eq!(app.events_on_log(), 2);
+    assert_eq!(app.changes_on_log(), 2);
     app.stop().await;
 }

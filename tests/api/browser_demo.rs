@@ -244,7 +244,7 @@ async fn two_browser_users_chat_one_comes_back_to_what_was_sent_and_a_recall_sho
     // bob typing shows on alice's page (never stored: nothing on the log).
     // The server relays one typing frame per 2 s per pair and refuses the
     // rest, so bob goes on typing as a person does until alice sees it.
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         type_into(&bob, "#text", "t").await;
@@ -257,7 +257,7 @@ async fn two_browser_users_chat_one_comes_back_to_what_was_sent_and_a_recall_sho
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    assert_eq!(app.events_on_log(), before);
+    assert_eq!(app.changes_on_log(), before);
 
     // alice has a second contact (its order against bob's depends on the
     // second they were last active: the page's cache keeps message times in

@@ -217,8 +217,9 @@ async fn the_before_send_callback_refuses_drops_rewrites_and_fails_open_or_close
     let pushed = bob.next_of("message").await;
     assert_eq!(pushed["body"][0]["MsgContent"]["Text"], "hello");
 
-    // Refused: the sender gets 20006 with the app server's reason; nothing is logged.
-    let on_log = app.events_on_log();
+    // Refused: the sender gets 20006 with the app server's reason; no
+    // message is logged (sessions opening and closing are, since v6).
+    let on_log = sent_events(&app.config).len();
     let refused = sendmsg_at(&app, ingest, msg("alice", "bob", 2, "refuse me")).await;
     assert_eq!(refused["ActionStatus"], "FAIL");
     assert_eq!(refused["ErrorCode"], 20006, "{refused}");
@@ -226,15 +227,37 @@ async fn the_before_send_callback_refuses_drops_rewrites_and_fails_open_or_close
         .as_str()
         .unwrap()
         .contains("no swearing"));
+    // The app server's own code (120001..=130000) and reason reach the
+    // sender as they are, as Tencent passes them through: over REST ...
     let custom = sendmsg_at(&app, ingest, msg("alice", "bob", 3, "refuse with my code")).await;
-    assert_eq!(custom["ErrorCode"], 20006, "{custom}");
-    assert!(custom["ErrorInfo"].as_str().unwrap().contains("120005"));
-    assert!(custom["ErrorInfo"]
-        .as_str()
-        .unwrap()
-        .contains("banned word"));
+    assert_eq!(custom["ActionStatus"], "FAIL");
+    assert_eq!(custom["ErrorCode"], 120_005, "{custom}");
+    assert_eq!(custom["ErrorInfo"], "banned word", "{custom}");
+    // ... and in a WebSocket error frame.
+    let mut alice = app.ws("alice", "laptop").await;
+    alice.next_of("sync_done").await;
+    let ws_refused = alice
+        .request(
+            1,
+            json!({"type": "send", "msg": {"To_Account": "bob", "MsgRandom": 31,
+                "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "refuse with my code"}}]}}),
+        )
+        .await;
+    assert_eq!(ws_refused["type"], "error", "{ws_refused}");
+    assert_eq!(ws_refused["code"], 120_005, "{ws_refused}");
+    assert_eq!(ws_refused["info"], "banned word", "{ws_refused}");
+    let ws_refused = alice
+        .request(
+            2,
+            json!({"type": "send", "msg": {"To_Account": "bob", "MsgRandom": 32,
+                "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "refuse me"}}]}}),
+        )
+        .await;
+    assert_eq!(ws_refused["code"], 20006, "{ws_refused}");
+    assert!(ws_refused["info"].as_str().unwrap().contains("no swearing"));
+    drop(alice);
     assert_eq!(
-        app.events_on_log(),
+        sent_events(&app.config).len(),
         on_log,
         "a refused message is not logged"
     );
@@ -270,14 +293,14 @@ async fn the_before_send_callback_refuses_drops_rewrites_and_fails_open_or_close
     let mut closed_config = (*app.config).clone();
     closed_config.callbacks.before_send_fail_open = false;
     let closed_ingest = start_ingest(&Arc::new(closed_config)).await;
-    let on_log = app.events_on_log();
+    let on_log = sent_events(&app.config).len();
     let closed = sendmsg_at(&app, closed_ingest.addr, msg("alice", "bob", 9, "slow")).await;
     assert_eq!(closed["ErrorCode"], 20006, "{closed}");
     assert!(closed["ErrorInfo"]
         .as_str()
         .unwrap()
         .contains("no answer within 300 ms"));
-    assert_eq!(app.events_on_log(), on_log);
+    assert_eq!(sent_events(&app.config).len(), on_log);
     closed_ingest.shutdown().await;
 
     // What bob saw live, in order: the forbidden-callback one, the rewrite,
@@ -655,14 +678,239 @@ async fn a_rewrite_over_the_size_limit_is_no_valid_answer() {
     let mut closed_config = (*app.config).clone();
     closed_config.callbacks.before_send_fail_open = false;
     let closed_ingest = start_ingest(&Arc::new(closed_config)).await;
-    let on_log = app.events_on_log();
+    let on_log = app.changes_on_log();
     let closed = sendmsg_at(&app, closed_ingest.addr, msg("alice", "bob", 2, "short")).await;
     assert_eq!(closed["ErrorCode"], 20006, "{closed}");
     assert!(closed["ErrorInfo"]
         .as_str()
         .unwrap()
         .contains("at most 12288"));
-    assert_eq!(app.events_on_log(), on_log, "nothing logged");
+    assert_eq!(app.changes_on_log(), on_log, "nothing logged");
     closed_ingest.shutdown().await;
+    app.stop().await;
+}
+
+/// The calls of `command` the fake app server has received, once there are `n`.
+async fn calls_of(server: &AppServer, command: &str, n: usize) -> Vec<Call> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let calls: Vec<Call> = server
+            .calls()
+            .into_iter()
+            .filter(|c| c.query["CallbackCommand"] == command)
+            .collect();
+        if calls.len() >= n {
+            return calls;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {n} {command} calls: {calls:#?}",
+            calls.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn state_change_reports_logins_logouts_disconnects_and_kicks_from_the_log() {
+    let server = AppServer::start(|_, _| (StatusCode::OK, ok(0), Duration::ZERO)).await;
+    let url = server.url();
+    let app = TestApp::spawn_with(|c| {
+        c.callbacks.url = url;
+        c.callbacks.state_change = true;
+        c.callbacks.new_group_from_start = true;
+    })
+    .await;
+    app.import_accounts(&["alice"]).await;
+    let (stop, task) = start_worker(&app.config).await;
+    const STATE: &str = "State.StateChange";
+
+    // A logout: the client closes the session with a close frame.
+    let mut phone = app.ws("alice", "phone").await;
+    phone.next_of("sync_done").await;
+    phone.stream.close(None).await.unwrap();
+    calls_of(&server, STATE, 2).await;
+    // A disconnect: the connection drops without one.
+    let mut laptop = app.ws("alice", "laptop").await;
+    laptop.next_of("sync_done").await;
+    drop(laptop);
+    calls_of(&server, STATE, 4).await;
+    // A kick: the administrator closes the account's sessions.
+    let mut tablet = app.ws("alice", "tablet").await;
+    tablet.next_of("sync_done").await;
+    let r = app
+        .rest("im_open_login_svc/kick", json!({"UserID": "alice"}))
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    loop {
+        if tablet.next().await["type"] == "closed" {
+            break;
+        }
+    }
+    let calls = calls_of(&server, STATE, 6).await;
+
+    // Tencent's body, in the order of the log, each session's login first.
+    let got: Vec<(String, String, String)> = calls
+        .iter()
+        .map(|c| {
+            let info = &c.body["Info"];
+            (
+                info["Action"].as_str().unwrap().to_owned(),
+                info["Reason"].as_str().unwrap().to_owned(),
+                info["To_Account"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("Login", "Register"),
+        ("Logout", "Unregister"),
+        ("Login", "Register"),
+        ("Disconnect", "LinkClose"),
+        ("Login", "Register"),
+        ("Logout", "Kicked"),
+    ];
+    assert_eq!(
+        got,
+        want.map(|(a, r)| (a.to_owned(), r.to_owned(), "alice".to_owned())),
+        "{calls:#?}"
+    );
+    for c in &calls {
+        assert_eq!(c.body["CallbackCommand"], STATE);
+        assert!(c.body["EventTime"].as_i64().unwrap() > 0);
+        assert_eq!(c.body["EventId"].as_str(), c.event_id_header.as_deref());
+        // The session's peer address, and the platform it declared at login.
+        assert_eq!(c.query["ClientIP"], "127.0.0.1", "{c:?}");
+        assert_eq!(c.query["OptPlatform"], "Web", "{c:?}");
+        assert_eq!(c.query["SdkAppid"], app.config.sdkappid.to_string());
+    }
+
+    // What the log holds: one event per change, from the device's session.
+    let sessions = app.sessions_on_log();
+    let logged: Vec<(&str, missive_schemas::SessionAction)> = sessions
+        .iter()
+        .map(|s| (s.device.as_str(), s.action))
+        .collect();
+    use missive_schemas::SessionAction::*;
+    assert_eq!(
+        logged,
+        [
+            ("phone", Login),
+            ("phone", Logout),
+            ("laptop", Login),
+            ("laptop", Disconnect),
+            ("tablet", Login),
+            ("tablet", Kicked),
+        ]
+    );
+    assert!(sessions.iter().all(|s| s.user_id == "alice"
+        && s.platform == "Web"
+        && s.client_ip.as_deref() == Some("127.0.0.1")));
+
+    // The views ignore sessions: a rebuild gives the live views, and calls nothing.
+    app.wait_projected().await;
+    let before = server.calls().len();
+    let (live, rebuilt) = app.rebuild_digests(100).await;
+    assert_eq!(live, rebuilt);
+    assert_eq!(server.calls().len(), before);
+    stop.cancel();
+    task.await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn websocket_sends_carry_the_client_ip_and_message_callbacks_the_unread_count() {
+    let server = AppServer::start(|_, _| (StatusCode::OK, ok(0), Duration::ZERO)).await;
+    let url = server.url();
+    let app = TestApp::spawn_with(|c| {
+        c.accounts.allow_unknown = false;
+        c.callbacks.url = url;
+        c.callbacks.before_send_msg = true;
+        c.callbacks.after_send_msg = true;
+        c.callbacks.after_msg_withdraw = true;
+        c.callbacks.after_msg_report = true;
+        c.callbacks.new_group_from_start = true;
+    })
+    .await;
+    app.import_accounts(&["alice", "bob"]).await;
+    const BEFORE: &str = "C2C.CallbackBeforeSendMsg";
+    const AFTER: &str = "C2C.CallbackAfterSendMsg";
+
+    // A WebSocket send: the before-send callback names the session's peer.
+    let mut alice = app.ws("alice", "phone").await;
+    alice.next_of("sync_done").await;
+    let one = alice
+        .request(
+            1,
+            json!({"type": "send", "msg": {"To_Account": "bob", "MsgRandom": 1,
+                "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "one"}}]}}),
+        )
+        .await;
+    assert_eq!(one["type"], "sent", "{one}");
+    let asked = calls_of(&server, BEFORE, 1).await;
+    assert_eq!(asked[0].query["ClientIP"], "127.0.0.1");
+    assert_eq!(asked[0].query["OptPlatform"], "Unknown");
+    // REST sends come from the app server: no ClientIP.
+    let two = app.send_text("alice", "bob", 2, "two").await;
+    let three = app.send_text("alice", "bob", 3, "three").await;
+    let asked = calls_of(&server, BEFORE, 3).await;
+    assert_eq!(asked[1].query["ClientIP"], "");
+    assert_eq!(asked[1].query["OptPlatform"], "RESTAPI");
+    // The address is recorded in the event (schema v6) for the after-callbacks.
+    let events = sent_events(&app.config);
+    let one_key = one["msg_key"].as_str().unwrap();
+    assert_eq!(events[one_key].client_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(events[two["MsgKey"].as_str().unwrap()].client_ip, None);
+
+    // The after-send callbacks, made once all three are in the views: bob
+    // has three unread from alice when each is made.
+    app.wait_projected().await;
+    let (stop, task) = start_worker(&app.config).await;
+    let after = calls_of(&server, AFTER, 3).await;
+    let keys: Vec<&str> = after
+        .iter()
+        .map(|c| c.body["MsgKey"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            one_key,
+            two["MsgKey"].as_str().unwrap(),
+            three["MsgKey"].as_str().unwrap()
+        ]
+    );
+    for c in &after {
+        assert_eq!(c.body["UnreadMsgNum"], 3, "{c:?}");
+    }
+    assert_eq!(after[0].query["ClientIP"], "127.0.0.1");
+    assert_eq!(after[1].query["ClientIP"], "");
+    stop.cancel();
+    task.await.unwrap();
+
+    // alice recalls "three" and bob reads up to "one": one unread ("two")
+    // when the recall and the read report are called back.
+    let r = app
+        .rest(
+            "openim/admin_msgwithdraw",
+            json!({"From_Account": "alice", "To_Account": "bob", "MsgKey": three["MsgKey"]}),
+        )
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    let mut bob = app.ws("bob", "pad").await;
+    bob.next_of("sync_done").await;
+    let read = bob
+        .request(1, json!({"type": "read", "peer": "alice", "seq": 1}))
+        .await;
+    assert_eq!(read["type"], "ok", "{read}");
+    app.wait_projected().await;
+    let (stop, task) = start_worker(&app.config).await;
+    let withdraw = calls_of(&server, "C2C.CallbackAfterMsgWithDraw", 1).await;
+    assert_eq!(withdraw[0].body["UnreadMsgNum"], 1, "{withdraw:?}");
+    let report = calls_of(&server, "C2C.CallbackAfterMsgReport", 1).await;
+    assert_eq!(report[0].body["Report_Account"], "bob");
+    assert_eq!(report[0].body["UnreadMsgNum"], 1, "{report:?}");
+    // Only sends and sessions record the address (docs/callbacks.md).
+    assert_eq!(report[0].query["ClientIP"], "");
+    stop.cancel();
+    task.await.unwrap();
     app.stop().await;
 }

@@ -100,7 +100,7 @@ async fn deleting_a_conversation_with_clear_ramble_clears_only_that_users_histor
     assert_eq!(history(&app, "bo", "cy").await, ["from cy"]);
 
     // Malformed requests change nothing.
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     for (body, code) in [
         (
             json!({"From_Account": "bo", "Type": 2, "To_Account": "amy"}),
@@ -120,7 +120,7 @@ async fn deleting_a_conversation_with_clear_ramble_clears_only_that_users_histor
         let reply = app.rest("recentcontact/delete", body.clone()).await;
         assert_eq!(reply["ErrorCode"], code, "{body}: {reply}");
     }
-    assert_eq!(app.events_on_log(), before);
+    assert_eq!(app.changes_on_log(), before);
 
     // The log reproduces it: a rebuild gives the same views.
     app.wait_projected().await;
@@ -240,7 +240,7 @@ async fn pinned_conversations_come_first_until_unpinned_or_deleted() {
     );
 
     // Malformed requests change nothing.
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     for (body, code) in [
         (
             json!({"From_Account": "bo", "Type": 1, "To_Account": "di"}),
@@ -266,7 +266,7 @@ async fn pinned_conversations_come_first_until_unpinned_or_deleted() {
         .request(4, json!({"type": "pin", "peer": "", "pinned": true}))
         .await;
     assert_eq!(reply["code"], 90003, "{reply}");
-    assert_eq!(app.events_on_log(), before);
+    assert_eq!(app.changes_on_log(), before);
 
     app.wait_projected().await;
     let (live, rebuilt) = app.rebuild_digests(5_000).await;
@@ -355,7 +355,7 @@ async fn mark_contact_sets_and_clears_standard_bits_and_the_custom_mark() {
     assert_eq!(marks(&app, "bo").await, [json!(["amy", bit40, "abcd"])]);
 
     // A bad item refuses the whole call, and nothing is appended.
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     for (body, code) in [
         (
             json!({"From_Account": "bo", "MarkItem": [
@@ -377,7 +377,7 @@ async fn mark_contact_sets_and_clears_standard_bits_and_the_custom_mark() {
         let reply = app.rest("recentcontact/mark_contact", body.clone()).await;
         assert_eq!(reply["ErrorCode"], code, "{body}: {reply}");
     }
-    assert_eq!(app.events_on_log(), before);
+    assert_eq!(app.changes_on_log(), before);
 
     app.wait_projected().await;
     let (live, rebuilt) = app.rebuild_digests(5_000).await;

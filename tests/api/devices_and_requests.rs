@@ -208,7 +208,7 @@ async fn history_reads_recalls_and_contacts_over_the_websocket() {
     assert_eq!(again["code"], 20023, "{again}");
 
     // Bad requests: precise errors carrying the id, and nothing appended.
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     for (id, frame, code) in [
         (
             20,
@@ -247,7 +247,7 @@ async fn history_reads_recalls_and_contacts_over_the_websocket() {
         assert_eq!(r["type"], "error", "{frame}: {r}");
         assert_eq!(r["code"], code, "{frame}: {r}");
     }
-    assert_eq!(app.events_on_log(), before);
+    assert_eq!(app.changes_on_log(), before);
     app.stop().await;
 }
 

@@ -222,7 +222,7 @@ fn random_strings_through_rest_and_websocket_are_refused_or_stored_identically()
         ws.next_of("sync_done").await;
         ws
     }));
-    let log_before = app.events_on_log();
+    let log_before = app.changes_on_log();
     let accepted: Mutex<Accepted> = Mutex::new(HashMap::new());
     let refused: Mutex<std::collections::BTreeMap<u64, usize>> = Mutex::default();
     let next = std::sync::atomic::AtomicU32::new(1);
@@ -286,7 +286,7 @@ fn random_strings_through_rest_and_websocket_are_refused_or_stored_identically()
         let accepted = accepted.into_inner().unwrap();
         // Exactly the accepted sends are on the log, and all are projected
         // (wait_projected fails if the projector stalls).
-        assert_eq!(app.events_on_log() - log_before, accepted.len() as i64);
+        assert_eq!(app.changes_on_log() - log_before, accepted.len() as i64);
         app.wait_projected().await;
         // Every accepted string reads back identical.
         let history = history(&app).await;

@@ -518,7 +518,7 @@ async fn token_registration_api_validates_and_moves_tokens() {
     let apns = "a1".repeat(32);
 
     // Bad input: a precise code, and nothing on the log or in the view.
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     let ok = json!({"From_Account": "kim", "DeviceId": "phone", "Platform": "apns", "Token": apns});
     let with = |k: &str, v: Value| {
         let mut b = ok.clone();
@@ -564,7 +564,7 @@ async fn token_registration_api_validates_and_moves_tokens() {
         .rest_raw("missive_push/set_token", &user_query, ok.to_string())
         .await;
     assert_eq!(reply["ErrorCode"], 60010, "admin only: {reply}");
-    assert_eq!(app.events_on_log(), before, "bad input appended nothing");
+    assert_eq!(app.changes_on_log(), before, "bad input appended nothing");
     assert_eq!(app.scalar("SELECT count(*) FROM live_push_tokens").await, 0);
 
     // Register: acknowledged once the view has it.

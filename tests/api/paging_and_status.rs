@@ -66,7 +66,7 @@ async fn getroammsg_pages_a_large_max_cnt_to_the_end() {
     assert_eq!(seen.iter().cloned().collect::<HashSet<_>>(), keys);
 
     // MaxCnt below 1 is still refused, and changes nothing.
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     for bad in [0, -5] {
         let reply = app
             .rest(
@@ -77,7 +77,7 @@ async fn getroammsg_pages_a_large_max_cnt_to_the_end() {
             .await;
         assert_eq!(reply["ErrorCode"], 20001, "{reply}");
     }
-    assert_eq!(app.events_on_log(), before);
+    assert_eq!(app.changes_on_log(), before);
     app.stop().await;
 }
 

@@ -34,7 +34,7 @@ async fn the_app_is_limited_per_rest_api_with_60007_and_nothing_is_appended() {
         c.limits.user_sends_per_sec = 0;
     })
     .await;
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     let replies = flood(
         &app,
         "openim/sendmsg",
@@ -59,7 +59,7 @@ async fn the_app_is_limited_per_rest_api_with_60007_and_nothing_is_appended() {
         );
     }
     // Exactly the accepted sends are on the log.
-    assert_eq!(app.events_on_log() - before, accepted as i64);
+    assert_eq!(app.changes_on_log() - before, accepted as i64);
     app.wait_projected().await;
     app.wait_for_count("SELECT count(*) FROM messages", accepted as i64)
         .await;
@@ -87,7 +87,7 @@ async fn one_users_rest_flood_does_not_touch_another_users_sends() {
         c.limits.user_sends_burst = 3;
     })
     .await;
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     // alice floods while bob sends his burst, all at once.
     let mut bodies: Vec<Value> = (0..40).map(|i| send("alice", "carol", i)).collect();
     bodies.extend((0..3).map(|i| send("bob", "carol", 1000 + i)));
@@ -113,7 +113,7 @@ async fn one_users_rest_flood_does_not_touch_another_users_sends() {
             "{r}"
         );
     }
-    assert_eq!(app.events_on_log() - before, (alice_ok + 3) as i64);
+    assert_eq!(app.changes_on_log() - before, (alice_ok + 3) as i64);
     // All of bob's reach carol.
     app.wait_for_count(
         "SELECT count(*) FROM messages WHERE from_account = 'bob'",
@@ -148,7 +148,7 @@ async fn one_users_websocket_flood_does_not_touch_another_users_sends() {
     bob.next_of("sync_done").await;
     let mut carol = app.ws("carol", "phone").await;
     carol.next_of("sync_done").await;
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
 
     // alice sends 30 frames without waiting; bob sends his 3 meanwhile.
     for i in 0..30u32 {
@@ -183,7 +183,7 @@ async fn one_users_websocket_flood_does_not_touch_another_users_sends() {
             bob_sent += 1;
         }
     }
-    assert_eq!(app.events_on_log() - before, alice_sent + 3);
+    assert_eq!(app.changes_on_log() - before, alice_sent + 3);
     // carol receives every accepted message, bob's three among them.
     let mut from_bob = 0;
     for _ in 0..(alice_sent + 3) {
@@ -211,7 +211,7 @@ async fn every_websocket_request_type_is_rate_limited_per_user() {
     alice.next_of("sync_done").await;
     let mut bob = app.ws("bob", "phone").await;
     bob.next_of("sync_done").await;
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
 
     let kinds = [
         json!({"type": "history", "peer": "bob"}),
@@ -271,6 +271,6 @@ async fn every_websocket_request_type_is_rate_limited_per_user() {
     assert_eq!(reply["type"], "history", "{reply}");
     // Limited requests changed nothing (alice's accepted read and push_token
     // changes are appended, nothing else).
-    assert!(app.events_on_log() - before <= 3);
+    assert!(app.changes_on_log() - before <= 3);
     app.stop().await;
 }

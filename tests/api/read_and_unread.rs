@@ -91,7 +91,7 @@ async fn unread_counts_follow_sends_reads_and_recalls() {
         1
     );
 
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     for (api, body, code) in [
         (
             "openim/admin_set_msg_read",
@@ -113,7 +113,7 @@ async fn unread_counts_follow_sends_reads_and_recalls() {
         let reply = app.rest(api, body).await;
         assert_eq!(reply["ErrorCode"], code, "{api}: {reply}");
     }
-    assert_eq!(app.events_on_log(), before);
+    assert_eq!(app.changes_on_log(), before);
     app.stop().await;
 }
 

@@ -112,7 +112,7 @@ async fn receipts_reach_the_senders_devices_and_is_peer_read_follows_reads() {
 
     // Refused, and nothing appended: a message that asked for no receipt,
     // one the reader sent, an unknown key, none at all.
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     for (keys, code) in [
         (json!([k3]), 20001),
         (json!([k4]), 20022),
@@ -134,7 +134,7 @@ async fn receipts_reach_the_senders_devices_and_is_peer_read_follows_reads() {
         )
         .await;
     assert_eq!(reply["ErrorCode"], 90054, "{reply}");
-    assert_eq!(app.events_on_log(), before);
+    assert_eq!(app.changes_on_log(), before);
 
     // A read report (the read position) makes IsPeerRead 1 for everything
     // up to it, receipt or not; ann's own unread message from ben stays 0.
@@ -177,7 +177,7 @@ async fn typing_reaches_the_peers_online_devices_only_and_is_never_stored() {
     ben_laptop.next_of("sync_done").await;
     let mut ann = app.ws("ann", "phone").await;
     ann.next_of("sync_done").await;
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
 
     let reply = ann
         .request(1, json!({"type": "typing", "peer": "ben"}))
@@ -219,7 +219,7 @@ async fn typing_reaches_the_peers_online_devices_only_and_is_never_stored() {
     assert_eq!(reply["code"], 90003, "{reply}");
 
     // Never on the log, never in a view.
-    assert_eq!(app.events_on_log(), before);
+    assert_eq!(app.changes_on_log(), before);
     assert_eq!(app.scalar("SELECT count(*) FROM inbox").await, 0);
     app.stop().await;
 }

@@ -72,7 +72,7 @@ async fn recall_and_edit_reach_both_parties_and_keep_seqs_dense() {
     assert_eq!(tombstone["MsgBody"], json!([]));
     assert_eq!(tombstone["ConversationSeq"], 1);
 
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     for (api, body, code) in [
         (
             "openim/admin_msgwithdraw",
@@ -115,7 +115,7 @@ async fn recall_and_edit_reach_both_parties_and_keep_seqs_dense() {
         assert_eq!(reply["ErrorCode"], code, "{api}: {reply}");
     }
     assert_eq!(
-        app.events_on_log(),
+        app.changes_on_log(),
         before,
         "rejected recalls and edits appended nothing"
     );

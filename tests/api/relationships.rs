@@ -443,7 +443,7 @@ async fn friends_only_and_refusing_blocks_answer_with_tencents_codes() {
     // Refused sends appended nothing: 2 accepted client sends + 1 admin send
     // + 3 "now friends" notices + 4 relationship changes + 4 account imports.
     app.wait_for_count("SELECT count(*) FROM messages", 6).await;
-    assert_eq!(app.events_on_log(), 3 + 3 + 4 + 4);
+    assert_eq!(app.changes_on_log(), 3 + 3 + 4 + 4);
     app.stop().await;
 }
 

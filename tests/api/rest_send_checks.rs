@@ -32,7 +32,7 @@ async fn rest_sends_as_a_user_meet_the_users_rules_when_asked() {
     })
     .await;
     app.import_accounts(&["al", "bea"]).await;
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     assert_eq!(
         send_as(&app, Some("al"), "bea", 1).await["ErrorCode"],
         20009
@@ -49,7 +49,7 @@ async fn rest_sends_as_a_user_meet_the_users_rules_when_asked() {
         batch["ErrorInfo"].as_str().unwrap().contains("20009"),
         "{batch}"
     );
-    assert_eq!(app.events_on_log(), before, "refused sends append nothing");
+    assert_eq!(app.changes_on_log(), before, "refused sends append nothing");
     // The administrator's own sends and imports stay unchecked.
     assert_eq!(send_as(&app, None, "bea", 3).await["ErrorCode"], 0);
     let import = app

@@ -107,7 +107,7 @@ async fn send_msg_control_keeps_a_message_out_of_unread_counts_and_last_message(
     assert_ne!(first["MsgKey"], Value::Null);
 
     // A malformed SendMsgControl is refused and appends nothing.
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     for bad in [json!("NoUnread"), json!(["NoUnread", "Loud"]), json!([1])] {
         let reply = app
             .rest(
@@ -118,7 +118,7 @@ async fn send_msg_control_keeps_a_message_out_of_unread_counts_and_last_message(
             .await;
         assert_eq!(reply["ErrorCode"], 20001, "{reply}");
     }
-    assert_eq!(app.events_on_log(), before);
+    assert_eq!(app.changes_on_log(), before);
     app.stop().await;
 }
 
@@ -208,14 +208,14 @@ async fn imports_take_sync_from_old_system_5_and_history_follows_their_time() {
     // 5 (real time) counts as unread; 2 (history) does not.
     assert_eq!(unread(&app, "oldb", "olda").await, 2);
 
-    let before = app.events_on_log();
+    let before = app.changes_on_log();
     for mode in [0, 3, 4, 6] {
         let reply = app
             .rest("openim/importmsg", import(mode, 7, base, "x"))
             .await;
         assert_eq!(reply["ErrorCode"], 90030, "{mode}: {reply}");
     }
-    assert_eq!(app.events_on_log(), before);
+    assert_eq!(app.changes_on_log(), before);
     app.stop().await;
 }
 

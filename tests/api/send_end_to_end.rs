@@ -58,8 +58,19 @@ async fn sendmsg_is_logged_projected_served_and_pushed_live() {
     assert_eq!(m["MsgTimeStamp"], msg_time);
     assert_eq!(m["MsgBody"][0]["MsgContent"]["Text"], "hello bob");
 
-    // The log holds exactly one MessageSent, keyed by the conversation.
-    let records = read_topic(&app.config, &app.config.events_topic());
+    // The log holds exactly one MessageSent, keyed by the conversation,
+    // besides bob's session opening (schema v6), keyed by his id.
+    let (sessions, records): (Vec<_>, Vec<_>) = read_topic(&app.config, &app.config.events_topic())
+        .into_iter()
+        .partition(|r| {
+            matches!(
+                EventCodec::get().decode(&r.payload).map(|e| e.event),
+                Ok(Event::SessionChanged(_))
+            )
+        });
+    assert!(sessions
+        .iter()
+        .all(|r| r.key.as_deref() == Some(&b"bob"[..])));
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].key.as_deref(), Some(&b"alice:bob"[..]));
     let env = EventCodec::get().decode(&records[0].payload).unwrap();
@@ -125,7 +136,7 @@ async fn retries_before_projection_append_nothing_and_answer_as_duplicates() {
     // Nothing is projected from here on: every retry below arrives before
     // the first copy is in history.
     app.projector.take().unwrap().shutdown().await;
-    let log = app.events_on_log();
+    let log = app.changes_on_log();
     let body = json!({
         "From_Account": "carol", "To_Account": "dave", "MsgRandom": 77, "MsgSeq": 9,
         "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "once"}}],
@@ -138,7 +149,7 @@ async fn retries_before_projection_append_nothing_and_answer_as_duplicates() {
         (&retry["MsgKey"], &retry["MsgTime"]),
         (&first["MsgKey"], &first["MsgTime"])
     );
-    assert_eq!(app.events_on_log(), log + 1, "the retry appended nothing");
+    assert_eq!(app.changes_on_log(), log + 1, "the retry appended nothing");
 
     // Eight identical sends at once: one append, one MsgKey.
     let mut racing = body.clone();
@@ -153,7 +164,7 @@ async fn retries_before_projection_append_nothing_and_answer_as_duplicates() {
         );
     }
     assert_eq!(
-        app.events_on_log(),
+        app.changes_on_log(),
         log + 2,
         "concurrent copies appended once"
     );
@@ -177,7 +188,7 @@ async fn retries_before_projection_append_nothing_and_answer_as_duplicates() {
         (&again["msg_key"], &again["msg_time"], &again["msg_seq"]),
         (&sent["msg_key"], &sent["msg_time"], &sent["msg_seq"])
     );
-    assert_eq!(app.events_on_log(), log + 3);
+    assert_eq!(app.changes_on_log(), log + 3);
 
     // Projected once each, with dense seqs.
     app.projector = Some(support::start_projector(&app.config).await);
@@ -421,14 +432,14 @@ async fn bad_requests_get_tencent_codes_and_append_nothing() {
     let (_, reply) = app.rest_raw("openim/no_such_api", &q, "{}".into()).await;
     assert_eq!(reply["ErrorCode"], 60009);
     assert_eq!(
-        app.events_on_log(),
+        app.changes_on_log(),
         0,
         "a rejected request appended something"
     );
     // And the good request does go through.
     let (_, reply) = app.rest_raw("openim/sendmsg", &q, good).await;
     assert_eq!(reply["ErrorCode"], 0, "{reply}");
-    assert_eq!(app.events_on_log(), 1);
+    assert_eq!(app.changes_on_log(), 1);
     app.stop().await;
 }
 
@@ -555,7 +566,7 @@ async fn every_element_type_round_trips_and_each_limit_is_enforced() {
             .await;
         assert_eq!(reply["ErrorCode"], 90010, "{element}: {reply}");
     }
-    assert_eq!(app.events_on_log(), 1);
+    assert_eq!(app.changes_on_log(), 1);
     app.stop().await;
 }
 

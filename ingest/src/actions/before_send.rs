@@ -49,6 +49,7 @@ pub async fn consult(
             body: &req.body,
             cloud_custom_data: &req.cloud_custom_data,
             platform,
+            client_ip: req.client_ip.as_deref().unwrap_or_default(),
             max_body_bytes: super::send::MAX_BODY_BYTES,
         })
         .await;
@@ -69,12 +70,15 @@ pub async fn consult(
             }
             recorded(BeforeSendOutcome::Rewritten, String::new())
         }
-        Verdict::Refuse { code, info } => Err(ApiError::new(
+        // The app server's own code and reason reach the sender as they
+        // are (Tencent passes 120001..=130000 through); 1 is Tencent's 20006.
+        Verdict::Refuse {
+            code: Some(code),
+            info,
+        } => Err(ApiError::app_server_refusal(code, info)),
+        Verdict::Refuse { code: None, info } => Err(ApiError::new(
             ErrorCode::CallbackRefused,
-            match code {
-                Some(c) => format!("the app server refused the message (ErrorCode {c}): {info}"),
-                None => format!("the app server refused the message: {info}"),
-            },
+            format!("the app server refused the message: {info}"),
         )),
         Verdict::FailedClosed(why) => Err(ApiError::new(
             ErrorCode::CallbackRefused,

@@ -26,6 +26,7 @@ pub mod messages;
 pub mod push_tokens;
 pub mod relationships;
 pub mod send;
+pub mod sessions;
 
 use std::sync::Arc;
 

@@ -64,6 +64,10 @@ pub struct SendRequest {
     pub dedupe_second: Option<i64>,
     /// Tencent's `SendMsgControl`.
     pub control: SendControl,
+    /// The end user's address, where missive knows it (a WebSocket
+    /// session's peer): the callbacks' `ClientIP`, recorded in the event.
+    /// `None` for REST and the commands topic (the app server sends those).
+    pub client_ip: Option<String>,
 }
 
 /// Tencent's `SendMsgControl` options of one message.
@@ -99,6 +103,7 @@ impl SendRequest {
             forbid_after_send_callback: false,
             dedupe_second: None,
             control: SendControl::default(),
+            client_ip: None,
         }
     }
 }
@@ -349,6 +354,7 @@ impl SendPipeline {
             forbid_after_send_callback: req.forbid_after_send_callback,
             no_unread: req.control.no_unread,
             no_last_msg: req.control.no_last_msg,
+            client_ip: req.client_ip,
         }));
         self.appender.append_event(actor, event).await?;
         Ok(SendReceipt {
@@ -403,6 +409,7 @@ pub fn builtin_notice(
         forbid_after_send_callback: false,
         no_unread: false,
         no_last_msg: false,
+        client_ip: None,
     }
 }
 

@@ -190,7 +190,7 @@ impl CommandsConsumer {
         refusal: &ApiError,
         shutdown: &CancellationToken,
     ) -> bool {
-        let code = refusal.code.code().to_string();
+        let code = refusal.client_code().to_string();
         let partition = msg.partition().to_string();
         let offset = msg.offset().to_string();
         let payload = msg.payload().unwrap_or_default();

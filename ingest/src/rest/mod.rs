@@ -92,6 +92,7 @@ async fn dispatch(
 ) -> Response {
     let api = format!("{service}/{command}");
     let outcome = handle(&state, &service, &command, query.as_deref(), body).await;
+    // missive's own code: an app server's codes would multiply the label values.
     let code = outcome.as_ref().map_or_else(|e| e.code.code(), |_| 0);
     metrics::counter!("missive_rest_requests_total", "api" => known_api(&api), "code" => code.to_string())
         .increment(1);
@@ -115,7 +116,7 @@ pub fn error_response(e: &ApiError) -> Response {
         Json(serde_json::json!({
             "ActionStatus": "FAIL",
             "ErrorInfo": e.info,
-            "ErrorCode": e.code.code(),
+            "ErrorCode": e.client_code(),
         })),
     )
         .into_response()
