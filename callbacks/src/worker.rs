@@ -111,7 +111,7 @@ impl CallbackWorker {
         let appender = EventAppender::connect(&config).await?;
         let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
         // One callback at a time: two connections are plenty.
-        let pool = missive_core::db::pool(&config.database_url, 2)?;
+        let pool = missive_core::db::pool(&config.database_url, 2, "missive-callbacks")?;
         Ok(Some(Self {
             config,
             client,
