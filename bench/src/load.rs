@@ -441,6 +441,15 @@ impl Harness {
         // a group join is not part of what is measured).
         {
             let pg = db::connect(&config.database_url).await?;
+            // Only this cluster's processes count as PostgreSQL's CPU
+            // (reading the setting needs a superuser or pg_read_all_settings;
+            // without it every PostgreSQL on the box counts, as before).
+            if let Ok(row) = pg
+                .query_one("SELECT current_setting('data_directory')", &[])
+                .await
+            {
+                procstat::postgresql_cluster(row.get(0));
+            }
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 let owned: i64 = pg
