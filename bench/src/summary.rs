@@ -336,7 +336,7 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
         s.push_str(&flat_section(&r["flat"]));
     }
     s.push_str(
-        "\nCPU is measured over each run's sending window from /proc; PostgreSQL's resident memory is summed over its processes, so shared buffers count once per backend, and its CPU includes every backend on the box.\n",
+        "\nCPU is measured over each run's sending window from /proc; PostgreSQL's resident memory is summed over its processes, so shared buffers count once per backend, and its CPU is the run's cluster's (the postmaster, its backends and background processes, and those that ended, through the postmaster's reaped-children time).\n",
     );
     s
 }
