@@ -77,7 +77,8 @@ lint: deps
 	cargo clippy --workspace --all-targets -- -D warnings
 
 # Figures, not tests: see docs/benchmarks.md. Raw limits of the box (broker
-# produce/consume, PostgreSQL COPY), rebuild, ramp, burst, steady and flat
+# produce/consume, PostgreSQL COPY), rebuild, ramp, burst, steady at 1,000/s
+# (issue #17's reference rate) and at 5,000/s, and flat
 # (empty vs 1,000,000 stored messages), in about 20 minutes; JSON, SVG plots
 # and summary.md land in bench/results/ (git-ignored). BENCH_ARGS adds
 # options, e.g. BENCH_ARGS=--quick.

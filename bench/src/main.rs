@@ -179,6 +179,10 @@ enum Scenario {
     },
 }
 
+/// The suite's reference rate (issue #17's goals: send→push p50 ≤ 5 ms and
+/// p99 ≤ 30 ms, flat lag, ≤ 0.4 ms CPU per message in each process).
+const TARGET_RATE: u64 = 1_000;
+
 const RAMP_RATES: &str =
     "100,250,500,1000,1500,2000,3000,4000,5000,6000,8000,10000,12000,16000,20000";
 
@@ -402,6 +406,12 @@ async fn suite(
     )
     .await?;
     keep("burst", burst)?;
+
+    // Issue #17's reference run: its goals for latency, lag and CPU per
+    // message per process are stated at 1,000 msg/s for a minute.
+    eprintln!("== target: {TARGET_RATE}/s for {steady_s} s");
+    let target = scenarios::steady(config, load.clone(), TARGET_RATE, steady_s).await?;
+    keep("target", target)?;
 
     eprintln!("== steady: {steady_rate}/s for {steady_s} s");
     let steady = scenarios::steady(config, load.clone(), steady_rate, steady_s).await?;

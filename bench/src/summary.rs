@@ -212,29 +212,35 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
             ms(&push["p99_9_ms"]),
         )
     };
-    if !steady.is_null() {
+    // The reference run at issue #17's rate (1,000/s, `target`), then the
+    // overload run (`steady`).
+    for key in ["target", "steady"] {
+        let run = &r[key]["result"];
+        if run.is_null() {
+            continue;
+        }
         s.push_str(&lat(
             format!(
                 "steady {}/s, {} s",
-                rate(num(&steady["offered_rate"])),
-                r["steady"]["phases"][0]["seconds"]
+                rate(num(&run["offered_rate"])),
+                r[key]["phases"][0]["seconds"]
             ),
-            steady_acc,
-            errs(steady),
-            &steady["send_ack"],
-            &steady["send_to_push"],
-            if steady["drained"] == true {
+            num(&run["accepted_per_s"]),
+            errs(run),
+            &run["send_ack"],
+            &run["send_to_push"],
+            if run["drained"] == true {
                 format!(
                     "max {} events; drained {} s after the last send",
-                    rate(num(&steady["lag_max"])),
-                    ms(&steady["drain_s"])
+                    rate(num(&run["lag_max"])),
+                    ms(&run["drain_s"])
                 )
             } else {
                 format!(
                     "max {} events; **not drained** {} s after the last send ({} events left)",
-                    rate(num(&steady["lag_max"])),
-                    ms(&steady["drain_s"]),
-                    rate(num(&r["steady"]["drain"]["lag_left"]))
+                    rate(num(&run["lag_max"])),
+                    ms(&run["drain_s"]),
+                    rate(num(&r[key]["drain"]["lag_left"]))
                 )
             },
         ));
@@ -311,12 +317,14 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
             &r["ramp"]["options"],
         ));
     }
-    if r["steady"]["phases"][0]["processes"].is_object() {
-        cpu_runs.push((
-            format!("steady {}/s", rate(num(&steady["offered_rate"]))),
-            &r["steady"]["phases"][0]["processes"],
-            &r["steady"]["options"],
-        ));
+    for key in ["target", "steady"] {
+        if r[key]["phases"][0]["processes"].is_object() {
+            cpu_runs.push((
+                format!("steady {}/s", rate(num(&r[key]["result"]["offered_rate"]))),
+                &r[key]["phases"][0]["processes"],
+                &r[key]["options"],
+            ));
+        }
     }
     for (when, procs, options) in cpu_runs {
         s.push_str(&format!(
@@ -444,6 +452,12 @@ mod tests {
                    "processes": procs(ms)})
         };
         let reports = json!({
+            "target": {"options": options,
+                       "result": {"offered_rate": 1000, "accepted_per_s": 998.0, "errors": 0,
+                                  "send_ack": {"p50_ms": 4.0, "p99_ms": 9.0},
+                                  "send_to_push": {"p50_ms": 6.0, "p90_ms": 12.0, "p99_ms": 31.0, "p99_9_ms": 44.0},
+                                  "lag_max": 12, "drained": true, "drain_s": 0.2},
+                       "phases": [{"seconds": 60, "processes": procs(0.7)}]},
             "steady": {"options": {"services_mode": "services in the bench process, beside the load generator",
                                    "prefill": {"messages": 0}},
                        "result": {"offered_rate": 400},
@@ -453,6 +467,13 @@ mod tests {
         });
         let md = super::markdown(&reports, &super::machine(), &super::machine());
         assert!(md.contains("## CPU and memory at steady 400/s"), "{md}");
+        // The reference run at 1,000/s: its latency row and its own CPU table.
+        assert!(
+            md.contains("| steady 1,000/s, 60 s | 998 | 0 | 4.0 / 9.0 | 6.0 / 12.0 / 31.0 / 44.0 | max 12 events; drained 0.2 s after the last send |"),
+            "{md}"
+        );
+        assert!(md.contains("## CPU and memory at steady 1,000/s"), "{md}");
+        assert!(md.contains("| postgresql | 0.5 | 0.700 | 900.0 |"), "{md}");
         assert!(
             md.contains(
                 "Mode: services in the bench process, beside the load generator; empty database."
