@@ -10,22 +10,9 @@ use serde_json::{json, Value};
 
 use support::TestApp;
 
-fn now_secs() -> i64 {
-    missive_core::time::now_secs() as i64
-}
-
 async fn history(app: &TestApp, operator: &str, peer: &str) -> Vec<String> {
-    let reply = app
-        .rest(
-            "openim/admin_getroammsg",
-            json!({"Operator_Account": operator, "Peer_Account": peer, "MaxCnt": 100,
-                   "MinTime": 0, "MaxTime": now_secs() + 60}),
-        )
-        .await;
-    assert_eq!(reply["ErrorCode"], 0, "{reply}");
-    reply["MsgList"]
-        .as_array()
-        .unwrap()
+    app.roam_list(operator, peer)
+        .await
         .iter()
         .map(|m| {
             m["MsgBody"][0]["MsgContent"]["Text"]

@@ -10,23 +10,11 @@ use serde_json::{json, Value};
 
 use support::TestApp;
 
-fn now_secs() -> i64 {
-    missive_core::time::now_secs() as i64
-}
-
 /// `(MsgKey, IsPeerRead)` of `operator`'s history with `peer`, oldest first.
 async fn peer_read(app: &TestApp, operator: &str, peer: &str) -> Vec<(String, i64)> {
-    let reply = app
-        .rest(
-            "openim/admin_getroammsg",
-            json!({"Operator_Account": operator, "Peer_Account": peer, "MaxCnt": 100,
-                   "MinTime": 0, "MaxTime": now_secs() + 60}),
-        )
-        .await;
-    assert_eq!(reply["ErrorCode"], 0, "{reply}");
-    let mut list: Vec<(String, i64)> = reply["MsgList"]
-        .as_array()
-        .unwrap()
+    let mut list: Vec<(String, i64)> = app
+        .roam_list(operator, peer)
+        .await
         .iter()
         .map(|m| {
             (

@@ -210,6 +210,21 @@ impl TestApp {
     }
 
     /// POSTs `body` as the administrator; returns the reply JSON.
+    /// `operator`'s roaming history with `peer` (`admin_getroammsg`, up to
+    /// 100 messages, newest first, as Tencent returns them).
+    pub async fn roam_list(&self, operator: &str, peer: &str) -> Vec<Value> {
+        let reply = self
+            .rest(
+                "openim/admin_getroammsg",
+                serde_json::json!({"Operator_Account": operator, "Peer_Account": peer,
+                                   "MaxCnt": 100, "MinTime": 0,
+                                   "MaxTime": missive_core::time::now_secs() + 60}),
+            )
+            .await;
+        assert_eq!(reply["ErrorCode"], 0, "{reply}");
+        reply["MsgList"].as_array().unwrap().clone()
+    }
+
     pub async fn rest(&self, api: &str, body: Value) -> Value {
         self.rest_raw(api, &self.admin_query(), body.to_string())
             .await
