@@ -28,7 +28,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::util::Timeout;
 use rdkafka::ClientContext;
-use tokio::runtime::Handle;
+use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
 use missive_core::views::INBOX_CHANNEL;
@@ -49,7 +49,7 @@ struct Ownership {
 }
 
 struct OffsetsContext {
-    handle: Handle,
+    runtime: Arc<Runtime>,
     pool: Pool,
     topic: String,
     ownership: Arc<Mutex<Ownership>>,
@@ -78,7 +78,7 @@ impl ConsumerContext for OffsetsContext {
         let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
         let offsets = loop {
             match self
-                .handle
+                .runtime
                 .block_on(load_offsets(&self.pool, &self.topic, &partitions))
             {
                 Ok(o) => break o,
@@ -277,8 +277,9 @@ pub(crate) struct ReplayTarget {
 
 pub(crate) struct ConsumeLoop {
     pub config: Arc<Config>,
+    /// Used by this loop alone: its connections are driven by the loop's
+    /// own runtime (see `run`).
     pub pool: Pool,
-    pub handle: Handle,
     pub stop: CancellationToken,
     /// `None` projects forever (the service); `Some` stops at the end offsets.
     pub replay: Option<ReplayTarget>,
@@ -289,7 +290,22 @@ pub(crate) struct ConsumeLoop {
 }
 
 impl ConsumeLoop {
+    /// Runs on a thread of its own until stopped (or, for a replay, done).
+    ///
+    /// Its database work runs on a single-threaded runtime owned by this
+    /// thread, and the pool's connections are opened (so driven) there: a
+    /// statement's round trip is this thread writing to the socket and
+    /// waiting on it, not a hand-off to the service's tokio workers and back
+    /// twice per statement, where it queued behind sends and pushes (perf at
+    /// 1,000 msg/s: a batch of ~19 events took 12.8 ms, ~2 of them in
+    /// PostgreSQL).
     pub fn run(self) -> KafkaResult<()> {
+        let runtime = Arc::new(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the consume thread"),
+        );
         let topic = self.config.events_topic();
         let dlq_topic = self.config.events_dlq_topic();
         let ownership = Arc::new(Mutex::new(Ownership::default()));
@@ -311,7 +327,7 @@ impl ConsumeLoop {
         }
         let subscribe = || -> KafkaResult<BaseConsumer<OffsetsContext>> {
             let context = OffsetsContext {
-                handle: self.handle.clone(),
+                runtime: runtime.clone(),
                 pool: self.pool.clone(),
                 topic: topic.clone(),
                 ownership: ownership.clone(),
@@ -352,7 +368,7 @@ impl ConsumeLoop {
                 || (pending.len() > 0 && pending.started.elapsed() >= linger)
                 || stopping;
             if due && pending.len() > 0 {
-                match self.flush_isolating(&mut pending.records, generation, &sink) {
+                match self.flush_isolating(&runtime, &mut pending.records, generation, &sink) {
                     Ok(()) => {
                         attempt = 0;
                         pending = Pending::new(generation);
@@ -361,7 +377,7 @@ impl ConsumeLoop {
                         tracing::warn!("offsets moved under us; re-reading from PostgreSQL");
                         attempt = 0;
                         pending = Pending::new(generation);
-                        self.reseek(&consumer, &topic, &ownership);
+                        self.reseek(&runtime, &consumer, &topic, &ownership);
                     }
                     Err(FlushError::Transient(e) | FlushError::Permanent(e)) => {
                         // (A permanent error is isolated inside; one that
@@ -484,11 +500,12 @@ impl ConsumeLoop {
     /// stands alone, then dead-lettered and skipped.
     fn flush_isolating(
         &self,
+        runtime: &Runtime,
         records: &mut [Polled],
         generation: u64,
         sink: &Sink<'_>,
     ) -> Result<(), FlushError> {
-        let why = match self.flush(records, generation, sink) {
+        let why = match self.flush(runtime, records, generation, sink) {
             Err(FlushError::Permanent(why)) => why,
             other => return other,
         };
@@ -499,8 +516,8 @@ impl ConsumeLoop {
                 return Err(FlushError::Transient(why));
             }
             let (front, back) = records.split_at_mut(records.len() / 2);
-            self.flush_isolating(front, generation, sink)?;
-            return self.flush_isolating(back, generation, sink);
+            self.flush_isolating(runtime, front, generation, sink)?;
+            return self.flush_isolating(runtime, back, generation, sink);
         };
         tracing::error!(partition = only.partition, offset = only.offset, reason = %why,
             "event cannot be applied to the views; sending it to the dead-letter topic");
@@ -508,7 +525,7 @@ impl ConsumeLoop {
             kind: "apply",
             detail: why,
         });
-        self.flush(records, generation, sink)
+        self.flush(runtime, records, generation, sink)
     }
 
     /// One transaction: dead letters to their topic first, then the offsets
@@ -516,6 +533,7 @@ impl ConsumeLoop {
     /// committed (a retry after part of the batch went through) are skipped.
     fn flush(
         &self,
+        runtime: &Runtime,
         records: &[Polled],
         generation: u64,
         sink: &Sink<'_>,
@@ -549,7 +567,7 @@ impl ConsumeLoop {
             .collect();
         // A delivery service in this process takes the new entries.
         let hand_over = sink.feed.has_subscribers();
-        let applied = self.handle.block_on(async {
+        let applied = runtime.block_on(async {
             // Dead letters first: they must be on their topic before the
             // offsets that skip them are committed.
             for r in &todo {
@@ -637,6 +655,7 @@ impl ConsumeLoop {
     /// After being fenced: adopt the offsets PostgreSQL holds and seek there.
     fn reseek(
         &self,
+        runtime: &Runtime,
         consumer: &BaseConsumer<OffsetsContext>,
         topic: &str,
         ownership: &Arc<Mutex<Ownership>>,
@@ -648,10 +667,7 @@ impl ConsumeLoop {
             .keys()
             .copied()
             .collect();
-        let Ok(offsets) = self
-            .handle
-            .block_on(load_offsets(&self.pool, topic, &partitions))
-        else {
+        let Ok(offsets) = runtime.block_on(load_offsets(&self.pool, topic, &partitions)) else {
             return;
         };
         let mut own = ownership.lock().expect("ownership lock");

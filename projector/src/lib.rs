@@ -39,6 +39,10 @@ pub enum ProjectorError {
     Panicked,
 }
 
+/// Connections of the consume loop's own pool. The loop uses one at a time;
+/// the second lets a replacement open while a broken one is dropped.
+const CONSUME_POOL_SIZE: usize = 2;
+
 pub struct Projector {
     config: Arc<Config>,
     pool: deadpool_postgres::Pool,
@@ -101,9 +105,12 @@ impl Projector {
             shutdown.clone(),
         ));
         let consume = consumer::ConsumeLoop {
+            pool: missive_core::db::pool(
+                &self.config.database_url,
+                CONSUME_POOL_SIZE,
+                "missive-projector",
+            )?,
             config: self.config,
-            pool: self.pool,
-            handle: tokio::runtime::Handle::current(),
             stop: shutdown.clone(),
             replay: None,
             schema_ids: self.schema_ids,
@@ -199,10 +206,9 @@ pub async fn replay(
     let pool = missive_core::db::pool(&config.database_url, config.db_pool_size, "missive-replay")?;
     let consume = consumer::ConsumeLoop {
         config: config.clone(),
-        pool: pool.clone(),
+        pool: missive_core::db::pool(&config.database_url, CONSUME_POOL_SIZE, "missive-replay")?,
         schema_ids,
         appender: missive_log::EventAppender::connect(&config).await?,
-        handle: tokio::runtime::Handle::current(),
         stop,
         replay: Some(consumer::ReplayTarget { end, progress }),
     };
