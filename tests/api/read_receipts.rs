@@ -207,7 +207,12 @@ async fn typing_reaches_the_peers_online_devices_only_and_is_never_stored() {
     assert_eq!(reply["code"], 90003, "{reply}");
 
     // Never on the log, never in a view.
-    assert_eq!(app.changes_on_log(), before);
+    assert_eq!(
+        app.changes_on_log(),
+        before,
+        "{:#?}",
+        app.change_kinds_on_log()
+    );
     assert_eq!(app.scalar("SELECT count(*) FROM inbox").await, 0);
     app.stop().await;
 }
