@@ -6,8 +6,8 @@
 //! them on its queue and pushes one only if it continues the session's
 //! cursor. Every projector also notifies `user:cursor` pairs after each
 //! commit; a session behind that cursor is woken and reads its inbox from
-//! PostgreSQL. A session the hand-off already brought there is not woken,
-//! so the live path costs no read. Either way a lost signal delays a push
+//! PostgreSQL. A session the hand-off brought there, or whose queue holds
+//! that entry already, is not woken, so the live path costs no read. Either way a lost signal delays a push
 //! but never loses it (sessions also re-read on a timer and after the
 //! listener reconnects).
 
@@ -38,6 +38,10 @@ struct Handle {
     signals: mpsc::Sender<Arc<str>>,
     /// The last cursor the session pushed (or read up to).
     cursor: Arc<AtomicI64>,
+    /// The last cursor handed over onto the session's live queue: the
+    /// session reaches it without a wake-up (it pushes the entry, or reads
+    /// its inbox when the entry does not continue its cursor).
+    queued: AtomicI64,
     /// Cancelled to close the session (kick, account deletion).
     closed: CancellationToken,
 }
@@ -97,6 +101,7 @@ impl Hub {
                     live: live_tx,
                     signals: signals_tx,
                     cursor: cursor.clone(),
+                    queued: AtomicI64::new(0),
                     closed: closed.clone(),
                 },
             );
@@ -123,11 +128,18 @@ impl Hub {
     }
 
     /// A commit reached `user`'s inbox up to `cursor` (`None`: unknown):
-    /// wakes the sessions that have not pushed that far.
+    /// wakes the sessions that have neither pushed that far nor got that
+    /// far on their live queue. The projector in this process hands its
+    /// entries over before it notifies, so the notification of its own
+    /// commit wakes (and makes read) no session it reached.
     pub fn wake(&self, user: &str, cursor: Option<i64>) {
         if let Some(devices) = self.sessions.lock().expect("hub lock").get(user) {
             for h in devices.values() {
-                if cursor.is_none_or(|c| h.cursor.load(Ordering::Acquire) < c) {
+                let reached = h
+                    .cursor
+                    .load(Ordering::Acquire)
+                    .max(h.queued.load(Ordering::Acquire));
+                if cursor.is_none_or(|c| reached < c) {
                     h.wake.notify_one();
                 }
             }
@@ -164,7 +176,9 @@ impl LiveSink for Hub {
                 continue;
             };
             for h in devices.values() {
-                if h.live.try_send(entry.clone()).is_err() {
+                if h.live.try_send(entry.clone()).is_ok() {
+                    h.queued.fetch_max(entry.cursor, Ordering::AcqRel);
+                } else {
                     // Full: the session reads its inbox instead.
                     h.wake.notify_one();
                 }
@@ -297,22 +311,14 @@ mod tests {
         ahead.cursor.store(9, Ordering::Release);
         behind.cursor.store(3, Ordering::Release);
         hub.wake("bob", Some(9));
-        let woke = |r: &Registration| {
-            let n = r.wake.notified();
-            futures::FutureExt::now_or_never(n).is_some()
-        };
         assert!(!woke(&ahead));
         assert!(woke(&behind));
         hub.wake("bob", None);
         assert!(woke(&ahead));
     }
 
-    #[tokio::test]
-    async fn handed_over_entries_reach_every_session_of_their_user() {
-        let hub = Arc::new(Hub::default());
-        let mut bob = hub.register("bob");
-        let mut carol = hub.register("carol");
-        let entry = |user: &str, cursor| LiveEntry {
+    fn entry(user: &str, cursor: i64) -> LiveEntry {
+        LiveEntry {
             user: user.into(),
             cursor,
             message: Arc::new(missive_core::live::LiveMessage {
@@ -330,9 +336,37 @@ mod tests {
                 sender_avatar_url: String::new(),
                 need_read_receipt: false,
             }),
-        };
+        }
+    }
+
+    fn woke(r: &Registration) -> bool {
+        futures::FutureExt::now_or_never(r.wake.notified()).is_some()
+    }
+
+    #[tokio::test]
+    async fn handed_over_entries_reach_every_session_of_their_user() {
+        let hub = Arc::new(Hub::default());
+        let mut bob = hub.register("bob");
+        let mut carol = hub.register("carol");
         hub.deliver(&[entry("bob", 1), entry("dave", 1)]);
         assert_eq!(bob.live.try_recv().unwrap().cursor, 1);
         assert!(carol.live.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_notification_wakes_no_session_that_has_its_cursor_queued() {
+        let hub = Arc::new(Hub::default());
+        let bob = hub.register("bob");
+        let carol = hub.register("carol");
+        // Handed over, not pushed yet: the commit's notification finds bob's
+        // entry on his queue and does not make him read it; carol, who got
+        // nothing handed over, and a later commit of bob's do wake.
+        hub.deliver(&[entry("bob", 1)]);
+        hub.wake("bob", Some(1));
+        hub.wake("carol", Some(1));
+        assert!(!woke(&bob));
+        assert!(woke(&carol));
+        hub.wake("bob", Some(2));
+        assert!(woke(&bob));
     }
 }
