@@ -586,18 +586,21 @@ impl ConsumeLoop {
             // The fence first: it also locks the offset rows, so a second
             // instance on the same partitions waits here rather than racing
             // on the view rows.
-            let advance_stmt = tx
+            let fence = tx
                 .prepare_cached(include_str!("sql/advance_offset.sql"))
                 .await
                 .map_err(classify)?;
-            for (p, (from, to)) in &advance {
-                let updated = tx
-                    .execute(&advance_stmt, &[&sink.topic, p, from, to])
-                    .await
-                    .map_err(classify)?;
-                if updated != 1 {
-                    return Err(FlushError::Fenced);
-                }
+            // One round trip for all partitions: the updates are pipelined,
+            // sent (and so executed, locking their rows) in partition order.
+            let (tx_ref, fence) = (&tx, &fence);
+            let moved =
+                futures::future::try_join_all(advance.iter().map(|(p, (from, to))| async move {
+                    tx_ref.execute(fence, &[&sink.topic, p, from, to]).await
+                }))
+                .await
+                .map_err(classify)?;
+            if moved.iter().any(|updated| *updated != 1) {
+                return Err(FlushError::Fenced);
             }
             let applied = apply::apply(&tx, &events, sink.limits, hand_over)
                 .await
