@@ -7,14 +7,13 @@
 use crate::support;
 
 use std::io::{Read as _, Write as _};
-use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
 use missive_core::usersig::UserSigVerifier;
-use support::{text_body, TestApp, WsClient};
+use support::{capture_logs, captured_logs, text_body, TestApp, WsClient};
 
 /// Decodes a UserSig, lets `change` edit its JSON, and encodes it again
 /// (without re-signing): a tampered signature.
@@ -314,43 +313,15 @@ async fn a_user_reaches_only_their_own_conversations_inbox_and_messages() {
     app.stop().await;
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn signatures_and_secrets_never_reach_the_logs() {
-    let captured = Captured::default();
-    use tracing_subscriber::util::SubscriberInitExt as _;
     // Everything at debug, missive itself at trace (the `log` records of
     // librdkafka and tokio-postgres included). This binary's other tests log
     // here too: the more that is logged, the better the check.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            "debug,missive_core=trace,missive_ingest=trace,missive_delivery=trace,\
-             missive_projector=trace,tower_http=trace",
-        )
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish()
-        .try_init();
+    capture_logs(
+        "debug,missive_core=trace,missive_ingest=trace,missive_delivery=trace,\
+         missive_projector=trace,tower_http=trace",
+    );
 
     let app = TestApp::spawn().await;
     let admin = app.config.admin_identifier.clone();
@@ -380,7 +351,7 @@ async fn signatures_and_secrets_never_reach_the_logs() {
     bob.next_of("message").await;
     app.wait_projected().await;
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured_logs();
     assert!(
         logs.contains("rest"),
         "the REST span was logged:\n{logs:.2000}"

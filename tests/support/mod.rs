@@ -1,7 +1,8 @@
 //! Test harness: each test spawns missive's services in-process on port 0,
 //! against its own freshly created and migrated database and its own topics
 //! on the real broker, so tests run in parallel and leave nothing behind.
-//! Logs only when asked: `TEST_LOG=1 cargo test ...`.
+//! A failing test prints its services' warnings; `TEST_LOG=info cargo test ...
+//! -- --nocapture` shows more, for every test.
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
@@ -27,13 +28,80 @@ pub type Digests = std::collections::BTreeMap<&'static str, missive_core::views:
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// The harness's one `tracing` subscriber (a process has one): through
+/// libtest's capture, so a failing test prints what its services warned
+/// about (they run on threads the test spawned, which inherit its capture)
+/// and a passing one prints nothing; and a buffer that [`capture_logs`]
+/// turns on for a test that checks what is logged.
 fn init_logs() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{fmt, reload, EnvFilter, Layer as _};
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            missive_core::telemetry::init_tracing();
-        }
+        let shown = std::env::var("TEST_LOG")
+            .ok()
+            .filter(|f| !f.is_empty() && f != "1")
+            .unwrap_or_else(|| "warn,apache_avro::schema=error".to_owned());
+        let (captured_filter, handle) = reload::Layer::new(EnvFilter::new("off"));
+        let _ = tracing_subscriber::registry()
+            .with(
+                fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(CapturedLogs::default())
+                    .with_filter(captured_filter),
+            )
+            .with(
+                fmt::layer()
+                    .with_ansi(false)
+                    .with_test_writer()
+                    .with_filter(EnvFilter::new(shown)),
+            )
+            .try_init();
+        let _ = CAPTURE_FILTER.set(handle);
     });
+}
+
+type CaptureFilter =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+static CAPTURE_FILTER: std::sync::OnceLock<CaptureFilter> = std::sync::OnceLock::new();
+static CAPTURED: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// From now on, every log record of this test binary that `filter` passes
+/// (all its tests' services, not only the caller's) is kept; read them with
+/// [`captured_logs`].
+pub fn capture_logs(filter: &str) {
+    init_logs();
+    CAPTURE_FILTER
+        .get()
+        .expect("the harness's subscriber is installed")
+        .reload(tracing_subscriber::EnvFilter::new(filter))
+        .expect("the capture filter reloads");
+}
+
+/// What was logged since [`capture_logs`].
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&CAPTURED.lock().unwrap()).into_owned()
+}
+
+#[derive(Clone, Copy, Default)]
+struct CapturedLogs;
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+    fn make_writer(&'a self) -> Self::Writer {
+        *self
+    }
 }
 
 /// A unique, lower-case name for this test's database and topics.
