@@ -353,6 +353,11 @@ impl ConsumeLoop {
         };
         let mut pending = Pending::new(0);
         let mut attempt = 0u32;
+        // Whether the last poll found nothing waiting in the client: a batch
+        // past its linger is written then, not while records it could take
+        // are already here. With no linger this is natural batching: what
+        // arrived while the last batch was written is the next batch.
+        let mut caught_up = false;
         tracing::info!(%topic, group = %self.config.projector.group_id, "projector consuming");
 
         loop {
@@ -365,7 +370,7 @@ impl ConsumeLoop {
                 attempt = 0;
             }
             let due = pending.len() >= batch_max
-                || (pending.len() > 0 && pending.started.elapsed() >= linger)
+                || (pending.len() > 0 && caught_up && pending.started.elapsed() >= linger)
                 || stopping;
             if due && pending.len() > 0 {
                 match self.flush_isolating(&runtime, &mut pending.records, generation, &sink) {
@@ -407,8 +412,10 @@ impl ConsumeLoop {
                 whole_millis(linger.saturating_sub(pending.started.elapsed()))
             };
             let Some(result) = consumer.poll(Timeout::After(wait)) else {
+                caught_up = true;
                 continue;
             };
+            caught_up = false;
             let msg = match result {
                 Ok(m) => m,
                 Err(e) if missive_core::kafka::is_fatal(&e) => {

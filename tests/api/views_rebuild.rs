@@ -281,9 +281,11 @@ fn assert_filled(live: &support::Digests) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rebuild_from_the_log_equals_the_live_views_whatever_the_batch_sizes() {
-    // Live: tiny batches; rebuild: one big batch per poll.
+    // Live: tiny batches, cut by natural batching (no linger); rebuild: one
+    // big batch per poll.
     let app = TestApp::spawn_with(|c| {
         c.projector.batch_max = 3;
+        c.projector.batch_linger_ms = 0;
         c.kafka.partitions = 4;
     })
     .await;

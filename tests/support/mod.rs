@@ -48,7 +48,7 @@ fn init_logs() {
             .with(
                 fmt::layer()
                     .with_ansi(false)
-                    .with_writer(CapturedLogs::default())
+                    .with_writer(CapturedLogs)
                     .with_filter(captured_filter),
             )
             .with(
