@@ -7,9 +7,9 @@
 //! cursor. Every projector also notifies `user:cursor` pairs after each
 //! commit; a session behind that cursor is woken and reads its inbox from
 //! PostgreSQL. A session the hand-off brought there, or whose queue holds
-//! that entry already, is not woken, so the live path costs no read. Either way a lost signal delays a push
-//! but never loses it (sessions also re-read on a timer and after the
-//! listener reconnects).
+//! that entry already, is not woken, so the live path costs no read.
+//! Either way a lost signal delays a push but never loses it (sessions also
+//! re-read on a timer and after the listener reconnects).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
