@@ -253,6 +253,10 @@ pub struct DeliveryConfig {
     /// A connection whose queue stays full this long is too slow and is
     /// cut off (it resyncs from its cursor when it reconnects).
     pub stall_timeout_ms: u64,
+    /// Each session's presence heartbeat and its check against the newest
+    /// inbox cursor (the safety net for a lost wake-up) come once per this
+    /// period, done for the instance's sessions a fifteenth at a time.
+    pub upkeep_period_ms: u64,
     /// DEVELOPMENT ONLY: serve the browser demo at `/demo` and mint a
     /// UserSig for any user but the administrator at `/demo/usersig`, to
     /// loopback clients only (anyone on this machine can then act as any
@@ -488,6 +492,7 @@ impl Default for DeliveryConfig {
             listen: "127.0.0.1:8081".parse().expect("addr"),
             send_queue: 1_024,
             stall_timeout_ms: 5_000,
+            upkeep_period_ms: 15_000,
             demo: false,
         }
     }

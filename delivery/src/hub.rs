@@ -8,8 +8,10 @@
 //! commit; a session behind that cursor is woken and reads its inbox from
 //! PostgreSQL. A session the hand-off brought there, or whose queue holds
 //! that entry already, is not woken, so the live path costs no read.
-//! Either way a lost signal delays a push but never loses it (sessions also
-//! re-read on a timer and after the listener reconnects).
+//! Either way a lost signal delays a push but never loses it (the
+//! instance's upkeep checks every session against its user's newest cursor
+//! once a period, `upkeep.rs`, and every session re-reads after the
+//! listener reconnects).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -33,6 +35,9 @@ const SIGNAL_QUEUE: usize = 16;
 
 /// What the hub holds of one session.
 struct Handle {
+    /// The device and platform it logged in with (its presence row).
+    device: String,
+    platform: String,
     wake: Arc<Notify>,
     live: mpsc::Sender<LiveEntry>,
     signals: mpsc::Sender<Arc<str>>,
@@ -50,6 +55,14 @@ struct Handle {
 pub struct Hub {
     sessions: Mutex<HashMap<String, HashMap<u64, Handle>>>,
     next_id: AtomicU64,
+}
+
+/// Part of this instance's sessions ([`Hub::slice`]).
+#[derive(Debug, Default, PartialEq)]
+pub struct Slice {
+    /// (user, device, platform), one per device.
+    pub devices: Vec<(String, String, String)>,
+    pub users: Vec<String>,
 }
 
 /// Removes its session from the hub when dropped.
@@ -82,7 +95,7 @@ impl Drop for Registration {
 }
 
 impl Hub {
-    pub fn register(self: &Arc<Self>, user: &str) -> Registration {
+    pub fn register(self: &Arc<Self>, user: &str, device: &str, platform: &str) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let wake = Arc::new(Notify::new());
         let cursor = Arc::new(AtomicI64::new(0));
@@ -97,6 +110,8 @@ impl Hub {
             .insert(
                 id,
                 Handle {
+                    device: device.to_owned(),
+                    platform: platform.to_owned(),
                     wake: wake.clone(),
                     live: live_tx,
                     signals: signals_tx,
@@ -116,6 +131,39 @@ impl Hub {
             cursor,
             closed,
         }
+    }
+
+    /// The sessions of slice `slice` of `of` (by registration order, so
+    /// sessions that logged in together spread over the slices): their
+    /// presence rows, one per device, and their users, each sorted.
+    pub fn slice(&self, slice: u64, of: u64) -> Slice {
+        let mut out = Slice::default();
+        for (user, devices) in self.sessions.lock().expect("hub lock").iter() {
+            let mut any = false;
+            for (id, h) in devices {
+                if id % of == slice {
+                    out.devices
+                        .push((user.clone(), h.device.clone(), h.platform.clone()));
+                    any = true;
+                }
+            }
+            if any {
+                out.users.push(user.clone());
+            }
+        }
+        out.devices.sort();
+        out.devices.dedup_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1));
+        out.users.sort();
+        out
+    }
+
+    /// Whether `user` has a session of `device` on this instance.
+    pub fn has_device(&self, user: &str, device: &str) -> bool {
+        self.sessions
+            .lock()
+            .expect("hub lock")
+            .get(user)
+            .is_some_and(|d| d.values().any(|h| h.device == device))
     }
 
     /// Closes every session of `user` on this instance.
@@ -306,8 +354,8 @@ mod tests {
     #[tokio::test]
     async fn only_sessions_behind_the_notified_cursor_are_woken() {
         let hub = Arc::new(Hub::default());
-        let ahead = hub.register("bob");
-        let behind = hub.register("bob");
+        let ahead = hub.register("bob", "phone", "iOS");
+        let behind = hub.register("bob", "phone", "iOS");
         ahead.cursor.store(9, Ordering::Release);
         behind.cursor.store(3, Ordering::Release);
         hub.wake("bob", Some(9));
@@ -346,8 +394,8 @@ mod tests {
     #[tokio::test]
     async fn handed_over_entries_reach_every_session_of_their_user() {
         let hub = Arc::new(Hub::default());
-        let mut bob = hub.register("bob");
-        let mut carol = hub.register("carol");
+        let mut bob = hub.register("bob", "phone", "iOS");
+        let mut carol = hub.register("carol", "phone", "iOS");
         hub.deliver(&[entry("bob", 1), entry("dave", 1)]);
         assert_eq!(bob.live.try_recv().unwrap().cursor, 1);
         assert!(carol.live.try_recv().is_err());
@@ -356,8 +404,8 @@ mod tests {
     #[tokio::test]
     async fn a_notification_wakes_no_session_that_has_its_cursor_queued() {
         let hub = Arc::new(Hub::default());
-        let bob = hub.register("bob");
-        let carol = hub.register("carol");
+        let bob = hub.register("bob", "phone", "iOS");
+        let carol = hub.register("carol", "phone", "iOS");
         // Handed over, not pushed yet: the commit's notification finds bob's
         // entry on his queue and does not make him read it; carol, who got
         // nothing handed over, and a later commit of bob's do wake.
@@ -368,5 +416,38 @@ mod tests {
         assert!(woke(&carol));
         hub.wake("bob", Some(2));
         assert!(woke(&bob));
+    }
+
+    #[tokio::test]
+    async fn slices_cover_every_session_once_with_one_presence_row_per_device() {
+        let hub = Arc::new(Hub::default());
+        // bob's phone twice (a reconnect overlapping the old session).
+        let _sessions = [
+            hub.register("bob", "phone", "iOS"),
+            hub.register("bob", "phone", "iOS"),
+            hub.register("bob", "web", "Web"),
+            hub.register("carol", "phone", "Android"),
+        ];
+        let slices: Vec<Slice> = (0..3).map(|n| hub.slice(n, 3)).collect();
+        // Registration order: ids 0 and 3 in slice 0, 1 in 1, 2 in 2.
+        assert_eq!(slices[0].users, vec!["bob", "carol"]);
+        assert_eq!(slices[1].users, vec!["bob"]);
+        let mut devices: Vec<_> = slices.iter().flat_map(|s| s.devices.clone()).collect();
+        devices.sort();
+        devices.dedup();
+        assert_eq!(devices.len(), 3, "{devices:?}");
+        // One slice holding both of bob's phone sessions lists the device once.
+        let all = hub.slice(0, 1);
+        assert_eq!(
+            all.devices,
+            vec![
+                ("bob".into(), "phone".into(), "iOS".into()),
+                ("bob".into(), "web".into(), "Web".into()),
+                ("carol".into(), "phone".into(), "Android".into()),
+            ]
+        );
+        assert_eq!(all.users, vec!["bob", "carol"]);
+        assert!(hub.has_device("bob", "web"));
+        assert!(!hub.has_device("carol", "web"));
     }
 }

@@ -9,6 +9,7 @@ pub mod protocol;
 pub mod push;
 mod requests;
 mod session;
+mod upkeep;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -137,6 +138,13 @@ impl Delivery {
             missive_core::views::INBOX_CHANNEL,
             shutdown.clone(),
         ));
+        let upkeep_task = tokio::spawn(upkeep::run(
+            hub.clone(),
+            self.pool.clone(),
+            self.config.instance_id.clone(),
+            std::time::Duration::from_millis(self.config.delivery.upkeep_period_ms.max(15)),
+            shutdown.clone(),
+        ));
         let state = Arc::new(DeliveryState {
             verifier: UserSigVerifier::new(self.config.sdkappid, self.config.secret_key.clone()),
             pool: self.pool.clone(),
@@ -189,6 +197,7 @@ impl Delivery {
         state.sessions.close();
         state.sessions.wait().await;
         let _ = listener_task.await;
+        let _ = upkeep_task.await;
         if let Some(t) = push_task {
             let _ = t.await;
         }

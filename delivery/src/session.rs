@@ -21,8 +21,6 @@ use crate::{inbox, requests};
 
 /// How long a client has to send its login frame.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Re-read the inbox this often even without a wake-up (lost notifications).
-const RESYNC_EVERY: Duration = Duration::from_secs(15);
 /// Requests one session may have running at once.
 const MAX_REQUESTS_IN_FLIGHT: usize = 32;
 /// Close codes (4000-4999 are for applications).
@@ -194,12 +192,12 @@ pub async fn run(
         let _ = sink.close().await;
     });
 
-    let mut registration = state.hub.register(&user);
     let platform = if platform.is_empty() {
         "Unknown".to_owned()
     } else {
         platform
     };
+    let mut registration = state.hub.register(&user, &device, &platform);
     let presence = Presence {
         state: &state,
         user: &user,
@@ -262,17 +260,10 @@ pub async fn run(
     let mut requests = JoinSet::new();
     let too_slow = CancellationToken::new();
     let mut synced = false;
-    // The first resync comes after a random part of the period: sessions
-    // that logged in together (a reconnection storm, a load test) would
-    // otherwise beat and re-read their inboxes in the same instant every
-    // period, a burst of statements that queued everything else behind it
-    // (send→push p99 spikes of 300-500 ms every 15 s at 1,000 msg/s).
-    let first = RESYNC_EVERY.mul_f64(rand::random_range(0.0..1.0));
-    let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + first, RESYNC_EVERY);
-
     // Read the inbox after the cursor at the top of the loop: at first, when
-    // woken (a commit this session has not pushed), on the resync timer, and
-    // when a handed-over entry does not continue the cursor.
+    // woken (a commit this session has not pushed, or the instance's upkeep
+    // found it behind), and when a handed-over entry does not continue the
+    // cursor.
     let mut need_read = true;
     while alive {
         // Entries handed over already go first: a wake-up for them then
@@ -296,10 +287,6 @@ pub async fn run(
         }
         tokio::select! {
             _ = registration.wake.notified() => need_read = true,
-            _ = resync.tick() => {
-                presence.beat().await;
-                need_read = true;
-            }
             Some(signal) = registration.signals.recv() => {
                 alive = outbox.push(Message::Text(Utf8Bytes::from(signal.to_string()))).await;
             }
@@ -519,30 +506,24 @@ struct Presence<'a> {
 }
 
 impl Presence<'_> {
-    /// Marks the device online here, now (login and heartbeat).
+    /// Marks the device online here, now (login; the instance's upkeep
+    /// refreshes it after).
     async fn beat(&self) {
         let result = async {
             let client = self.state.pool.get().await?;
-            let stmt = client
-                .prepare_cached(include_str!("sql/presence_upsert.sql"))
-                .await?;
-            client
-                .execute(
-                    &stmt,
-                    &[
-                        &self.user,
-                        &self.device,
-                        &self.state.instance_id,
-                        &self.platform,
-                        &time::now_millis(),
-                    ],
-                )
-                .await?;
+            crate::upkeep::write_presence(
+                &client,
+                self.user,
+                self.device,
+                &self.state.instance_id,
+                self.platform,
+            )
+            .await?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
         }
         .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, user = %self.user, "presence heartbeat failed");
+            tracing::warn!(error = %e, user = %self.user, "presence not written at login");
         }
     }
 
