@@ -76,8 +76,8 @@ async fn keep_up(hub: &Hub, pool: &Pool, instance_id: &str, slice: &Slice) -> Re
         hub.wake(row.get(0), Some(row.get(1)));
     }
     let refreshed: HashSet<(&str, &str)> = refreshed.iter().map(|r| (r.get(0), r.get(1))).collect();
-    // A row the login could not write, or that another instance took and
-    // gave up: written again while the session is still here.
+    // A row the login could not write, or one naming another instance:
+    // written (taken) again while the session is still here.
     for (user, device, platform) in &slice.devices {
         if !refreshed.contains(&(user.as_str(), device.as_str())) && hub.has_device(user, device) {
             write_presence(&client, user, device, instance_id, platform).await?;
