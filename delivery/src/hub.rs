@@ -60,9 +60,17 @@ pub struct Hub {
 /// Part of this instance's sessions ([`Hub::slice`]).
 #[derive(Debug, Default, PartialEq)]
 pub struct Slice {
-    /// (user, device, platform), one per device.
+    /// (user, device, platform), one per device, sorted.
     pub devices: Vec<(String, String, String)>,
-    pub users: Vec<String>,
+}
+
+impl Slice {
+    /// The users of the slice's devices, sorted, each once.
+    pub fn users(&self) -> Vec<&str> {
+        let mut users: Vec<&str> = self.devices.iter().map(|d| d.0.as_str()).collect();
+        users.dedup();
+        users
+    }
 }
 
 /// Removes its session from the hub when dropped.
@@ -135,26 +143,19 @@ impl Hub {
 
     /// The sessions of slice `slice` of `of` (by registration order, so
     /// sessions that logged in together spread over the slices): their
-    /// presence rows, one per device, and their users, each sorted.
+    /// presence rows, one per device.
     pub fn slice(&self, slice: u64, of: u64) -> Slice {
-        let mut out = Slice::default();
-        for (user, devices) in self.sessions.lock().expect("hub lock").iter() {
-            let mut any = false;
-            for (id, h) in devices {
+        let mut devices = Vec::new();
+        for (user, sessions) in self.sessions.lock().expect("hub lock").iter() {
+            for (id, h) in sessions {
                 if id % of == slice {
-                    out.devices
-                        .push((user.clone(), h.device.clone(), h.platform.clone()));
-                    any = true;
+                    devices.push((user.clone(), h.device.clone(), h.platform.clone()));
                 }
             }
-            if any {
-                out.users.push(user.clone());
-            }
         }
-        out.devices.sort();
-        out.devices.dedup_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1));
-        out.users.sort();
-        out
+        devices.sort();
+        devices.dedup_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1));
+        Slice { devices }
     }
 
     /// Whether `user` has a session of `device` on this instance.
@@ -430,8 +431,8 @@ mod tests {
         ];
         let slices: Vec<Slice> = (0..3).map(|n| hub.slice(n, 3)).collect();
         // Registration order: ids 0 and 3 in slice 0, 1 in 1, 2 in 2.
-        assert_eq!(slices[0].users, vec!["bob", "carol"]);
-        assert_eq!(slices[1].users, vec!["bob"]);
+        assert_eq!(slices[0].users(), vec!["bob", "carol"]);
+        assert_eq!(slices[1].users(), vec!["bob"]);
         let mut devices: Vec<_> = slices.iter().flat_map(|s| s.devices.clone()).collect();
         devices.sort();
         devices.dedup();
@@ -446,7 +447,7 @@ mod tests {
                 ("carol".into(), "phone".into(), "Android".into()),
             ]
         );
-        assert_eq!(all.users, vec!["bob", "carol"]);
+        assert_eq!(all.users(), vec!["bob", "carol"]);
         assert!(hub.has_device("bob", "web"));
         assert!(!hub.has_device("carol", "web"));
     }

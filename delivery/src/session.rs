@@ -511,14 +511,21 @@ impl Presence<'_> {
     async fn beat(&self) {
         let result = async {
             let client = self.state.pool.get().await?;
-            crate::upkeep::write_presence(
-                &client,
-                self.user,
-                self.device,
-                &self.state.instance_id,
-                self.platform,
-            )
-            .await?;
+            let stmt = client
+                .prepare_cached(include_str!("sql/presence_upsert.sql"))
+                .await?;
+            client
+                .execute(
+                    &stmt,
+                    &[
+                        &self.user,
+                        &self.device,
+                        &self.state.instance_id,
+                        &self.platform,
+                        &time::now_millis(),
+                    ],
+                )
+                .await?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
         }
         .await;

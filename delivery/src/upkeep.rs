@@ -43,7 +43,7 @@ pub async fn run(
             _ = shutdown.cancelled() => return,
         }
         let slice = hub.slice(n % SLICES, SLICES);
-        if slice.users.is_empty() {
+        if slice.devices.is_empty() {
             continue;
         }
         if let Err(e) = keep_up(&hub, &pool, &instance_id, &slice).await {
@@ -67,7 +67,8 @@ async fn keep_up(hub: &Hub, pool: &Pool, instance_id: &str, slice: &Slice) -> Re
     let now = time::now_millis();
     let beat_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
         [&users, &devices, &instance_id, &now];
-    let newest_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&slice.users];
+    let slice_users = slice.users();
+    let newest_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&slice_users];
     let (refreshed, cursors) = futures::try_join!(
         client.query(&beat, &beat_params),
         client.query(&newest, &newest_params),
@@ -76,35 +77,21 @@ async fn keep_up(hub: &Hub, pool: &Pool, instance_id: &str, slice: &Slice) -> Re
         hub.wake(row.get(0), Some(row.get(1)));
     }
     let refreshed: HashSet<(&str, &str)> = refreshed.iter().map(|r| (r.get(0), r.get(1))).collect();
-    // A row the login could not write, or one naming another instance:
-    // written (taken) again while the session is still here.
+    // A row missing (the login could not write it, or another instance's
+    // session of the device ended) is written again while the session is
+    // still here; a row naming another instance, where the device logged
+    // in since, is left to it.
+    let restore = client
+        .prepare_cached(include_str!("sql/presence_restore.sql"))
+        .await?;
     for (user, device, platform) in &slice.devices {
         if !refreshed.contains(&(user.as_str(), device.as_str())) && hub.has_device(user, device) {
-            write_presence(&client, user, device, instance_id, platform).await?;
+            client
+                .execute(&restore, &[user, device, &instance_id, platform, &now])
+                .await?;
         }
     }
     metrics::counter!("missive_delivery_upkept_sessions_total")
         .increment(slice.devices.len() as u64);
-    Ok(())
-}
-
-/// Marks `device` of `user` online on this instance, now; the latest
-/// session of a device wins.
-pub(crate) async fn write_presence(
-    client: &deadpool_postgres::Client,
-    user: &str,
-    device: &str,
-    instance_id: &str,
-    platform: &str,
-) -> Result<(), tokio_postgres::Error> {
-    let stmt = client
-        .prepare_cached(include_str!("sql/presence_upsert.sql"))
-        .await?;
-    client
-        .execute(
-            &stmt,
-            &[&user, &device, &instance_id, &platform, &time::now_millis()],
-        )
-        .await?;
     Ok(())
 }

@@ -415,7 +415,10 @@ impl ConsumeLoop {
                 caught_up = true;
                 continue;
             };
-            caught_up = false;
+            // Only a record means the client holds more: a run of errors
+            // (a broker unreachable for a while) must not hold back a batch
+            // already past its linger.
+            caught_up = result.is_err();
             let msg = match result {
                 Ok(m) => m,
                 Err(e) if missive_core::kafka::is_fatal(&e) => {

@@ -82,3 +82,27 @@ async fn an_entry_committed_without_a_wake_up_reaches_the_session_within_a_perio
     assert_eq!(m["body"][0]["MsgContent"]["Text"], "for carol", "{m}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_device_that_logged_in_on_another_instance_since_is_left_to_it() {
+    let app = spawn().await;
+    let mut dan = app.ws("dan", "phone").await;
+    dan.next_of("sync_done").await;
+    // dan's phone logged in on another instance since (its login's upsert
+    // took the row); this instance's older session of it is still open.
+    app.pg
+        .batch_execute("UPDATE presence SET instance_id = 'elsewhere' WHERE user_id = 'dan'")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(4 * PERIOD_MS)).await;
+    assert_eq!(
+        app.scalar(
+            "SELECT count(*) FROM presence WHERE user_id = 'dan' AND instance_id = 'elsewhere'"
+        )
+        .await,
+        1,
+        "the older session's heartbeat took the row back"
+    );
+    drop(dan);
+    app.stop().await;
+}

@@ -84,7 +84,7 @@ pub fn captured_logs() -> String {
     String::from_utf8_lossy(&CAPTURED.lock().unwrap()).into_owned()
 }
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct CapturedLogs;
 
 impl std::io::Write for CapturedLogs {

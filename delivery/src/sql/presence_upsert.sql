@@ -1,5 +1,4 @@
--- Login (and a heartbeat whose row was missing); the latest session of a
--- device wins.
+-- Login; the latest session of a device wins.
 INSERT INTO presence (user_id, device_id, instance_id, platform, connected_at_ms, heartbeat_at_ms)
 VALUES ($1, $2, $3, $4, $5, $5)
 ON CONFLICT (user_id, device_id) DO UPDATE
