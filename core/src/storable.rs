@@ -35,19 +35,45 @@ pub fn check_field(field: &str, s: &str, code: ErrorCode) -> Result<(), ApiError
 }
 
 /// Every string in `v`, object keys included: the path (below `at`) of the
-/// first one that cannot be stored.
+/// first one that cannot be stored. The path is spelled out only for that
+/// one: every send walks its body here.
 pub fn check_json(at: &str, v: &Value) -> Result<(), (String, Unstorable)> {
+    let mut path = Vec::new();
+    walk(v, &mut path).map_err(|e| {
+        let mut spelled = at.to_owned();
+        for step in path {
+            match step {
+                Step::Index(i) => spelled.push_str(&format!("[{i}]")),
+                // Escaped: the path goes into error messages and logs.
+                Step::Key(k) => spelled.push_str(&format!(".{}", k.escape_debug())),
+            }
+        }
+        (spelled, e)
+    })
+}
+
+/// One step from a JSON value to one inside it.
+enum Step<'a> {
+    Index(usize),
+    Key(&'a str),
+}
+
+/// On an error, `path` leads to the string at fault.
+fn walk<'a>(v: &'a Value, path: &mut Vec<Step<'a>>) -> Result<(), Unstorable> {
     match v {
-        Value::String(s) => check(s).map_err(|e| (at.to_owned(), e)),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, item)| check_json(&format!("{at}[{i}]"), item)),
+        Value::String(s) => check(s),
+        Value::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| {
+            path.push(Step::Index(i));
+            walk(item, path)?;
+            path.pop();
+            Ok(())
+        }),
         Value::Object(map) => map.iter().try_for_each(|(k, item)| {
-            // Escaped: the path goes into error messages and logs.
-            let path = format!("{at}.{}", k.escape_debug());
-            check(k).map_err(|e| (path.clone(), e))?;
-            check_json(&path, item)
+            path.push(Step::Key(k));
+            check(k)?;
+            walk(item, path)?;
+            path.pop();
+            Ok(())
         }),
         Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
     }

@@ -595,26 +595,25 @@ impl ConsumeLoop {
             let tx = client.transaction().await.map_err(classify)?;
             // The fence first: it also locks the offset rows, so a second
             // instance on the same partitions waits here rather than racing
-            // on the view rows.
+            // on the view rows. Pipelined with the batch's first statements
+            // (sent, and so executed, after it; the updates in partition
+            // order, so two instances lock in the same order): a fenced
+            // batch's statements are rolled back with it.
             let fence = tx
                 .prepare_cached(include_str!("sql/advance_offset.sql"))
                 .await
                 .map_err(classify)?;
-            // One round trip for all partitions: the updates are pipelined,
-            // sent (and so executed, locking their rows) in partition order.
             let (tx_ref, fence) = (&tx, &fence);
-            let moved =
+            let fences =
                 futures::future::try_join_all(advance.iter().map(|(p, (from, to))| async move {
                     tx_ref.execute(fence, &[&sink.topic, p, from, to]).await
-                }))
-                .await
-                .map_err(classify)?;
+                }));
+            let (moved, applied) =
+                futures::try_join!(fences, apply::apply(&tx, &events, sink.limits, hand_over))
+                    .map_err(classify)?;
             if moved.iter().any(|updated| *updated != 1) {
                 return Err(FlushError::Fenced);
             }
-            let applied = apply::apply(&tx, &events, sink.limits, hand_over)
-                .await
-                .map_err(classify)?;
             // The notifications wake delivery instances whose sessions are
             // behind. Sent with the commit, unless a delivery service in this
             // process takes the entries: then after handing them over, so

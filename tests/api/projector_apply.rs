@@ -140,3 +140,85 @@ async fn a_batch_reports_the_users_cursors_messages_and_retries_it_wrote() {
     let admin = missive_core::Config::load().unwrap().database_url;
     missive_core::db::drop_database(&admin, &db).await.unwrap();
 }
+
+/// The rows of a view, sorted, as text: what two databases must agree on.
+async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    client
+        .query(&format!("SELECT t::text FROM ({sql}) t ORDER BY 1"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// A large batch goes in by binary COPY, a small one by INSERTs from arrays
+/// whose cursors are numbered in SQL (`apply::COPY_MIN_ROWS`): the same
+/// events give the same rows either way, to the cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copied_and_inserted_batches_write_the_same_rows() {
+    let limits = Limits {
+        recent_contacts_max: 100,
+    };
+    let now = missive_core::time::now_millis();
+    let users = ["ann", "ben", "cat", "dan", "eve"];
+    // 200 messages over 5 users (a user's entries interleave across
+    // conversations), a read in the middle (so two segments of 100), a
+    // retry at the end.
+    let mut events: Vec<Envelope> = (0..200usize)
+        .map(|i| {
+            let (from, to) = (users[i % 5], users[(i * 7 + 1) % 5]);
+            let to = if to == from { users[(i + 2) % 5] } else { to };
+            message(from, to, &format!("k{i}"), now + i as i64)
+        })
+        .collect();
+    events.insert(
+        100,
+        envelope(
+            Event::ConversationRead(ConversationRead {
+                conversation_id: conversation_id("ann", "ben"),
+                reader: "ben".into(),
+                peer: "ann".into(),
+                read_time: now + 100,
+            }),
+            now + 100,
+        ),
+    );
+    events.push(events[3].clone());
+    let (segment, small) = (100, 4);
+    assert!(segment >= apply::COPY_MIN_ROWS && 2 * small < apply::COPY_MIN_ROWS);
+
+    let mut built = Vec::new();
+    for batch_size in [events.len(), small] {
+        let (config, db) = support::test_config().await;
+        let pool = missive_core::db::pool(&config.database_url, 2, "missive-test").unwrap();
+        for batch in events.chunks(batch_size) {
+            let mut client = pool.get().await.unwrap();
+            let tx = client.transaction().await.unwrap();
+            apply::apply(&tx, batch, limits, false).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        let client = pool.get().await.unwrap();
+        let inbox = rows(
+            &client,
+            "SELECT user_id, cursor, kind, conversation_id, seq, msg_key, reader FROM inbox",
+        )
+        .await;
+        let digests = missive_core::views::digest(&client).await.unwrap();
+        let messages = digests["messages"].rows;
+        built.push((inbox, digests, messages));
+        drop(client);
+        drop(pool);
+        let admin = missive_core::Config::load().unwrap().database_url;
+        missive_core::db::drop_database(&admin, &db).await.unwrap();
+    }
+    let (copied, inserted) = (&built[0], &built[1]);
+    assert_eq!(copied.2, 200, "every message once, the retry left out");
+    assert_eq!(
+        copied.0.len(),
+        2 * 200 + 2,
+        "two entries a message, two for the read"
+    );
+    assert_eq!(copied.0, inserted.0, "inbox rows and cursors");
+    assert_eq!(copied.1, inserted.1, "every view");
+}
