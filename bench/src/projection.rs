@@ -59,8 +59,13 @@ pub async fn projection(
     crate::raw::send_all(&producer, &topic, records).await?;
     let fill_secs = started.elapsed().as_secs_f64();
 
-    let projected = project_into_fresh_db(&config, &run, "live", live_batch).await?;
-    let rebuilt = project_into_fresh_db(&config, &run, "replay", 5_000).await?;
+    // The backlog as the live service projects it (`projector.loops`
+    // consume loops); the rebuild as `missive replay` does
+    // (`projector.replay_loops`, one per core by default).
+    let live_loops = config.projector.loops.max(1);
+    let projected = project_into_fresh_db(&config, &run, "live", live_batch, live_loops).await?;
+    let replay_loops = missive_projector::replay_loops(&config, config.kafka.partitions as usize);
+    let rebuilt = project_into_fresh_db(&config, &run, "replay", 5_000, replay_loops).await?;
 
     let report = json!({
         "scenario": "rebuild",
@@ -70,7 +75,9 @@ pub async fn projection(
         "partitions": config.kafka.partitions,
         "produce_events_per_s": events as f64 / fill_secs,
         "projected_batch": live_batch,
+        "projected_loops": live_loops,
         "projected_events_per_s": projected,
+        "rebuilt_loops": replay_loops,
         "rebuilt_events_per_s": rebuilt,
     });
     println!("topic:        {topic}");
@@ -78,18 +85,24 @@ pub async fn projection(
         "log filled:   {events} events in {fill_secs:.1} s ({:.0} events/s produced, acks=all)",
         events as f64 / fill_secs
     );
-    println!("projected:    {projected:.0} events/s (batch {live_batch}, the live projector's)");
-    println!("rebuilt:      {rebuilt:.0} events/s (batch 5000, missive replay's)");
+    println!(
+        "projected:    {projected:.0} events/s (batch {live_batch}, {live_loops} loop(s): the live projector's)"
+    );
+    println!(
+        "rebuilt:      {rebuilt:.0} events/s (batch 5000, {replay_loops} loop(s): missive replay's)"
+    );
     crate::raw::delete_topics(&config, std::slice::from_ref(&topic)).await;
     Ok(report)
 }
 
-/// Projects the whole log into a new database; returns events/s.
+/// Projects the whole log into a new database in `loops` consume loops;
+/// returns events/s.
 async fn project_into_fresh_db(
     config: &Arc<Config>,
     run: &str,
     label: &str,
     batch: usize,
+    loops: usize,
 ) -> anyhow::Result<f64> {
     let name = format!("{run}_{label}");
     db::create_database(&config.database_url, &name).await?;
@@ -98,6 +111,7 @@ async fn project_into_fresh_db(
     let mut c = (**config).clone();
     c.database_url = url;
     c.projector.batch_max = batch;
+    c.projector.replay_loops = loops;
     c.projector.group_id = format!("{name}.group");
     let progress = Arc::new(missive_projector::ReplayProgress::default());
     let started = Instant::now();

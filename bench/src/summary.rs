@@ -141,8 +141,16 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
     let mut row = |name: &str, value: String, limit: String, ratio: String| {
         s.push_str(&format!("| {name} | {value} | {limit} | {ratio} |\n"));
     };
+    let loops = |key: &str| match r["rebuild"][key].as_u64() {
+        Some(1) => ", 1 loop".to_owned(),
+        Some(n) => format!(", {n} loops"),
+        None => String::new(),
+    };
     row(
-        "rebuild (`missive replay`, batch 5000), events/s",
+        &format!(
+            "rebuild (`missive replay`, batch 5000{}), events/s",
+            loops("rebuilt_loops")
+        ),
         rate(rebuilt),
         format!("COPY {} msg/s", rate(copy_msgs)),
         ratio(rebuilt, copy_msgs),
@@ -154,7 +162,10 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
         ratio(rebuilt, consume),
     );
     row(
-        "projected from a backlog (batch 1000), events/s",
+        &format!(
+            "projected from a backlog (batch 1000{}), events/s",
+            loops("projected_loops")
+        ),
         rate(projected),
         format!("COPY {} msg/s", rate(copy_msgs)),
         ratio(projected, copy_msgs),

@@ -239,6 +239,13 @@ pub struct ProjectorConfig {
     /// send→push p50 −5 ms, but at 1,000 msg/s PostgreSQL +45% CPU
     /// (docs/benchmarks.md, step 21).
     pub batch_linger_ms: u64,
+    /// Consume loops of the service, each a member of the group with its
+    /// share of the partitions, its own thread and PostgreSQL connection.
+    pub loops: usize,
+    /// Consume loops of a replay (`missive replay`, a rebuild), each with its
+    /// share of the partitions and its own PostgreSQL connection: 0 (the
+    /// default) is one per core, never more than there are partitions.
+    pub replay_loops: usize,
     /// Events waiting and no offset moving for this long: the projector
     /// reports not ready (`/readyz` answers 503).
     pub stall_after_ms: u64,
@@ -481,6 +488,8 @@ impl Default for ProjectorConfig {
             group_id: "missive-projector".into(),
             batch_max: 1_000,
             batch_linger_ms: 5,
+            loops: 1,
+            replay_loops: 0,
             stall_after_ms: 5_000,
         }
     }

@@ -272,6 +272,9 @@ async fn send_dead_letter(
 pub(crate) struct ReplayTarget {
     /// Per partition, the log's end offset when the replay started.
     pub end: BTreeMap<i32, i64>,
+    /// The partitions this loop replays (the replay's other loops take the
+    /// rest).
+    pub partitions: Vec<i32>,
     pub progress: Arc<crate::ReplayProgress>,
 }
 
@@ -287,6 +290,9 @@ pub(crate) struct ConsumeLoop {
     pub schema_ids: missive_schemas::framing::SchemaIds,
     /// Writes dead letters.
     pub appender: EventAppender,
+    /// This loop's name in the group (`projector`, `projector.1`, ...):
+    /// with a stable instance id, its static membership.
+    pub member: String,
 }
 
 impl ConsumeLoop {
@@ -319,10 +325,11 @@ impl ConsumeLoop {
                 &self.config,
                 &mut settings,
                 &self.config.projector.group_id,
-                "projector",
+                &self.member,
             );
         } else {
-            // A replay is a one-off group of its own.
+            // A replay's loops are given their partitions (no group to join,
+            // no rebalance); the id is only librdkafka's requirement.
             settings.set("group.id", &self.config.projector.group_id);
         }
         let subscribe = || -> KafkaResult<BaseConsumer<OffsetsContext>> {
@@ -334,7 +341,15 @@ impl ConsumeLoop {
                 stop: self.stop.clone(),
             };
             let consumer: BaseConsumer<OffsetsContext> = settings.create_with_context(context)?;
-            consumer.subscribe(&[&topic])?;
+            match &self.replay {
+                None => consumer.subscribe(&[&topic])?,
+                Some(target) => consumer.assign(&self.replay_assignment(
+                    &runtime,
+                    &topic,
+                    &target.partitions,
+                    &ownership,
+                )?)?,
+            }
             Ok(consumer)
         };
         let mut consumer = subscribe()?;
@@ -403,7 +418,7 @@ impl ConsumeLoop {
                     }
                 }
             }
-            if stopping || (pending.len() == 0 && self.replay_done(&ownership)) {
+            if stopping || (pending.len() == 0 && self.replay_done(&runtime, &topic)) {
                 break;
             }
             let wait = if pending.len() == 0 {
@@ -492,17 +507,63 @@ impl ConsumeLoop {
         Ok(())
     }
 
-    /// A replay is done once it owns every partition and has committed up
-    /// to the end offsets it was given.
-    fn replay_done(&self, ownership: &Arc<Mutex<Ownership>>) -> bool {
+    /// A replay is done once every partition's offset in PostgreSQL has
+    /// reached the end offset it was given: whichever of the replay's loops
+    /// committed it (a loop owns only some partitions).
+    fn replay_done(&self, runtime: &Runtime, topic: &str) -> bool {
         let Some(target) = &self.replay else {
             return false;
         };
-        let own = ownership.lock().expect("ownership lock");
+        let stored = runtime.block_on(async {
+            let client = self.pool.get().await.ok()?;
+            let load = client
+                .prepare_cached(include_str!("sql/load_offsets.sql"))
+                .await
+                .ok()?;
+            let rows = client.query(&load, &[&topic]).await.ok()?;
+            Some(
+                rows.iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect::<HashMap<i32, i64>>(),
+            )
+        });
+        let Some(stored) = stored else {
+            return false;
+        };
         target
             .end
             .iter()
-            .all(|(p, end)| own.next.get(p).is_some_and(|next| next >= end))
+            .all(|(p, end)| *end <= 0 || stored.get(p).is_some_and(|next| next >= end))
+    }
+
+    /// A replay loop's partitions at the offsets stored in PostgreSQL (its
+    /// ownership from now on), to assign.
+    fn replay_assignment(
+        &self,
+        runtime: &Runtime,
+        topic: &str,
+        partitions: &[i32],
+        ownership: &Arc<Mutex<Ownership>>,
+    ) -> KafkaResult<TopicPartitionList> {
+        let offsets = loop {
+            match runtime.block_on(load_offsets(&self.pool, topic, partitions)) {
+                Ok(o) => break o,
+                Err(e) if !self.stop.is_cancelled() => {
+                    tracing::warn!(error = %e, "cannot read offsets from PostgreSQL; retrying");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(_) => break BTreeMap::new(),
+            }
+        };
+        let mut own = ownership.lock().expect("ownership lock");
+        own.generation += 1;
+        own.next.clear();
+        let mut tpl = TopicPartitionList::new();
+        for (&p, &o) in &offsets {
+            tpl.add_partition_offset(topic, p, Offset::Offset(o))?;
+            own.next.insert(p, o);
+        }
+        Ok(tpl)
     }
 
     /// Commits `records`; an event that fails permanently is isolated by

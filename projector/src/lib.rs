@@ -104,41 +104,75 @@ impl Projector {
             self.config.clone(),
             shutdown.clone(),
         ));
-        let consume = consumer::ConsumeLoop {
-            pool: missive_core::db::pool(
-                &self.config.database_url,
-                CONSUME_POOL_SIZE,
-                "missive-projector",
-            )?,
-            config: self.config,
-            stop: shutdown.clone(),
-            replay: None,
-            schema_ids: self.schema_ids,
-            appender: self.appender,
-        };
-        // librdkafka's consumer is polled synchronously; it gets its own thread
-        // so PostgreSQL work (driven through the runtime handle) never blocks
-        // a runtime worker.
-        let thread = std::thread::Builder::new()
-            .name("projector-consume".into())
-            .spawn(move || consume.run())
-            .expect("spawn the consume thread");
-        let result = tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .map_err(|_| ProjectorError::Panicked)?;
+        // librdkafka's consumer is polled synchronously; each loop gets its
+        // own thread so PostgreSQL work (driven through the runtime handle)
+        // never blocks a runtime worker.
+        let loops = self.config.projector.loops.max(1);
+        let mut threads = Vec::with_capacity(loops);
+        for i in 0..loops {
+            let consume = consumer::ConsumeLoop {
+                pool: missive_core::db::pool(
+                    &self.config.database_url,
+                    CONSUME_POOL_SIZE,
+                    "missive-projector",
+                )?,
+                config: self.config.clone(),
+                stop: shutdown.clone(),
+                replay: None,
+                schema_ids: self.schema_ids.clone(),
+                appender: self.appender.clone(),
+                member: match i {
+                    0 => "projector".to_owned(),
+                    i => format!("projector.{i}"),
+                },
+            };
+            threads.push(
+                std::thread::Builder::new()
+                    .name("projector-consume".into())
+                    .spawn(move || consume.run())
+                    .expect("spawn the consume thread"),
+            );
+        }
+        let result = join_loops(threads, &shutdown).await;
         shutdown.cancel();
         let _ = server.await;
         let _ = janitor.await;
         let _ = monitor.await;
-        match result {
-            Ok(r) => Ok(r?),
-            Err(_) => Err(ProjectorError::Panicked),
-        }
+        result
     }
 }
 
 pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> Result<(), ProjectorError> {
     Projector::bind(config).await?.run(shutdown).await
+}
+
+/// Waits for every consume loop's thread. The first that fails (or
+/// panics) stops the others, which commit the batch in hand and return:
+/// partitions left without a loop would never move (a replay would never
+/// finish, a service would look alive and project only part of the log).
+async fn join_loops(
+    threads: Vec<std::thread::JoinHandle<rdkafka::error::KafkaResult<()>>>,
+    stop: &CancellationToken,
+) -> Result<(), ProjectorError> {
+    let mut running: Vec<_> = threads
+        .into_iter()
+        .map(|t| tokio::task::spawn_blocking(move || t.join()))
+        .collect();
+    let mut result = Ok(());
+    while !running.is_empty() {
+        let (joined, _, rest) = futures::future::select_all(running).await;
+        running = rest;
+        let outcome = match joined {
+            Ok(Ok(Ok(()))) => continue,
+            Ok(Ok(Err(e))) => Err(ProjectorError::Kafka(e)),
+            Ok(Err(_)) | Err(_) => Err(ProjectorError::Panicked),
+        };
+        stop.cancel();
+        if result.is_ok() {
+            result = outcome;
+        }
+    }
+    result
 }
 
 /// Counters a replay advances as it commits; read them from another task to
@@ -182,6 +216,17 @@ fn end_offsets(config: &Config) -> Result<BTreeMap<i32, i64>, ProjectorError> {
     Ok(ends)
 }
 
+/// How many consume loops a replay runs, in one group (each with its share
+/// of the partitions and its own connections): `projector.replay_loops`,
+/// or one per core, never more than there are partitions.
+pub fn replay_loops(config: &Config, partitions: usize) -> usize {
+    let wanted = match config.projector.replay_loops {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    wanted.clamp(1, partitions.max(1))
+}
+
 /// Rebuilds every view from offset 0: projects the events topic, as it is
 /// when called, into the (fresh, migrated) database of `config`, through the
 /// same code as the live projector, and returns when it has caught up with
@@ -192,6 +237,8 @@ pub async fn replay(
     progress: Arc<ReplayProgress>,
     stop: CancellationToken,
 ) -> Result<(), ProjectorError> {
+    // Its own token: a loop that fails stops the others, not the caller.
+    let stop = stop.child_token();
     let end = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || end_offsets(&config))
@@ -204,28 +251,84 @@ pub async fn replay(
     );
     let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
     let pool = missive_core::db::pool(&config.database_url, config.db_pool_size, "missive-replay")?;
-    let consume = consumer::ConsumeLoop {
-        config: config.clone(),
-        pool: missive_core::db::pool(&config.database_url, CONSUME_POOL_SIZE, "missive-replay")?,
-        schema_ids,
-        appender: missive_log::EventAppender::connect(&config).await?,
-        stop,
-        replay: Some(consumer::ReplayTarget { end, progress }),
-    };
-    let thread = std::thread::Builder::new()
-        .name("projector-replay".into())
-        .spawn(move || consume.run())
-        .expect("spawn the replay thread");
-    match tokio::task::spawn_blocking(move || thread.join())
-        .await
-        .map_err(|_| ProjectorError::Panicked)?
-    {
-        Ok(r) => r?,
-        Err(_) => return Err(ProjectorError::Panicked),
+    let loops = replay_loops(&config, end.len());
+    let appender = missive_log::EventAppender::connect(&config).await?;
+    let mut threads = Vec::with_capacity(loops);
+    for i in 0..loops {
+        // Partitions dealt round: loop i takes every loops-th one from i.
+        let partitions: Vec<i32> = end.keys().copied().skip(i).step_by(loops).collect();
+        let consume = consumer::ConsumeLoop {
+            config: config.clone(),
+            pool: missive_core::db::pool(
+                &config.database_url,
+                CONSUME_POOL_SIZE,
+                "missive-replay",
+            )?,
+            schema_ids: schema_ids.clone(),
+            appender: appender.clone(),
+            stop: stop.clone(),
+            member: "replay".to_owned(),
+            replay: Some(consumer::ReplayTarget {
+                end: end.clone(),
+                partitions,
+                progress: progress.clone(),
+            }),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name("projector-replay".into())
+                .spawn(move || consume.run())
+                .expect("spawn a replay thread"),
+        );
     }
+    join_loops(threads, &stop).await?;
     // Retention as the live janitor applies it, so rebuilt = live.
     janitor::sweep(&pool, &config, missive_core::time::now_millis())
         .await
         .map_err(ProjectorError::Janitor)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loop that fails stops the others: each of these runs until stopped.
+    #[tokio::test]
+    async fn a_failing_loop_stops_the_others_and_its_error_is_returned() {
+        let stop = CancellationToken::new();
+        let waiting = |stop: CancellationToken| {
+            std::thread::spawn(move || {
+                while !stop.is_cancelled() {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(())
+            })
+        };
+        let failing = std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            Err(rdkafka::error::KafkaError::Subscription("gone".into()))
+        });
+        let threads = vec![waiting(stop.clone()), failing, waiting(stop.clone())];
+        let result = tokio::time::timeout(Duration::from_secs(10), join_loops(threads, &stop))
+            .await
+            .expect("the other loops were stopped");
+        assert!(
+            matches!(result, Err(ProjectorError::Kafka(_))),
+            "{result:?}"
+        );
+        assert!(stop.is_cancelled());
+    }
+
+    #[test]
+    fn a_replay_runs_a_loop_per_core_but_never_more_than_the_partitions() {
+        let mut config = Config::default();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(replay_loops(&config, 64), cores.min(64));
+        assert_eq!(replay_loops(&config, 1), 1);
+        assert_eq!(replay_loops(&config, 0), 1);
+        config.projector.replay_loops = 3;
+        assert_eq!(replay_loops(&config, 8), 3);
+        assert_eq!(replay_loops(&config, 2), 2);
+    }
 }

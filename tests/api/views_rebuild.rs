@@ -281,11 +281,14 @@ fn assert_filled(live: &support::Digests) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rebuild_from_the_log_equals_the_live_views_whatever_the_batch_sizes() {
-    // Live: tiny batches, cut by natural batching (no linger); rebuild: one
-    // big batch per poll.
+    // Live: tiny batches, cut by natural batching (no linger), in two consume
+    // loops; rebuild: one big batch per poll, in two loops as well (each
+    // with two of the four partitions, writing side by side).
     let app = TestApp::spawn_with(|c| {
         c.projector.batch_max = 3;
         c.projector.batch_linger_ms = 0;
+        c.projector.loops = 2;
+        c.projector.replay_loops = 2;
         c.kafka.partitions = 4;
     })
     .await;
@@ -379,7 +382,12 @@ async fn stalled_backend(app: &TestApp, lock: i64) -> i32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_kill_at_every_stage_of_a_batch_neither_loses_nor_doubles() {
-    let mut app = TestApp::spawn_with(|c| c.kafka.partitions = 4).await;
+    // The rebuild at the end in one loop (the test above has two).
+    let mut app = TestApp::spawn_with(|c| {
+        c.kafka.partitions = 4;
+        c.projector.replay_loops = 1;
+    })
+    .await;
     let earlier = mixed_workload(&app, 0).await;
     app.wait_projected().await;
     // The in-process projector hands over to killable child processes.
