@@ -359,11 +359,11 @@ struct SegmentOptions {
 /// inbox entries of both are written in log order (the messages' first).
 ///
 /// A few round trips, whatever the batch: the messages' seqs are reserved
-/// (everything else needs them); then, pipelined (tokio-postgres sends the
-/// queries of futures polled together on one connection without waiting
-/// for each answer), the history rows, the recent-contacts upsert, the
-/// messages' inbox entries and the changes; then the changes' inbox entries
-/// and, only for users now over the cap, the trimming of contacts.
+/// and their rows copied in (the seqs are needed next); then, pipelined
+/// (tokio-postgres sends the queries of futures polled together on one
+/// connection without waiting for each answer), the recent-contacts upsert,
+/// the messages' inbox entries and the changes; then the changes' inbox
+/// entries and, only for users now over the cap, the trimming of contacts.
 async fn apply_segment<'a>(
     tx: &Transaction<'_>,
     candidates: &mut Vec<NewMessage<'a>>,
@@ -402,10 +402,7 @@ async fn apply_segment<'a>(
         }
         Ok(entries)
     };
-    // The history rows first: a change in `changes` may touch one of them,
-    // and pipelined statements run in the order they were sent.
-    let ((), over, written, changed) = futures::try_join!(
-        write_messages(tx, &stored),
+    let (over, written, changed) = futures::try_join!(
         upsert_contacts(tx, &stored, limits),
         inbox.write(tx),
         changed
@@ -503,62 +500,12 @@ impl<'a> InboxEntries<'a> {
     }
 
     /// Writes the entries: reserves each user's cursors, hands them out in
-    /// the order the entries were added, and writes the rows (a few in one
-    /// statement, many by binary COPY: `COPY_MIN_ROWS`). Returns each entry
-    /// as written.
+    /// the order the entries were added, and copies the rows in. Returns
+    /// each entry as written.
     async fn write(&self, tx: &Transaction<'_>) -> Result<Vec<Written<'a>>, tokio_postgres::Error> {
         if self.user.is_empty() {
             return Ok(Vec::new());
         }
-        let cursors = if self.user.len() < COPY_MIN_ROWS {
-            self.insert(tx).await?
-        } else {
-            self.copy(tx).await?
-        };
-        Ok(cursors
-            .into_iter()
-            .enumerate()
-            .map(|(i, cursor)| Written {
-                user: self.user[i].to_string(),
-                cursor,
-                kind: self.kind[i],
-                conversation: self.conversation[i],
-                seq: self.seq[i],
-            })
-            .collect())
-    }
-
-    /// A few entries: `insert_inbox.sql` reserves the cursors and numbers
-    /// the rows itself, one round trip. Returns each entry's cursor.
-    async fn insert(&self, tx: &Transaction<'_>) -> Result<Vec<i64>, tokio_postgres::Error> {
-        let insert = tx
-            .prepare_cached(include_str!("sql/insert_inbox.sql"))
-            .await?;
-        let rows = tx
-            .query(
-                &insert,
-                &[
-                    &self.user,
-                    &self.kind,
-                    &self.conversation,
-                    &self.seq,
-                    &self.key,
-                    &self.expires,
-                    &self.reader,
-                ],
-            )
-            .await?;
-        let mut cursors = vec![0; self.user.len()];
-        for row in &rows {
-            let (place, cursor): (i64, i64) = (row.get(0), row.get(1));
-            cursors[(place - 1) as usize] = cursor;
-        }
-        Ok(cursors)
-    }
-
-    /// Many entries: `reserve_cursors.sql`, then the rows by binary COPY.
-    /// Returns each entry's cursor.
-    async fn copy(&self, tx: &Transaction<'_>) -> Result<Vec<i64>, tokio_postgres::Error> {
         // Sorted: concurrent projectors lock cursor rows in the same order.
         let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
         for user in &self.user {
@@ -575,28 +522,31 @@ impl<'a> InboxEntries<'a> {
             let n = counts.get(user).copied().unwrap_or_default();
             next.insert(user, last - n + 1);
         }
-        let cursors: Vec<i64> = self
-            .user
-            .iter()
-            .map(|user| {
-                let cursor = next
-                    .get_mut(user.as_ref())
-                    .expect("every user with an entry had cursors reserved");
-                *cursor += 1;
-                *cursor - 1
-            })
-            .collect();
+        let mut written = Vec::with_capacity(self.user.len());
+        for (i, user) in self.user.iter().enumerate() {
+            let cursor = next
+                .get_mut(user.as_ref())
+                .expect("every user with an entry had cursors reserved");
+            written.push(Written {
+                user: user.to_string(),
+                cursor: *cursor,
+                kind: self.kind[i],
+                conversation: self.conversation[i],
+                seq: self.seq[i],
+            });
+            *cursor += 1;
+        }
         let copy = tx.prepare_cached(COPY_INBOX).await?;
         let sink = tx.copy_in(&copy).await?;
         let writer = BinaryCopyInWriter::new(sink, &INBOX_COLUMNS);
         futures::pin_mut!(writer);
-        for (i, cursor) in cursors.iter().enumerate() {
+        for (i, w) in written.iter().enumerate() {
             let row: [&(dyn ToSql + Sync); 8] = [
-                &self.user[i],
-                cursor,
-                &self.kind[i],
-                &self.conversation[i],
-                &self.seq[i],
+                &w.user,
+                &w.cursor,
+                &w.kind,
+                &w.conversation,
+                &w.seq,
                 &self.key[i],
                 &self.expires[i],
                 &self.reader[i],
@@ -604,7 +554,7 @@ impl<'a> InboxEntries<'a> {
             writer.as_mut().write(&row).await?;
         }
         writer.finish().await?;
-        Ok(cursors)
+        Ok(written)
     }
 }
 
@@ -631,12 +581,6 @@ pub const INBOX_COLUMNS: [Type; 8] = [
 
 /// `COPY` of inbox entries (`INBOX_COLUMNS`), binary.
 pub const COPY_INBOX: &str = include_str!("sql/copy_inbox.sql");
-
-/// Rows below this go in by one INSERT from arrays, above it by binary COPY.
-/// COPY is the cheaper per row but costs a round trip of its own before the
-/// rows can follow, and a live batch of a few messages pays mostly round
-/// trips (issue #17, step 23).
-pub const COPY_MIN_ROWS: usize = 64;
 
 /// A recall, an edit, a read or read receipts. A recall or an edit changes
 /// the history row in place; a read moves the reader's read seq. Either way
@@ -854,9 +798,9 @@ pub const MESSAGE_COLUMNS: [Type; 18] = [
 /// `COPY` of history rows (`MESSAGE_COLUMNS`), binary.
 pub const COPY_MESSAGES: &str = include_str!("sql/copy_messages.sql");
 
-/// Numbers the messages not stored yet: `reserve_seqs.sql` leaves out the
+/// Stores the messages not stored yet: `reserve_seqs.sql` leaves out the
 /// retries and reserves each conversation's seqs, which are handed out here
-/// in log order (`write_messages` then writes the rows). Returns each new
+/// in log order; then the rows go in by binary COPY. Returns each stored
 /// message with its seq, in log order.
 async fn store_messages<'a>(
     tx: &Transaction<'_>,
@@ -912,47 +856,15 @@ async fn store_messages<'a>(
             (c, seq)
         })
         .collect();
-    Ok(stored)
-}
-
-/// A stored message's flags, as its history row records them.
-struct RowFlags {
-    hidden_from_sender: bool,
-    hidden_from_recipient: bool,
-    counts_unread: bool,
-}
-
-fn row_flags(m: &MessageSent) -> RowFlags {
-    RowFlags {
-        hidden_from_sender: m.sync_other_machine == SyncOtherMachine::NoSync || online_only(m),
-        hidden_from_recipient: !m.reaches_recipient() || online_only(m),
-        counts_unread: m.reaches_recipient()
-            && m.import_mode != ImportMode::History
-            && m.from_account != m.to_account
-            && !m.no_unread
-            && !online_only(m),
-    }
-}
-
-/// The history rows of the messages `store_messages` numbered: a few by one
-/// INSERT from arrays, many by binary COPY (`COPY_MIN_ROWS`).
-async fn write_messages(
-    tx: &Transaction<'_>,
-    stored: &[(NewMessage<'_>, i64)],
-) -> Result<(), tokio_postgres::Error> {
     if stored.is_empty() {
-        return Ok(());
-    }
-    if stored.len() < COPY_MIN_ROWS {
-        return insert_messages(tx, stored).await;
+        return Ok(stored);
     }
     let copy = tx.prepare_cached(COPY_MESSAGES).await?;
     let sink = tx.copy_in(&copy).await?;
     let writer = BinaryCopyInWriter::new(sink, &MESSAGE_COLUMNS);
     futures::pin_mut!(writer);
-    for (c, seq) in stored {
+    for (c, seq) in &stored {
         let m = c.m;
-        let flags = row_flags(m);
         let row: [&(dyn ToSql + Sync); 18] = [
             &m.conversation_id,
             seq,
@@ -966,60 +878,21 @@ async fn write_messages(
             &m.cloud_custom_data,
             &m.sender_profile.nickname,
             &m.sender_profile.avatar_url,
-            &flags.hidden_from_sender,
-            &flags.hidden_from_recipient,
+            &(m.sync_other_machine == SyncOtherMachine::NoSync || online_only(m)),
+            &(!m.reaches_recipient() || online_only(m)),
             &c.admin,
             &c.event_id,
-            &flags.counts_unread,
+            &(m.reaches_recipient()
+                && m.import_mode != ImportMode::History
+                && m.from_account != m.to_account
+                && !m.no_unread
+                && !online_only(m)),
             &m.need_read_receipt,
         ];
         writer.as_mut().write(&row).await?;
     }
     writer.finish().await?;
-    Ok(())
-}
-
-/// `write_messages` for a few rows: the columns as arrays, one statement.
-async fn insert_messages(
-    tx: &Transaction<'_>,
-    stored: &[(NewMessage<'_>, i64)],
-) -> Result<(), tokio_postgres::Error> {
-    fn column<'s, T>(
-        stored: &'s [(NewMessage<'_>, i64)],
-        f: impl Fn(&'s NewMessage<'_>, i64) -> T,
-    ) -> Vec<T> {
-        stored.iter().map(|(c, seq)| f(c, *seq)).collect()
-    }
-    let flags: Vec<RowFlags> = stored.iter().map(|(c, _)| row_flags(c.m)).collect();
-    let pick = |f: fn(&RowFlags) -> bool| flags.iter().map(f).collect::<Vec<bool>>();
-    let insert = tx
-        .prepare_cached(include_str!("sql/insert_messages.sql"))
-        .await?;
-    tx.execute(
-        &insert,
-        &[
-            &column(stored, |c, _| c.m.conversation_id.as_str()),
-            &column(stored, |_, seq| seq),
-            &column(stored, |c, _| c.m.msg_key.as_str()),
-            &column(stored, |c, _| c.m.from_account.as_str()),
-            &column(stored, |c, _| c.m.to_account.as_str()),
-            &column(stored, |c, _| c.m.msg_random),
-            &column(stored, |c, _| c.m.msg_seq),
-            &column(stored, |c, _| c.m.sent_at),
-            &column(stored, |c, _| &c.body),
-            &column(stored, |c, _| c.m.cloud_custom_data.as_str()),
-            &column(stored, |c, _| c.m.sender_profile.nickname.as_str()),
-            &column(stored, |c, _| c.m.sender_profile.avatar_url.as_str()),
-            &pick(|f| f.hidden_from_sender),
-            &pick(|f| f.hidden_from_recipient),
-            &column(stored, |c, _| c.admin),
-            &column(stored, |c, _| c.event_id),
-            &pick(|f| f.counts_unread),
-            &column(stored, |c, _| c.m.need_read_receipt),
-        ],
-    )
-    .await?;
-    Ok(())
+    Ok(stored)
 }
 
 /// Who sees a message in their recent contacts: each side that sees it in
