@@ -35,9 +35,8 @@ const SIGNAL_QUEUE: usize = 16;
 
 /// What the hub holds of one session.
 struct Handle {
-    /// The device and platform it logged in with (its presence row).
+    /// The device it logged in with.
     device: String,
-    platform: String,
     wake: Arc<Notify>,
     live: mpsc::Sender<LiveEntry>,
     signals: mpsc::Sender<Arc<str>>,
@@ -51,17 +50,33 @@ struct Handle {
     closed: CancellationToken,
 }
 
-#[derive(Default)]
+/// (user, device, platform): a session's presence row.
+pub type PresenceRow = (String, String, String);
+
+/// Slices of the sessions the upkeep takes one at a time (`upkeep.rs`).
+pub const UPKEEP_SLICES: u64 = 15;
+
 pub struct Hub {
     sessions: Mutex<HashMap<String, HashMap<u64, Handle>>>,
+    /// Each session's presence row (user, device, platform) by slice (its id
+    /// modulo the slices, so sessions that logged in together spread over
+    /// them): a slice is read without walking every session under the lock
+    /// the live path takes.
+    slices: Mutex<Vec<HashMap<u64, PresenceRow>>>,
     next_id: AtomicU64,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::with_slices(UPKEEP_SLICES)
+    }
 }
 
 /// Part of this instance's sessions ([`Hub::slice`]).
 #[derive(Debug, Default, PartialEq)]
 pub struct Slice {
     /// (user, device, platform), one per device, sorted.
-    pub devices: Vec<(String, String, String)>,
+    pub devices: Vec<PresenceRow>,
 }
 
 impl Slice {
@@ -91,18 +106,37 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let mut sessions = self.hub.sessions.lock().expect("hub lock");
-        if let Some(devices) = sessions.get_mut(&self.user) {
-            devices.remove(&self.id);
-            if devices.is_empty() {
-                sessions.remove(&self.user);
+        {
+            let mut sessions = self.hub.sessions.lock().expect("hub lock");
+            if let Some(devices) = sessions.get_mut(&self.user) {
+                devices.remove(&self.id);
+                if devices.is_empty() {
+                    sessions.remove(&self.user);
+                }
             }
         }
+        let mut slices = self.hub.slices.lock().expect("hub slices lock");
+        let n = slices.len() as u64;
+        slices[(self.id % n) as usize].remove(&self.id);
         metrics::gauge!("missive_delivery_sessions").decrement(1.0);
     }
 }
 
 impl Hub {
+    /// A hub whose sessions the upkeep takes in `slices` slices.
+    pub fn with_slices(slices: u64) -> Self {
+        Self {
+            sessions: Mutex::default(),
+            slices: Mutex::new((0..slices.max(1)).map(|_| HashMap::new()).collect()),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    /// How many slices [`Hub::slice`] takes.
+    pub fn slices(&self) -> u64 {
+        self.slices.lock().expect("hub slices lock").len() as u64
+    }
+
     pub fn register(self: &Arc<Self>, user: &str, device: &str, platform: &str) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let wake = Arc::new(Notify::new());
@@ -119,7 +153,6 @@ impl Hub {
                 id,
                 Handle {
                     device: device.to_owned(),
-                    platform: platform.to_owned(),
                     wake: wake.clone(),
                     live: live_tx,
                     signals: signals_tx,
@@ -128,6 +161,14 @@ impl Hub {
                     closed: closed.clone(),
                 },
             );
+        {
+            let mut slices = self.slices.lock().expect("hub slices lock");
+            let n = slices.len() as u64;
+            slices[(id % n) as usize].insert(
+                id,
+                (user.to_owned(), device.to_owned(), platform.to_owned()),
+            );
+        }
         metrics::gauge!("missive_delivery_sessions").increment(1.0);
         Registration {
             hub: self.clone(),
@@ -141,18 +182,14 @@ impl Hub {
         }
     }
 
-    /// The sessions of slice `slice` of `of` (by registration order, so
-    /// sessions that logged in together spread over the slices): their
-    /// presence rows, one per device.
-    pub fn slice(&self, slice: u64, of: u64) -> Slice {
-        let mut devices = Vec::new();
-        for (user, sessions) in self.sessions.lock().expect("hub lock").iter() {
-            for (id, h) in sessions {
-                if id % of == slice {
-                    devices.push((user.clone(), h.device.clone(), h.platform.clone()));
-                }
-            }
-        }
+    /// The sessions of slice `slice` (of [`Hub::slices`]): their presence
+    /// rows, one per device.
+    pub fn slice(&self, slice: u64) -> Slice {
+        let mut devices: Vec<PresenceRow> = {
+            let slices = self.slices.lock().expect("hub slices lock");
+            let n = slices.len() as u64;
+            slices[(slice % n) as usize].values().cloned().collect()
+        };
         devices.sort();
         devices.dedup_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1));
         Slice { devices }
@@ -421,15 +458,18 @@ mod tests {
 
     #[tokio::test]
     async fn slices_cover_every_session_once_with_one_presence_row_per_device() {
-        let hub = Arc::new(Hub::default());
         // bob's phone twice (a reconnect overlapping the old session).
-        let _sessions = [
-            hub.register("bob", "phone", "iOS"),
-            hub.register("bob", "phone", "iOS"),
-            hub.register("bob", "web", "Web"),
-            hub.register("carol", "phone", "Android"),
-        ];
-        let slices: Vec<Slice> = (0..3).map(|n| hub.slice(n, 3)).collect();
+        let register = |hub: &Arc<Hub>| {
+            [
+                hub.register("bob", "phone", "iOS"),
+                hub.register("bob", "phone", "iOS"),
+                hub.register("bob", "web", "Web"),
+                hub.register("carol", "phone", "Android"),
+            ]
+        };
+        let hub = Arc::new(Hub::with_slices(3));
+        let sessions = register(&hub);
+        let slices: Vec<Slice> = (0..3).map(|n| hub.slice(n)).collect();
         // Registration order: ids 0 and 3 in slice 0, 1 in 1, 2 in 2.
         assert_eq!(slices[0].users(), vec!["bob", "carol"]);
         assert_eq!(slices[1].users(), vec!["bob"]);
@@ -438,7 +478,9 @@ mod tests {
         devices.dedup();
         assert_eq!(devices.len(), 3, "{devices:?}");
         // One slice holding both of bob's phone sessions lists the device once.
-        let all = hub.slice(0, 1);
+        let whole = Arc::new(Hub::with_slices(1));
+        let _whole_sessions = register(&whole);
+        let all = whole.slice(0);
         assert_eq!(
             all.devices,
             vec![
@@ -450,5 +492,8 @@ mod tests {
         assert_eq!(all.users(), vec!["bob", "carol"]);
         assert!(hub.has_device("bob", "web"));
         assert!(!hub.has_device("carol", "web"));
+        // A session that ends leaves its slice.
+        drop(sessions);
+        assert!((0..3).all(|n| hub.slice(n).devices.is_empty()));
     }
 }

@@ -21,9 +21,6 @@ use tokio_util::sync::CancellationToken;
 use crate::hub::{Hub, Slice};
 use missive_core::time;
 
-/// Slices of the sessions: one is kept up every `period / SLICES`.
-const SLICES: u64 = 15;
-
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Keeps this instance's sessions up until `shutdown`: each is refreshed
@@ -35,14 +32,16 @@ pub async fn run(
     period: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval((period / SLICES as u32).max(Duration::from_millis(1)));
+    // One slice of the hub's sessions is kept up every `period / slices`.
+    let slices = hub.slices();
+    let mut tick = tokio::time::interval((period / slices as u32).max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for n in 0u64.. {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.cancelled() => return,
         }
-        let slice = hub.slice(n % SLICES, SLICES);
+        let slice = hub.slice(n % slices);
         if slice.devices.is_empty() {
             continue;
         }

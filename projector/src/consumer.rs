@@ -76,21 +76,15 @@ impl ConsumerContext for OffsetsContext {
             return;
         }
         let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
-        let offsets = loop {
-            match self
-                .runtime
-                .block_on(load_offsets(&self.pool, &self.topic, &partitions))
-            {
-                Ok(o) => break o,
-                Err(e) if !self.stop.is_cancelled() => {
-                    tracing::warn!(error = %e, "cannot read offsets from PostgreSQL; retrying");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-                Err(_) => {
-                    let _ = consumer.unassign();
-                    return;
-                }
-            }
+        let Some(offsets) = load_offsets_until_stopped(
+            &self.runtime,
+            &self.pool,
+            &self.topic,
+            &partitions,
+            &self.stop,
+        ) else {
+            let _ = consumer.unassign();
+            return;
         };
         for (&p, &o) in &offsets {
             let _ = tpl.set_partition_offset(&self.topic, p, Offset::Offset(o));
@@ -102,6 +96,27 @@ impl ConsumerContext for OffsetsContext {
         );
         if let Err(e) = consumer.assign(tpl) {
             tracing::error!(error = %e, "assign failed");
+        }
+    }
+}
+
+/// [`load_offsets`], retried each second while PostgreSQL cannot answer;
+/// `None` once `stop` fires.
+fn load_offsets_until_stopped(
+    runtime: &Runtime,
+    pool: &Pool,
+    topic: &str,
+    partitions: &[i32],
+    stop: &CancellationToken,
+) -> Option<BTreeMap<i32, i64>> {
+    loop {
+        match runtime.block_on(load_offsets(pool, topic, partitions)) {
+            Ok(o) => return Some(o),
+            Err(e) if !stop.is_cancelled() => {
+                tracing::warn!(error = %e, "cannot read offsets from PostgreSQL; retrying");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(_) => return None,
         }
     }
 }
@@ -545,16 +560,10 @@ impl ConsumeLoop {
         partitions: &[i32],
         ownership: &Arc<Mutex<Ownership>>,
     ) -> KafkaResult<TopicPartitionList> {
-        let offsets = loop {
-            match runtime.block_on(load_offsets(&self.pool, topic, partitions)) {
-                Ok(o) => break o,
-                Err(e) if !self.stop.is_cancelled() => {
-                    tracing::warn!(error = %e, "cannot read offsets from PostgreSQL; retrying");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-                Err(_) => break BTreeMap::new(),
-            }
-        };
+        // Stopped before PostgreSQL answered: nothing assigned, the loop ends.
+        let offsets =
+            load_offsets_until_stopped(runtime, &self.pool, topic, partitions, &self.stop)
+                .unwrap_or_default();
         let mut own = ownership.lock().expect("ownership lock");
         own.generation += 1;
         own.next.clear();
