@@ -216,9 +216,9 @@ fn end_offsets(config: &Config) -> Result<BTreeMap<i32, i64>, ProjectorError> {
     Ok(ends)
 }
 
-/// How many consume loops a replay runs, in one group (each with its share
-/// of the partitions and its own connections): `projector.replay_loops`,
-/// or one per core, never more than there are partitions.
+/// How many consume loops a replay runs (the partitions dealt out among
+/// them, each loop with its own connections): `projector.replay_loops`, or
+/// one per core, never more than there are partitions.
 pub fn replay_loops(config: &Config, partitions: usize) -> usize {
     let wanted = match config.projector.replay_loops {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
