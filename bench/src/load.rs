@@ -27,6 +27,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +36,12 @@ use missive_core::{db, time, Config};
 
 use crate::procstat;
 use crate::stats::{self, summary};
+
+/// Bytes a device's socket is read in at a time. tungstenite zeroes its whole
+/// read buffer (128 KiB by default) before every read: with pushes of a few
+/// hundred bytes that memset was 14% of the load generator's CPU (issue #17),
+/// charged to the box the services are measured on.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// What the simulated population looks like and how it sends.
 #[derive(Debug, Clone, clap::Args, serde::Serialize)]
@@ -1041,9 +1048,13 @@ async fn connect(
     shared: Arc<Shared>,
 ) -> anyhow::Result<(Device, [JoinHandle<()>; 2])> {
     let user = format!("u{u}");
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{ws_addr}/v1/ws"))
-        .await
-        .context("WebSocket connects")?;
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://{ws_addr}/v1/ws"),
+        Some(WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES)),
+        false,
+    )
+    .await
+    .context("WebSocket connects")?;
     let (mut sink, mut stream) = ws.split();
     let login = json!({"type": "login", "user": user, "device": format!("d{d}"), "platform": "PC",
                        "usersig": verifier.generate(&user, 86_400, time::now_secs())});
