@@ -152,6 +152,14 @@ pub struct KafkaConfig {
     pub brokers: String,
     /// Topics are `<prefix>.events`, `<prefix>.events.dlq`, ...
     pub topic_prefix: String,
+    /// Partitions of the topics missive creates. The projector's loops and
+    /// instances share them, so they cap its parallelism. But librdkafka
+    /// sends one produce request per partition (confluentinc/librdkafka#1700),
+    /// so below a few thousand messages a second every partition more is more
+    /// requests for the same messages: on 2 cores, 4 partitions against 2 cost
+    /// the broker 22-31% more CPU per message at 1,000-2,000 msg/s and missive
+    /// 2-8% more (docs/benchmarks.md, step 25). Choose before the topic exists: Kafka cannot remove
+    /// partitions, and adding some moves conversations to others.
     pub partitions: i32,
     pub replication_factor: i32,
     /// How long a consumer's fetch waits at the broker for new records
@@ -452,7 +460,7 @@ impl Default for KafkaConfig {
         Self {
             brokers: "127.0.0.1:19092".into(),
             topic_prefix: "missive".into(),
-            partitions: 4,
+            partitions: 2,
             replication_factor: 1,
             fetch_wait_max_ms: 500,
             linger_ms: 5,
