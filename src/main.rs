@@ -213,9 +213,14 @@ async fn dev(config: Arc<Config>, shutdown: CancellationToken) -> anyhow::Result
     let mut config = (*config).clone();
     config.delivery.demo = true;
     let config = Arc::new(config);
-    let ingest = missive_ingest::Ingest::bind(config.clone()).await?;
-    let projector = missive_projector::Projector::bind(config.clone()).await?;
-    let delivery = missive_delivery::Delivery::bind(config.clone()).await?;
+    // One events producer for the three services. librdkafka sends a produce
+    // request per partition per producer, so a producer each meant up to
+    // twice the requests for the same sends (docs/benchmarks.md, step 27).
+    let appender = missive_log::EventAppender::connect(&config).await?;
+    let ingest = missive_ingest::Ingest::bind_with(config.clone(), appender.clone()).await?;
+    let projector =
+        missive_projector::Projector::bind_with(config.clone(), appender.clone()).await?;
+    let delivery = missive_delivery::Delivery::bind_with(config.clone(), appender).await?;
     // After-callbacks run beside the others when switched on.
     let callbacks = missive_callbacks::CallbackWorker::new(config.clone())
         .await?

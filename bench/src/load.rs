@@ -421,9 +421,15 @@ impl Harness {
                 config.delivery.listen = "127.0.0.1:0".parse()?;
                 config.projector.listen = "127.0.0.1:0".parse()?;
                 let config = Arc::new(config);
-                let ingest = missive_ingest::Ingest::bind(config.clone()).await?;
-                let projector = missive_projector::Projector::bind(config.clone()).await?;
-                let delivery = missive_delivery::Delivery::bind(config.clone()).await?;
+                // One producer for the three, as `missive dev` has.
+                let appender = missive_log::EventAppender::connect(&config).await?;
+                let ingest =
+                    missive_ingest::Ingest::bind_with(config.clone(), appender.clone()).await?;
+                let projector =
+                    missive_projector::Projector::bind_with(config.clone(), appender.clone())
+                        .await?;
+                let delivery =
+                    missive_delivery::Delivery::bind_with(config.clone(), appender).await?;
                 let (rest, ws) = (ingest.local_addr(), delivery.local_addr());
                 let services = vec![
                     tokio::spawn({

@@ -92,13 +92,22 @@ pub struct Delivery {
 
 impl Delivery {
     pub async fn bind(config: Arc<Config>) -> Result<Self, DeliveryError> {
+        let appender = EventAppender::connect(&config).await?;
+        Self::bind_with(config, appender).await
+    }
+
+    /// [`bind`](Self::bind), appending through `appender`: the services of
+    /// one process share one producer (`missive dev`).
+    pub async fn bind_with(
+        config: Arc<Config>,
+        appender: EventAppender,
+    ) -> Result<Self, DeliveryError> {
         missive_core::kafka::ensure_topics(&config, &[config.events_topic()]).await?;
         let pool = missive_core::db::pool(
             &config.database_url,
             config.db_pool_size,
             "missive-delivery",
         )?;
-        let appender = EventAppender::connect(&config).await?;
         let actions =
             DeviceActions::new(Actions::new(config.clone(), pool.clone(), appender.clone()));
         let listener = missive_core::net::bind(config.delivery.listen).await?;

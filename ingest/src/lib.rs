@@ -60,6 +60,16 @@ pub struct Ingest {
 
 impl Ingest {
     pub async fn bind(config: Arc<Config>) -> Result<Self, IngestError> {
+        let appender = EventAppender::connect(&config).await?;
+        Self::bind_with(config, appender).await
+    }
+
+    /// [`bind`](Self::bind), appending through `appender`: the services of
+    /// one process share one producer (`missive dev`).
+    pub async fn bind_with(
+        config: Arc<Config>,
+        appender: EventAppender,
+    ) -> Result<Self, IngestError> {
         let mut topics = vec![config.events_topic()];
         if config.ingest.commands_enabled {
             topics.extend([config.commands_topic(), config.commands_dlq_topic()]);
@@ -67,7 +77,6 @@ impl Ingest {
         missive_core::kafka::ensure_topics(&config, &topics).await?;
         let pool =
             missive_core::db::pool(&config.database_url, config.db_pool_size, "missive-ingest")?;
-        let appender = EventAppender::connect(&config).await?;
         let actions = Actions::new(config.clone(), pool, appender.clone());
         let verifier = missive_core::usersig_cache::CachedVerifier::new(UserSigVerifier::new(
             config.sdkappid,

@@ -53,6 +53,16 @@ pub struct Projector {
 
 impl Projector {
     pub async fn bind(config: Arc<Config>) -> Result<Self, ProjectorError> {
+        let appender = missive_log::EventAppender::connect(&config).await?;
+        Self::bind_with(config, appender).await
+    }
+
+    /// [`bind`](Self::bind), dead-lettering through `appender`: the services
+    /// of one process share one producer (`missive dev`).
+    pub async fn bind_with(
+        config: Arc<Config>,
+        appender: missive_log::EventAppender,
+    ) -> Result<Self, ProjectorError> {
         missive_core::kafka::ensure_topics(
             &config,
             &[config.events_topic(), config.events_dlq_topic()],
@@ -65,7 +75,6 @@ impl Projector {
         )?;
         // Registry ids of the released schemas, to read Confluent-framed records.
         let (_, schema_ids) = missive_core::registry::events_framing(&config).await?;
-        let appender = missive_log::EventAppender::connect(&config).await?;
         let listener = missive_core::net::bind(config.projector.listen).await?;
         Ok(Self {
             config,
