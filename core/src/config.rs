@@ -193,7 +193,9 @@ pub struct KafkaConfig {
     /// `sasl.password`, `ssl.ca.location`, ... (docs/infra.md). From the
     /// environment, `MISSIVE_KAFKA__LIBRDKAFKA__SASL_MECHANISMS=PLAIN` sets
     /// `sasl.mechanisms` (librdkafka names have dots, never underscores).
-    /// Values are kept secret: never logged.
+    /// Values are kept secret: never logged. `true` or `6000` are taken as
+    /// the text librdkafka wants, from the environment or TOML alike.
+    #[serde(deserialize_with = "lenient_properties")]
     pub librdkafka: BTreeMap<String, SecretString>,
 }
 
@@ -748,11 +750,14 @@ pub struct MeizuConfig {
 }
 
 /// Ids such as `MISSIVE_PUSH__VIVO__APP_ID=10001` arrive as numbers from the
-/// environment; vendor ids and secrets are strings whatever they look like.
+/// environment (and `..._LIBRDKAFKA__SOCKET_NAGLE_DISABLE=true` as a bool);
+/// vendor ids, secrets and librdkafka properties are strings whatever they
+/// look like.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Lenient {
     Text(String),
+    Bool(bool),
     Int(i64),
     Uint(u64),
     Float(f64),
@@ -762,6 +767,7 @@ impl Lenient {
     fn into_string(self) -> String {
         match self {
             Lenient::Text(s) => s,
+            Lenient::Bool(b) => b.to_string(),
             Lenient::Int(i) => i.to_string(),
             Lenient::Uint(u) => u.to_string(),
             Lenient::Float(f) => f.to_string(),
@@ -775,6 +781,16 @@ fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::E
 
 fn lenient_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
     lenient_string(d).map(SecretString::from)
+}
+
+fn lenient_properties<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, SecretString>, D::Error> {
+    let properties = BTreeMap::<String, Lenient>::deserialize(d)?;
+    Ok(properties
+        .into_iter()
+        .map(|(k, v)| (k, SecretString::from(v.into_string())))
+        .collect())
 }
 
 fn default_apns_url() -> String {
@@ -841,7 +857,13 @@ mod tests {
             jail.set_env("MISSIVE_SECRET_KEY", "s3cr3t-value");
             jail.set_env("MISSIVE_KAFKA_BROKERS", "10.0.0.1:9092");
             jail.set_env("MISSIVE_PROJECTOR__BATCH_MAX", "77");
+            // librdkafka properties that look like bools and numbers stay text.
+            jail.set_env("MISSIVE_KAFKA__LIBRDKAFKA__SOCKET_NAGLE_DISABLE", "true");
+            jail.set_env("MISSIVE_KAFKA__LIBRDKAFKA__SASL_PASSWORD", "123456");
             let c = Config::load().expect("config loads");
+            let property = |k: &str| c.kafka.librdkafka[k].expose_secret().to_owned();
+            assert_eq!(property("socket_nagle_disable"), "true");
+            assert_eq!(property("sasl_password"), "123456");
             assert_eq!(c.secret_key.expose_secret(), "s3cr3t-value");
             assert_eq!(c.kafka.brokers, "10.0.0.1:9092");
             assert_eq!(c.projector.batch_max, 77);
