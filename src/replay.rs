@@ -71,6 +71,12 @@ pub async fn replay(
     let result = missive_projector::replay(Arc::new(target), progress.clone(), shutdown).await;
     done.cancel();
     let _ = ticker.await;
+    if let Err(missive_projector::ProjectorError::Stopped) = result {
+        anyhow::bail!(
+            "replay stopped before the end of the log: {:?} holds a partial rebuild; drop it and replay again",
+            args.into
+        );
+    }
     result.context("replay")?;
     let (events, bytes) = progress.done();
     let secs = started.elapsed().as_secs_f64();

@@ -284,6 +284,13 @@ async fn send_dead_letter(
 }
 
 /// Where a replay stops and how far it got.
+/// Whether the next offsets `stored` in PostgreSQL have reached the log's
+/// `end` offsets, partition by partition (an empty partition always has).
+pub(crate) fn reached(end: &BTreeMap<i32, i64>, stored: &HashMap<i32, i64>) -> bool {
+    end.iter()
+        .all(|(p, end)| *end <= 0 || stored.get(p).is_some_and(|next| next >= end))
+}
+
 pub(crate) struct ReplayTarget {
     /// Per partition, the log's end offset when the replay started.
     pub end: BTreeMap<i32, i64>,
@@ -529,26 +536,7 @@ impl ConsumeLoop {
         let Some(target) = &self.replay else {
             return false;
         };
-        let stored = runtime.block_on(async {
-            let client = self.pool.get().await.ok()?;
-            let load = client
-                .prepare_cached(include_str!("sql/load_offsets.sql"))
-                .await
-                .ok()?;
-            let rows = client.query(&load, &[&topic]).await.ok()?;
-            Some(
-                rows.iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect::<HashMap<i32, i64>>(),
-            )
-        });
-        let Some(stored) = stored else {
-            return false;
-        };
-        target
-            .end
-            .iter()
-            .all(|(p, end)| *end <= 0 || stored.get(p).is_some_and(|next| next >= end))
+        runtime.block_on(crate::reached_end(&self.pool, topic, &target.end))
     }
 
     /// A replay loop's partitions at the offsets stored in PostgreSQL (its

@@ -37,6 +37,8 @@ pub enum ProjectorError {
     Appender(#[from] missive_log::AppendSetupError),
     #[error("the consume loop panicked")]
     Panicked,
+    #[error("stopped before the end of the log: the rebuild is partial")]
+    Stopped,
 }
 
 /// Connections of the consume loop's own pool. The loop uses one at a time;
@@ -291,11 +293,40 @@ pub async fn replay(
         );
     }
     join_loops(threads, &stop).await?;
+    // The caller's stop (Ctrl-C) ends the loops as quietly as the end of the
+    // log does: a partial rebuild is neither swept nor reported as done.
+    if stop.is_cancelled() && !reached_end(&pool, &config.events_topic(), &end).await {
+        return Err(ProjectorError::Stopped);
+    }
     // Retention as the live janitor applies it, so rebuilt = live.
     janitor::sweep(&pool, &config, missive_core::time::now_millis())
         .await
         .map_err(ProjectorError::Janitor)?;
     Ok(())
+}
+
+/// Whether the offsets stored in PostgreSQL reached `end` (false when they
+/// cannot be read).
+async fn reached_end(
+    pool: &deadpool_postgres::Pool,
+    topic: &str,
+    end: &BTreeMap<i32, i64>,
+) -> bool {
+    let stored = async {
+        let client = pool.get().await.ok()?;
+        let load = client
+            .prepare_cached(include_str!("sql/load_offsets.sql"))
+            .await
+            .ok()?;
+        let rows = client.query(&load, &[&topic]).await.ok()?;
+        Some(
+            rows.iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect::<std::collections::HashMap<i32, i64>>(),
+        )
+    }
+    .await;
+    stored.is_some_and(|stored| consumer::reached(end, &stored))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use crate::support;
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -12,6 +13,7 @@ use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
 use support::{unique_name, TestApp, WAIT};
+use tokio_util::sync::CancellationToken;
 
 fn text(t: &str) -> Value {
     json!([{"MsgType": "TIMTextElem", "MsgContent": {"Text": t}}])
@@ -302,6 +304,46 @@ async fn a_rebuild_from_the_log_equals_the_live_views_whatever_the_batch_sizes()
     // And the other way round: a rebuild in batches of one.
     let (_, one_by_one) = app.rebuild_digests(1).await;
     assert_same(&live, &one_by_one);
+    app.stop().await;
+}
+
+/// A replay its caller stops (Ctrl-C) ends as quietly as one that reached
+/// the end of the log; it must say it stopped, so a partial rebuild is
+/// neither swept by retention nor reported (or compared) as done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replay_stopped_before_the_end_of_the_log_says_so() {
+    let app = TestApp::spawn().await;
+    mixed_workload(&app, 0).await;
+    app.wait_projected().await;
+    let base = missive_core::Config::load().unwrap().database_url;
+    let name = format!("{}_stopped", app.db);
+    missive_core::db::create_database(&base, &name)
+        .await
+        .unwrap();
+    let url = missive_core::db::with_database(&base, &name).unwrap();
+    missive_core::db::migrate(&url).await.unwrap();
+    let mut config = (*app.config).clone();
+    config.database_url = url.clone();
+    config.projector.group_id = unique_name("stopped");
+    let stop = CancellationToken::new();
+    stop.cancel();
+    let progress = Arc::new(missive_projector::ReplayProgress::default());
+    let stopped = missive_projector::replay(Arc::new(config.clone()), progress, stop).await;
+    assert!(
+        matches!(stopped, Err(missive_projector::ProjectorError::Stopped)),
+        "{stopped:?}"
+    );
+    // Run again to the end, it resumes where it stopped and is done.
+    let progress = Arc::new(missive_projector::ReplayProgress::default());
+    missive_projector::replay(Arc::new(config), progress, CancellationToken::new())
+        .await
+        .expect("the replay resumes and finishes");
+    let rebuilt = missive_core::views::digest(&missive_core::db::connect(&url).await.unwrap())
+        .await
+        .unwrap();
+    let live = missive_core::views::digest(&app.pg).await.unwrap();
+    assert_same(&live, &rebuilt);
+    missive_core::db::drop_database(&base, &name).await.unwrap();
     app.stop().await;
 }
 
