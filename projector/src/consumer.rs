@@ -283,7 +283,6 @@ async fn send_dead_letter(
     Ok(())
 }
 
-/// Where a replay stops and how far it got.
 /// Whether the next offsets `stored` in PostgreSQL have reached the log's
 /// `end` offsets, partition by partition (an empty partition always has).
 pub(crate) fn reached(end: &BTreeMap<i32, i64>, stored: &HashMap<i32, i64>) -> bool {
@@ -291,6 +290,7 @@ pub(crate) fn reached(end: &BTreeMap<i32, i64>, stored: &HashMap<i32, i64>) -> b
         .all(|(p, end)| *end <= 0 || stored.get(p).is_some_and(|next| next >= end))
 }
 
+/// Where a replay stops and how far it got.
 pub(crate) struct ReplayTarget {
     /// Per partition, the log's end offset when the replay started.
     pub end: BTreeMap<i32, i64>,

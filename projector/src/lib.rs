@@ -137,12 +137,7 @@ impl Projector {
                     i => format!("projector.{i}"),
                 },
             };
-            threads.push(
-                std::thread::Builder::new()
-                    .name("projector-consume".into())
-                    .spawn(move || consume.run())
-                    .expect("spawn the consume thread"),
-            );
+            threads.push(spawn_loop("projector-consume", consume));
         }
         let result = join_loops(threads, &shutdown).await;
         shutdown.cancel();
@@ -155,6 +150,17 @@ impl Projector {
 
 pub async fn run(config: Arc<Config>, shutdown: CancellationToken) -> Result<(), ProjectorError> {
     Projector::bind(config).await?.run(shutdown).await
+}
+
+/// A consume loop on a thread of its own, named `name`.
+fn spawn_loop(
+    name: &str,
+    consume: consumer::ConsumeLoop,
+) -> std::thread::JoinHandle<rdkafka::error::KafkaResult<()>> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || consume.run())
+        .expect("spawn a consume loop's thread")
 }
 
 /// Waits for every consume loop's thread. The first that fails (or
@@ -285,12 +291,7 @@ pub async fn replay(
                 progress: progress.clone(),
             }),
         };
-        threads.push(
-            std::thread::Builder::new()
-                .name("projector-replay".into())
-                .spawn(move || consume.run())
-                .expect("spawn a replay thread"),
-        );
+        threads.push(spawn_loop("projector-replay", consume));
     }
     join_loops(threads, &stop).await?;
     // The caller's stop (Ctrl-C) ends the loops as quietly as the end of the

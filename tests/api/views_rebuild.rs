@@ -316,15 +316,8 @@ async fn a_replay_stopped_before_the_end_of_the_log_says_so() {
     mixed_workload(&app, 0).await;
     app.wait_projected().await;
     let base = missive_core::Config::load().unwrap().database_url;
-    let name = format!("{}_stopped", app.db);
-    missive_core::db::create_database(&base, &name)
-        .await
-        .unwrap();
-    let url = missive_core::db::with_database(&base, &name).unwrap();
-    missive_core::db::migrate(&url).await.unwrap();
-    let mut config = (*app.config).clone();
-    config.database_url = url.clone();
-    config.projector.group_id = unique_name("stopped");
+    let (name, config) = app.replay_target("stopped").await;
+    let url = config.database_url.clone();
     let stop = CancellationToken::new();
     stop.cancel();
     let progress = Arc::new(missive_projector::ReplayProgress::default());

@@ -501,18 +501,28 @@ impl TestApp {
     /// Rebuilds every view from offset 0 of this test's log into a new
     /// database (`missive replay`'s code) and returns the digests of the live
     /// views and of the rebuilt ones.
-    pub async fn rebuild_digests(&self, batch_max: usize) -> (Digests, Digests) {
+    /// A new, migrated database `<test db>_<suffix>` to replay into, and this
+    /// app's configuration pointed at it (its URL is `config.database_url`).
+    /// The caller drops it (`missive_core::db::drop_database`).
+    pub async fn replay_target(&self, suffix: &str) -> (String, Config) {
         let base = Config::load().unwrap().database_url;
-        let name = format!("{}_rebuild", self.db);
+        let name = format!("{}_{suffix}", self.db);
         missive_core::db::create_database(&base, &name)
             .await
             .unwrap();
         let url = missive_core::db::with_database(&base, &name).unwrap();
         missive_core::db::migrate(&url).await.unwrap();
         let mut config = (*self.config).clone();
-        config.database_url = url.clone();
+        config.database_url = url;
+        config.projector.group_id = unique_name(suffix);
+        (name, config)
+    }
+
+    pub async fn rebuild_digests(&self, batch_max: usize) -> (Digests, Digests) {
+        let base = Config::load().unwrap().database_url;
+        let (name, mut config) = self.replay_target("rebuild").await;
+        let url = config.database_url.clone();
         config.projector.batch_max = batch_max;
-        config.projector.group_id = unique_name("rebuild");
         let progress = Arc::new(missive_projector::ReplayProgress::default());
         tokio::time::timeout(
             Duration::from_secs(120),
