@@ -71,8 +71,9 @@ enum Scenario {
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// The same steady run on an empty database and on a prefilled one:
-    /// CPU per message per process and latency, and their ratios (a
+    /// The same steady run on an empty database, a prefilled one and an
+    /// empty one again: CPU per message per process and latency, the
+    /// prefilled run over the empty ones, and the box's drift beside it (a
     /// message's cost must not depend on what is stored).
     Flat {
         #[arg(long, default_value_t = 400)]
@@ -425,7 +426,9 @@ async fn suite(
 
     // The reference rate (400/s), or the sustainable rate if lower.
     let flat_rate = best.clamp(100, 400);
-    eprintln!("== flat: {flat_rate}/s for {flat_s} s, empty and with {stored} messages stored");
+    eprintln!(
+        "== flat: {flat_rate}/s for {flat_s} s: empty, with {stored} messages stored, empty again"
+    );
     let flat = scenarios::flat(config, load, flat_rate, flat_s, stored, 10_000).await?;
     keep("flat", flat)?;
 

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::cache::Cache;
@@ -21,6 +22,11 @@ use crate::{ConnectionState, Conversation, Element, Event, Message, SdkError};
 /// after three such periods without any frame from the server.
 const PING_EVERY: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes the socket is read in at a time. tungstenite zeroes its whole read
+/// buffer (128 KiB by default) before every read, which for frames of a few
+/// hundred bytes is most of the work of a read (the server and the bench's
+/// devices read 4 KiB too; issue #17).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// The server's limits on one history page and on the error codes that
 /// mean "already done" for a retried recall.
 const HISTORY_PAGE_MAX: i64 = 100;
@@ -625,7 +631,11 @@ impl Actor {
     async fn session(&mut self) -> End {
         let ws = match tokio::time::timeout(
             CONNECT_TIMEOUT,
-            tokio_tungstenite::connect_async(self.config.url.as_str()),
+            tokio_tungstenite::connect_async_with_config(
+                self.config.url.as_str(),
+                Some(WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES)),
+                false,
+            ),
         )
         .await
         {
