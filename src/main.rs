@@ -45,7 +45,7 @@ enum Command {
         #[arg(long)]
         into: String,
         /// Events per transaction.
-        #[arg(long, default_value_t = 5_000)]
+        #[arg(long, default_value_t = missive_projector::REPLAY_BATCH)]
         batch: usize,
         /// Afterwards, compare every view with the configured (live) database.
         #[arg(long)]

@@ -36,8 +36,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Scenario {
-    /// Events/s projected from a backlog (batch 1000) and rebuilt (batch
-    /// 5000, `missive replay`'s), through the projector's own code.
+    /// Events/s projected from a backlog (the live projector's batch) and
+    /// rebuilt (`missive replay`'s batch), through the projector's own code.
     #[command(alias = "projection")]
     Rebuild {
         /// Messages written to the log.
@@ -49,11 +49,12 @@ enum Scenario {
         /// Bytes of text per message.
         #[arg(long, default_value_t = 100)]
         text_bytes: usize,
-        /// Batch of the "projected" run (the live projector's `batch_max`); a
-        /// small one (the batches of a live load, ~20 at 800 msg/s) shows
-        /// the cost every batch pays whatever its size.
-        #[arg(long, default_value_t = 1_000)]
-        live_batch: usize,
+        /// Batch of the "projected" run [default: the configuration's
+        /// `projector.batch_max`]; a small one (the batches of a live load,
+        /// ~10 at 1,000 msg/s) shows the cost every batch pays whatever its
+        /// size.
+        #[arg(long)]
+        live_batch: Option<usize>,
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -386,7 +387,7 @@ async fn suite(
 
     eprintln!("== rebuild ({records} events)");
     let rebuilt =
-        projection::projection(config.clone(), records, 10_000, load.text_bytes, 1_000).await?;
+        projection::projection(config.clone(), records, 10_000, load.text_bytes, None).await?;
     keep("rebuild", rebuilt)?;
 
     eprintln!("== ramp");

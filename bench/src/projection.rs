@@ -32,8 +32,9 @@ pub async fn projection(
     events: u64,
     users: u64,
     text_bytes: usize,
-    live_batch: usize,
+    live_batch: Option<usize>,
 ) -> anyhow::Result<serde_json::Value> {
+    let live_batch = live_batch.unwrap_or(base.projector.batch_max);
     anyhow::ensure!(live_batch >= 1, "--live-batch must be at least 1");
     anyhow::ensure!(users >= 2, "--users must be at least 2");
     let run = format!("bench_{}", uuid::Uuid::new_v4().simple());
@@ -65,7 +66,9 @@ pub async fn projection(
     let live_loops = config.projector.loops.max(1);
     let projected = project_into_fresh_db(&config, &run, "live", live_batch, live_loops).await?;
     let replay_loops = missive_projector::replay_loops(&config, config.kafka.partitions as usize);
-    let rebuilt = project_into_fresh_db(&config, &run, "replay", 5_000, replay_loops).await?;
+    let replay_batch = missive_projector::REPLAY_BATCH;
+    let rebuilt =
+        project_into_fresh_db(&config, &run, "replay", replay_batch, replay_loops).await?;
 
     let report = json!({
         "scenario": "rebuild",
@@ -77,6 +80,7 @@ pub async fn projection(
         "projected_batch": live_batch,
         "projected_loops": live_loops,
         "projected_events_per_s": projected,
+        "rebuilt_batch": replay_batch,
         "rebuilt_loops": replay_loops,
         "rebuilt_events_per_s": rebuilt,
     });
@@ -89,7 +93,7 @@ pub async fn projection(
         "projected:    {projected:.0} events/s (batch {live_batch}, {live_loops} loop(s): the live projector's)"
     );
     println!(
-        "rebuilt:      {rebuilt:.0} events/s (batch 5000, {replay_loops} loop(s): missive replay's)"
+        "rebuilt:      {rebuilt:.0} events/s (batch {replay_batch}, {replay_loops} loop(s): missive replay's)"
     );
     crate::raw::delete_topics(&config, std::slice::from_ref(&topic)).await;
     Ok(report)

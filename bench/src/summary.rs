@@ -146,9 +146,16 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
         Some(n) => format!(", {n} loops"),
         None => String::new(),
     };
+    // Reports before step 28 carry no replay batch: it was 5000 then.
+    let batch = |key: &str, before: &str| {
+        r["rebuild"][key]
+            .as_u64()
+            .map_or_else(|| before.to_owned(), |b| b.to_string())
+    };
     row(
         &format!(
-            "rebuild (`missive replay`, batch 5000{}), events/s",
+            "rebuild (`missive replay`, batch {}{}), events/s",
+            batch("rebuilt_batch", "5000"),
             loops("rebuilt_loops")
         ),
         rate(rebuilt),
@@ -163,7 +170,8 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
     );
     row(
         &format!(
-            "projected from a backlog (batch 1000{}), events/s",
+            "projected from a backlog (batch {}{}), events/s",
+            batch("projected_batch", "1000"),
             loops("projected_loops")
         ),
         rate(projected),

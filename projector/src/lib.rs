@@ -233,6 +233,13 @@ fn end_offsets(config: &Config) -> Result<BTreeMap<i32, i64>, ProjectorError> {
     Ok(ends)
 }
 
+/// Events per transaction of a replay (`missive replay --batch`). A batch
+/// takes each user's inbox cursor, each conversation's seq counter and each
+/// contact count once, however many of its events touch them, so larger
+/// batches write fewer rows per event: 20,000 rebuilt 10% faster than 5,000
+/// in two loops (docs/benchmarks.md, step 28). Each loop holds one batch.
+pub const REPLAY_BATCH: usize = 20_000;
+
 /// How many consume loops a replay runs (the partitions dealt out among
 /// them, each loop with its own connections): `projector.replay_loops`, or
 /// one per core, never more than there are partitions.
