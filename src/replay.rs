@@ -88,8 +88,9 @@ pub async fn replay(
     );
 
     if args.compare {
-        let live = views::digest(&db::connect(&config.database_url).await?).await?;
-        let rebuilt = views::digest(&db::connect(&target_url).await?).await?;
+        let kept = config.views.recent_contacts_max;
+        let live = views::digest(&db::connect(&config.database_url).await?, kept).await?;
+        let rebuilt = views::digest(&db::connect(&target_url).await?, kept).await?;
         let mut differ = 0;
         for (table, l) in &live {
             let r = &rebuilt[table];

@@ -286,6 +286,13 @@ pub struct Limits {
     pub recent_contacts_max: i64,
 }
 
+impl Limits {
+    /// Past this many contacts a user is trimmed back to the cap.
+    fn contacts_trim_above(self) -> i64 {
+        missive_core::views::contacts_trim_above(self.recent_contacts_max)
+    }
+}
+
 /// Applies `events`; with `hand_over`, also returns the new messages' inbox
 /// entries ready to push (`Applied::live`).
 pub async fn apply(
@@ -398,7 +405,7 @@ async fn apply_segment<'a>(
     let changed = async {
         let mut entries = InboxEntries::default();
         for env in changes.drain(..) {
-            apply_change_of_message(tx, env, &mut entries).await?;
+            apply_change_of_message(tx, env, &mut entries, limits).await?;
         }
         Ok(entries)
     };
@@ -591,6 +598,7 @@ async fn apply_change_of_message<'a>(
     tx: &Transaction<'_>,
     env: &'a Envelope,
     inbox: &mut InboxEntries<'a>,
+    limits: Limits,
 ) -> Result<(), tokio_postgres::Error> {
     struct Entry<'a> {
         kind: &'static str,
@@ -701,7 +709,7 @@ async fn apply_change_of_message<'a>(
             }
         }
         Event::ConversationDeleted(d) => {
-            delete_conversation(tx, d).await?;
+            delete_conversation(tx, d, limits).await?;
             return Ok(());
         }
         Event::ConversationPinned(p) => {
@@ -754,11 +762,13 @@ async fn apply_change_of_message<'a>(
 async fn delete_conversation(
     tx: &Transaction<'_>,
     d: &missive_schemas::ConversationDeleted,
+    limits: Limits,
 ) -> Result<(), tokio_postgres::Error> {
     let delete = tx
         .prepare_cached(include_str!("sql/delete_contact.sql"))
         .await?;
-    tx.execute(&delete, &[&d.user_id, &d.peer]).await?;
+    tx.execute(&delete, &[&d.user_id, &d.peer, &limits.recent_contacts_max])
+        .await?;
     let unpin = tx
         .prepare_cached(include_str!("sql/unpin_conversation.sql"))
         .await?;
@@ -916,7 +926,7 @@ fn online_only(m: &MessageSent) -> bool {
 }
 
 /// Recent contacts: one upsert for the batch (each pair's newest message).
-/// Returns the users now over the cap, sorted.
+/// Returns the users now past `Limits::contacts_trim_above`, sorted.
 async fn upsert_contacts(
     tx: &Transaction<'_>,
     stored: &[(NewMessage<'_>, i64)],
@@ -973,7 +983,7 @@ async fn upsert_contacts(
                 &last_seqs,
                 &keys,
                 &times,
-                &limits.recent_contacts_max,
+                &limits.contacts_trim_above(),
             ],
         )
         .await?
@@ -983,7 +993,7 @@ async fn upsert_contacts(
     Ok(over.into_iter().collect())
 }
 
-/// Trims the users over the cap to it.
+/// Trims the users past `Limits::contacts_trim_above` to the cap.
 async fn prune_contacts(
     tx: &Transaction<'_>,
     over: &[String],

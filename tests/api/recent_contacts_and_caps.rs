@@ -241,33 +241,44 @@ async fn the_caps_bound_contacts_offline_sync_and_unread_but_not_history() {
         .await;
     assert_eq!(roam["MsgCnt"], 4, "{roam}");
 
-    // The projector's kept counts (which decide who is trimmed) are the rows.
-    let drift = app
-        .pg
-        .query(
-            "SELECT coalesce(n.user_id, c.user_id), n.contacts, c.rows \
-             FROM recent_contact_counts n \
-             FULL JOIN (SELECT user_id, count(*) AS rows FROM recent_contacts GROUP BY user_id) c \
-             USING (user_id) WHERE n.contacts IS DISTINCT FROM c.rows",
-            &[],
+    // Trimming waits for a slack past the cap (4 rows for a cap of 3), so u1
+    // is still stored, though never shown.
+    assert_eq!(stored_contacts(&app, "bob").await, ["u4", "u3", "u2", "u1"]);
+    assert_eq!(kept_count(&app, "bob").await, 4);
+    assert_counts_match_rows(&app).await;
+
+    // Deleting a shown contact must not bring u1 back as trimming at once
+    // would not have: it leaves with it.
+    let r = app
+        .rest(
+            "recentcontact/delete",
+            json!({"From_Account": "bob", "Type": 1, "To_Account": "u3", "ClearRamble": 0}),
         )
-        .await
-        .unwrap();
-    let bob: i64 = app
-        .pg
-        .query_one(
-            "SELECT contacts FROM recent_contact_counts WHERE user_id = 'bob'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(bob, 3, "bob is trimmed to the cap");
-    assert!(
-        drift.is_empty(),
-        "{} users' counts differ from their rows",
-        drift.len()
+        .await;
+    assert_eq!(r["ErrorCode"], 0, "{r}");
+    app.wait_projected().await;
+    let peers = |items: Vec<Value>| -> Vec<String> {
+        items
+            .iter()
+            .map(|i| i["To_Account"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(peers(contacts(&app, "bob").await), ["u4", "u2"]);
+    assert_eq!(stored_contacts(&app, "bob").await, ["u4", "u2"]);
+    assert_eq!(kept_count(&app, "bob").await, 2);
+
+    // Past the slack the user is trimmed back to the cap.
+    for (n, peer) in ["u5", "u6", "u7"].iter().enumerate() {
+        send(&app, peer, "bob", 100 + n as u32, &format!("{peer} 0")).await;
+    }
+    assert_eq!(stored_contacts(&app, "bob").await, ["u7", "u6", "u5"]);
+    assert_eq!(
+        kept_count(&app, "bob").await,
+        3,
+        "bob is trimmed to the cap"
     );
+    assert_eq!(peers(contacts(&app, "bob").await), ["u7", "u6", "u5"]);
+    assert_counts_match_rows(&app).await;
     app.stop().await;
 }
 
@@ -350,4 +361,50 @@ async fn retention_removes_old_history_without_restarting_sequence_numbers() {
     let (live, rebuilt) = app.rebuild_digests(5_000).await;
     assert_eq!(live, rebuilt);
     app.stop().await;
+}
+
+/// The contact rows stored for `user`, most recently active first.
+async fn stored_contacts(app: &TestApp, user: &str) -> Vec<String> {
+    app.pg
+        .query(
+            "SELECT peer FROM recent_contacts WHERE user_id = $1 ORDER BY last_at_ms DESC, peer",
+            &[&user],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The projector's count of `user`'s contact rows (which decides the trim).
+async fn kept_count(app: &TestApp, user: &str) -> i64 {
+    app.pg
+        .query_one(
+            "SELECT contacts FROM recent_contact_counts WHERE user_id = $1",
+            &[&user],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The projector's kept counts are the rows, for every user.
+async fn assert_counts_match_rows(app: &TestApp) {
+    let drift = app
+        .pg
+        .query(
+            "SELECT coalesce(n.user_id, c.user_id), n.contacts, c.rows \
+             FROM recent_contact_counts n \
+             FULL JOIN (SELECT user_id, count(*) AS rows FROM recent_contacts GROUP BY user_id) c \
+             USING (user_id) WHERE n.contacts IS DISTINCT FROM c.rows",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        drift.is_empty(),
+        "{} users' counts differ from their rows",
+        drift.len()
+    );
 }

@@ -331,10 +331,15 @@ async fn a_replay_stopped_before_the_end_of_the_log_says_so() {
     missive_projector::replay(Arc::new(config), progress, CancellationToken::new())
         .await
         .expect("the replay resumes and finishes");
-    let rebuilt = missive_core::views::digest(&missive_core::db::connect(&url).await.unwrap())
+    let rebuilt = missive_core::views::digest(
+        &missive_core::db::connect(&url).await.unwrap(),
+        app.contacts_max(),
+    )
+    .await
+    .unwrap();
+    let live = missive_core::views::digest(&app.pg, app.contacts_max())
         .await
         .unwrap();
-    let live = missive_core::views::digest(&app.pg).await.unwrap();
     assert_same(&live, &rebuilt);
     missive_core::db::drop_database(&base, &name).await.unwrap();
     app.stop().await;

@@ -422,7 +422,9 @@ impl TestApp {
     /// offsets and every view's rows (after the projector caught up).
     pub async fn snapshot(&self) -> (i64, Digests) {
         self.wait_projected().await;
-        let mut views = missive_core::views::digest(&self.pg).await.unwrap();
+        let mut views = missive_core::views::digest(&self.pg, self.contacts_max())
+            .await
+            .unwrap();
         // The projector's offsets follow the whole log, sessions opening and
         // closing included; what requests appended is counted just above.
         views.remove("projector_offsets");
@@ -518,6 +520,11 @@ impl TestApp {
         (name, config)
     }
 
+    /// The recent contacts a user has (`views.recent_contacts_max`).
+    pub fn contacts_max(&self) -> i64 {
+        self.config.views.recent_contacts_max
+    }
+
     pub async fn rebuild_digests(&self, batch_max: usize) -> (Digests, Digests) {
         let base = Config::load().unwrap().database_url;
         let (name, mut config) = self.replay_target("rebuild").await;
@@ -536,10 +543,12 @@ impl TestApp {
             self.events_on_log(),
             "replayed every event"
         );
-        let rebuilt = missive_core::views::digest(&missive_core::db::connect(&url).await.unwrap())
-            .await
-            .unwrap();
-        let live = missive_core::views::digest(&self.pg).await.unwrap();
+        let kept = self.contacts_max();
+        let rebuilt =
+            missive_core::views::digest(&missive_core::db::connect(&url).await.unwrap(), kept)
+                .await
+                .unwrap();
+        let live = missive_core::views::digest(&self.pg, kept).await.unwrap();
         missive_core::db::drop_database(&base, &name).await.unwrap();
         (live, rebuilt)
     }

@@ -57,11 +57,15 @@ pub struct TableDigest {
     pub md5: String,
 }
 
+/// The digests of every view; `contacts_max` is the configuration's
+/// `views.recent_contacts_max` (the recent contacts a user has).
 pub async fn digest(
     client: &tokio_postgres::Client,
+    contacts_max: i64,
 ) -> Result<BTreeMap<&'static str, TableDigest>, tokio_postgres::Error> {
     let mut out = BTreeMap::new();
     for (table, rows_sql) in TABLES {
+        let rows_sql = rows_sql.replace(":contacts_max", &contacts_max.max(1).to_string());
         let sql = format!(
             "SELECT count(*), COALESCE(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') \
              FROM ({}) t",

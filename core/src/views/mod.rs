@@ -593,6 +593,10 @@ pub async fn receipt_requests(
 pub struct OfflineCaps {
     pub conversations: i64,
     pub per_conversation: i64,
+    /// Recent contacts a user has (`recent_contacts_max`): the most recently
+    /// active ones. The projector trims the ones past it in steps
+    /// (`contacts_trim_above`), so reads take the first this many.
+    pub contacts: i64,
 }
 
 impl OfflineCaps {
@@ -600,8 +604,23 @@ impl OfflineCaps {
         Self {
             conversations: views.offline_conversations_max.max(0),
             per_conversation: views.offline_unread_max.max(0),
+            contacts: views.recent_contacts_max.max(1),
         }
     }
+}
+
+/// How many contact rows a user may have before the projector trims it back
+/// to `contacts_max`. Trimming reads all of a user's contacts, so trimming on
+/// every new contact past the cap cost a user at the cap ~125 buffer reads
+/// per new contact: at 2,000 msg/s with users at the cap it was PostgreSQL's
+/// costliest statement, 7.4 ms per batch (docs/benchmarks.md, step 29). With
+/// a quarter of the cap as slack, a user is trimmed once per that many new
+/// contacts. The rows past the cap are never shown: reads take the first
+/// `contacts_max`, and a deleted contact trims its user first, so none of
+/// them can move up.
+pub fn contacts_trim_above(contacts_max: i64) -> i64 {
+    let max = contacts_max.max(1);
+    max + (max / 4).max(1)
 }
 
 /// Messages from `peer` that `user` has not read.
@@ -679,7 +698,14 @@ pub async fn recent_contacts(
     let rows = client
         .query(
             &stmt,
-            &[&user, &limit, &start, &caps.per_conversation, &pinned_first],
+            &[
+                &user,
+                &limit,
+                &start,
+                &caps.per_conversation,
+                &pinned_first,
+                &caps.contacts,
+            ],
         )
         .await?;
     Ok(rows

@@ -1,7 +1,8 @@
 -- One row per (user, peer) in the arrays (the caller merges a batch's
 -- messages first). The newest seq names the last message; activity time only
 -- moves forward. Counts each user's new contacts (recent_contact_counts) and
--- returns the users now over the cap $7, to be trimmed (prune_contacts.sql).
+-- returns the users now past $7 (the cap and its slack:
+-- views::contacts_trim_above), to be trimmed to the cap (prune_contacts.sql).
 -- A row the upsert inserted has no xmax (an updated one carries this
 -- transaction's), so telling new pairs from known ones costs no second probe.
 WITH batch AS (

@@ -1,5 +1,7 @@
--- $1's recent contacts, most recently active first (pinned ones before the
--- rest when $5), from position $3 on (at most $2), each with its last
+-- $1's recent contacts, its $6 most recently active (the projector keeps a
+-- few more until it trims them: views::contacts_trim_above), most recently
+-- active first (pinned ones before the rest when $5), from position $3 on
+-- (at most $2), each with its last
 -- message (absent once retention removed it), its unread count capped at
 -- $4 and whether it is pinned. The last message and the read mark
 -- are looked up per contact by primary key (LATERAL with LIMIT: never a
@@ -18,7 +20,12 @@ SELECT c.peer, c.conversation_id, c.last_seq, c.last_msg_key, c.last_at_ms,
             SELECT r.read_seq FROM read_state r
             WHERE r.user_id = m.to_account AND r.peer = m.from_account), false) AS peer_read,
        COALESCE(m.need_read_receipt, false)
-FROM recent_contacts c
+FROM (
+    SELECT * FROM recent_contacts
+    WHERE user_id = $1
+    ORDER BY last_at_ms DESC, peer
+    LIMIT $6
+) c
 LEFT JOIN LATERAL (
     SELECT * FROM messages m
     WHERE m.conversation_id = c.conversation_id AND m.seq = c.last_seq
@@ -34,6 +41,5 @@ LEFT JOIN LATERAL (
     WHERE k.user_id = c.user_id AND k.peer = c.peer
     LIMIT 1
 ) k ON true
-WHERE c.user_id = $1
 ORDER BY ($5 AND COALESCE(k.pinned, false)) DESC, c.last_at_ms DESC, c.peer
 LIMIT $2 OFFSET $3
