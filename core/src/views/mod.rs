@@ -601,10 +601,14 @@ pub struct OfflineCaps {
 
 impl OfflineCaps {
     pub fn from_config(views: &crate::config::ViewsConfig) -> Self {
+        let contacts = views.recent_contacts_max.max(1);
         Self {
-            conversations: views.offline_conversations_max.max(0),
+            // Offline conversations are among the recent contacts, so never
+            // more than those: the rows past that cap kept until the next
+            // trim (`contacts_trim_above`) must not be counted.
+            conversations: views.offline_conversations_max.clamp(0, contacts),
             per_conversation: views.offline_unread_max.max(0),
-            contacts: views.recent_contacts_max.max(1),
+            contacts,
         }
     }
 }
@@ -849,4 +853,33 @@ pub async fn projected_offsets(
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{contacts_trim_above, OfflineCaps};
+    use crate::config::ViewsConfig;
+
+    #[test]
+    fn offline_conversations_stay_within_the_recent_contacts_a_user_has() {
+        let views = ViewsConfig {
+            recent_contacts_max: 10,
+            offline_conversations_max: 50,
+            ..ViewsConfig::default()
+        };
+        let caps = OfflineCaps::from_config(&views);
+        assert_eq!((caps.contacts, caps.conversations), (10, 10));
+        let views = ViewsConfig {
+            offline_conversations_max: 4,
+            ..views
+        };
+        assert_eq!(OfflineCaps::from_config(&views).conversations, 4);
+    }
+
+    #[test]
+    fn contacts_are_trimmed_a_quarter_past_the_cap_and_never_at_it() {
+        assert_eq!(contacts_trim_above(100), 125);
+        assert_eq!(contacts_trim_above(3), 4);
+        assert_eq!(contacts_trim_above(0), 2);
+    }
 }
