@@ -1,4 +1,5 @@
--- Trims the users $1 (over the cap, from upsert_contacts.sql) to their $2
+-- Trims the users $1 (past the cap and its slack, from upsert_contacts.sql:
+-- views::contacts_trim_above) to their $2
 -- most recently active contacts (ties broken by peer, so a rebuild keeps the
 -- same ones), and records that each now has exactly $2. Per user it reads
 -- that user's contacts only, then deletes the extra ones one primary-key
