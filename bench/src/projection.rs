@@ -60,11 +60,12 @@ pub async fn projection(
     crate::raw::send_all(&producer, &topic, records).await?;
     let fill_secs = started.elapsed().as_secs_f64();
 
-    // The backlog as the live service projects it (`projector.loops`
-    // consume loops); the rebuild as `missive replay` does
-    // (`projector.replay_loops`, one per core by default).
+    // The backlog as the live service projects it (its `projector.loops`
+    // and the catch-up loops it starts while behind); the rebuild as
+    // `missive replay` does (`projector.replay_loops`, one per core by
+    // default).
     let live_loops = config.projector.loops.max(1);
-    let projected = project_into_fresh_db(&config, &run, "live", live_batch, live_loops).await?;
+    let projected = project_live_into_fresh_db(&config, &run, live_batch, events).await?;
     let replay_loops = missive_projector::replay_loops(&config, config.kafka.partitions as usize);
     let replay_batch = missive_projector::REPLAY_BATCH;
     let rebuilt =
@@ -79,6 +80,7 @@ pub async fn projection(
         "produce_events_per_s": events as f64 / fill_secs,
         "projected_batch": live_batch,
         "projected_loops": live_loops,
+        "projected_catch_up_loops": config.projector.catch_up_loops,
         "projected_events_per_s": projected,
         "rebuilt_batch": replay_batch,
         "rebuilt_loops": replay_loops,
@@ -90,13 +92,65 @@ pub async fn projection(
         events as f64 / fill_secs
     );
     println!(
-        "projected:    {projected:.0} events/s (batch {live_batch}, {live_loops} loop(s): the live projector's)"
+        "projected:    {projected:.0} events/s (batch {live_batch}, {live_loops} loop(s) and {} catch-up loop(s): the live projector service)",
+        config.projector.catch_up_loops
     );
     println!(
         "rebuilt:      {rebuilt:.0} events/s (batch {replay_batch}, {replay_loops} loop(s): missive replay's)"
     );
     crate::raw::delete_topics(&config, std::slice::from_ref(&topic)).await;
     Ok(report)
+}
+
+/// Projects the whole log (`events` events) into a new database with the
+/// projector service itself; returns events/s from its first commit to its
+/// last, so joining the group and opening connections do not count.
+async fn project_live_into_fresh_db(
+    config: &Arc<Config>,
+    run: &str,
+    batch: usize,
+    events: u64,
+) -> anyhow::Result<f64> {
+    let name = format!("{run}_live");
+    db::create_database(&config.database_url, &name).await?;
+    let url = db::with_database(&config.database_url, &name)?;
+    db::migrate(&url).await?;
+    let mut c = (**config).clone();
+    c.database_url = url.clone();
+    c.projector.batch_max = batch;
+    c.projector.group_id = format!("{name}.group");
+    c.projector.listen = "127.0.0.1:0".parse()?;
+    let topic = c.events_topic();
+    let service = missive_projector::Projector::bind(Arc::new(c)).await?;
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(service.run(stop.clone()));
+    let pg = db::connect(&url).await?;
+    let sum =
+        "SELECT coalesce(sum(next_offset), 0)::bigint FROM projector_offsets WHERE topic = $1";
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut first: Option<(Instant, i64)> = None;
+    let rate = loop {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the backlog was not projected in time"
+        );
+        anyhow::ensure!(!running.is_finished(), "the projector service stopped");
+        let done: i64 = pg.query_one(sum, &[&topic]).await?.get(0);
+        let now = Instant::now();
+        match first {
+            None if done > 0 => first = Some((now, done)),
+            Some((t0, d0)) if done as u64 >= events => {
+                break (done - d0) as f64 / now.duration_since(t0).as_secs_f64().max(1e-3);
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    stop.cancel();
+    running.await??;
+    drop(pg);
+    db::drop_database(&config.database_url, &name).await?;
+    Ok(rate)
 }
 
 /// Projects the whole log into a new database in `loops` consume loops;

@@ -38,6 +38,8 @@ use missive_schemas::{Envelope, EventCodec};
 
 use crate::apply;
 
+mod catch_up;
+
 /// `pg_notify` payloads must stay under 8000 bytes.
 const NOTIFY_PAYLOAD_MAX: usize = 7_000;
 
@@ -395,9 +397,16 @@ impl ConsumeLoop {
         // are already here. With no linger this is natural batching: what
         // arrived while the last batch was written is the next batch.
         let mut caught_up = false;
+        // Partitions lent to catch-up loops while this (service) loop is
+        // behind, and the full batches in a row that say it is.
+        let mut catch_up: Option<catch_up::CatchUp> = None;
+        let mut full_batches = 0u32;
         tracing::info!(%topic, group = %self.config.projector.group_id, "projector consuming");
 
         loop {
+            if let Some(lent) = catch_up.take_if(|c| c.due(&ownership)) {
+                self.end_catch_up(&runtime, &consumer, &topic, &ownership, lent);
+            }
             let stopping = self.stop.is_cancelled();
             let generation = ownership.lock().expect("ownership lock").generation;
             if pending.generation != generation {
@@ -410,10 +419,20 @@ impl ConsumeLoop {
                 || (pending.len() > 0 && caught_up && pending.started.elapsed() >= linger)
                 || stopping;
             if due && pending.len() > 0 {
+                let full = pending.len() >= batch_max;
                 match self.flush_isolating(&runtime, &mut pending.records, generation, &sink) {
                     Ok(()) => {
                         attempt = 0;
                         pending = Pending::new(generation);
+                        full_batches = if full { full_batches + 1 } else { 0 };
+                        if full_batches >= catch_up::BEHIND_AFTER_FULL_BATCHES
+                            && catch_up.is_none()
+                            && self.replay.is_none()
+                            && self.config.projector.catch_up_loops > 0
+                        {
+                            full_batches = 0;
+                            catch_up = self.start_catch_up(&consumer, &topic, &ownership);
+                        }
                     }
                     Err(FlushError::Fenced) => {
                         tracing::warn!("offsets moved under us; re-reading from PostgreSQL");
@@ -523,6 +542,9 @@ impl ConsumeLoop {
                 event,
                 dead_lettered: Default::default(),
             });
+        }
+        if let Some(lent) = catch_up.take() {
+            self.end_catch_up(&runtime, &consumer, &topic, &ownership, lent);
         }
         consumer.unsubscribe();
         tracing::info!("projector stopped");

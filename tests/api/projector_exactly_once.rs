@@ -147,3 +147,91 @@ async fn an_offset_moved_by_another_instance_fences_the_batch_and_projection_goe
     );
     app.stop().await;
 }
+
+/// A service's projector that is behind lends partitions to a catch-up loop
+/// and takes them back: every event projected once, seqs and cursors dense,
+/// the views equal to a rebuild, and a device online meanwhile gets each of
+/// its messages once, in cursor order, while two loops write its inbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_projector_behind_catches_up_in_two_loops_and_loses_or_doubles_nothing() {
+    let mut app = TestApp::spawn_with(|c| {
+        c.kafka.partitions = 2;
+        c.projector.batch_max = 10;
+        c.projector.catch_up_loops = 1;
+    })
+    .await;
+    app.projector.take().unwrap().shutdown().await;
+    let mut device = app.ws("cu0", "phone").await;
+    device.next_of("sync_done").await;
+
+    // A backlog over both partitions: 12 users, each writing to five others.
+    let users: Vec<String> = (0..12).map(|i| format!("cu{i}")).collect();
+    let sends: Vec<(usize, usize)> = (0..300)
+        .map(|i| (i % 12, (i % 12 + 1 + (i / 12) % 5) % 12))
+        .collect();
+    for (c, chunk) in sends.chunks(30).enumerate() {
+        futures::future::join_all(chunk.iter().enumerate().map(|(j, (a, b))| {
+            let random = 1_000 + (c * 30 + j) as u32;
+            app.send_text(&users[*a], &users[*b], random, "backlog")
+        }))
+        .await;
+    }
+    let projector = start_projector(&app.config).await;
+    let addr = projector.addr;
+    app.projector = Some(projector);
+    app.wait_projected().await;
+
+    // The loop was behind and lent a partition.
+    let metrics = app.metrics(addr).await;
+    let topic = app.config.events_topic();
+    let started: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("missive_projector_catch_up_loops_total") && l.contains(&topic))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(started >= 1.0, "no catch-up loop started:\n{metrics}");
+
+    // Nothing lost or doubled.
+    assert_eq!(app.scalar("SELECT count(*) FROM messages").await, 300);
+    let gaps = "SELECT count(*) FROM (SELECT conversation_id AS k, count(*) AS n, max(seq) AS top \
+                FROM messages GROUP BY 1) x WHERE n <> top";
+    assert_eq!(app.scalar(gaps).await, 0, "seqs dense per conversation");
+    let gaps = "SELECT count(*) FROM (SELECT user_id AS k, count(*) AS n, max(cursor) AS top \
+                FROM inbox GROUP BY 1) x WHERE n <> top";
+    assert_eq!(app.scalar(gaps).await, 0, "cursors dense per user");
+    let consumed = app
+        .scalar("SELECT sum(next_offset)::bigint FROM projector_offsets")
+        .await;
+    assert_eq!(consumed, app.events_on_log());
+
+    // The device got each entry of its inbox (messages to cu0, and cu0's
+    // own for its other devices) once, in cursor order.
+    let entries = app
+        .scalar("SELECT count(*) FROM inbox WHERE user_id = 'cu0'")
+        .await;
+    assert!(entries >= 25, "{entries} inbox entries");
+    for want in 1..=entries {
+        let m = device.next_of("message").await;
+        assert_eq!(m["cursor"], want);
+    }
+    device.expect_silence(Duration::from_millis(300)).await;
+
+    // Both partitions are the loop's again: later sends are projected.
+    for (j, (a, b)) in sends.iter().take(24).enumerate() {
+        app.send_text(&users[*a], &users[*b], 5_000 + j as u32, "after")
+            .await;
+    }
+    app.wait_for_count("SELECT count(*) FROM messages", 324)
+        .await;
+    app.wait_projected().await;
+    let (live, rebuilt) = app.rebuild_digests(5_000).await;
+    for (table, l) in &live {
+        assert_eq!(
+            Some(l),
+            rebuilt.get(table),
+            "view {table} differs after a rebuild"
+        );
+    }
+    app.stop().await;
+}
