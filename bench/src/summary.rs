@@ -170,9 +170,14 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
     );
     row(
         &format!(
-            "projected from a backlog (batch {}{}), events/s",
+            "projected from a backlog (batch {}{}{}), events/s",
             batch("projected_batch", "1000"),
-            loops("projected_loops")
+            loops("projected_loops"),
+            // Reports before step 30 ran the backlog through a replay loop.
+            match r["rebuild"]["projected_catch_up_loops"].as_u64() {
+                Some(n) => format!(", {n} catch-up while behind: the service"),
+                None => String::new(),
+            }
         ),
         rate(projected),
         format!("COPY {} msg/s", rate(copy_msgs)),
