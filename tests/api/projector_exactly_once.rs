@@ -235,3 +235,102 @@ async fn a_projector_behind_catches_up_in_two_loops_and_loses_or_doubles_nothing
     }
     app.stop().await;
 }
+
+/// A second instance joining while the first is catching up takes a
+/// partition in a rebalance: the catch-up ends, and whichever of the
+/// catch-up loop, the first instance and the second writes a partition after
+/// another is fenced. The catch-up loop is held inside its first batch (an
+/// advisory lock in a trigger, for its backends only) until the rebalance
+/// has happened, so its batch lands after the partition changed hands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_joining_during_a_catch_up_loses_or_doubles_nothing() {
+    let mut app = TestApp::spawn_with(|c| {
+        c.kafka.partitions = 2;
+        c.projector.batch_max = 5;
+        c.projector.catch_up_loops = 1;
+    })
+    .await;
+    app.projector.take().unwrap().shutdown().await;
+    app.pg
+        .batch_execute(
+            "CREATE FUNCTION hold_catch_up() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF current_setting('application_name') = 'missive-projector-catch-up' THEN
+                     PERFORM pg_advisory_xact_lock(4343);
+                 END IF;
+                 RETURN NULL;
+             END $$;
+             SELECT pg_advisory_lock(4343);
+             CREATE TRIGGER hold BEFORE INSERT ON messages
+             FOR EACH STATEMENT EXECUTE FUNCTION hold_catch_up();",
+        )
+        .await
+        .unwrap();
+    let users: Vec<String> = (0..16).map(|i| format!("cj{i}")).collect();
+    let sends: Vec<(usize, usize)> = (0..400)
+        .map(|i| (i % 16, (i % 16 + 1 + (i / 16) % 7) % 16))
+        .collect();
+    for (c, chunk) in sends.chunks(50).enumerate() {
+        futures::future::join_all(chunk.iter().enumerate().map(|(j, (a, b))| {
+            let random = 1_000 + (c * 50 + j) as u32;
+            app.send_text(&users[*a], &users[*b], random, "backlog")
+        }))
+        .await;
+    }
+    let first = start_projector(&app.config).await;
+    // The catch-up loop's first batch waits on the lock.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let held = app
+            .scalar(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                 WHERE l.locktype = 'advisory' AND NOT l.granted \
+                 AND a.application_name = 'missive-projector-catch-up'",
+            )
+            .await;
+        if held > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no catch-up loop reached the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A second instance joins; the group rebalances (the first hears of it
+    // within a heartbeat, 3 s) while the catch-up loop is held.
+    let second = start_projector(&app.config).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    app.pg
+        .batch_execute("SELECT pg_advisory_unlock(4343); DROP TRIGGER hold ON messages;")
+        .await
+        .unwrap();
+    app.projector = Some(first);
+    app.wait_projected().await;
+
+    assert_eq!(app.scalar("SELECT count(*) FROM messages").await, 400);
+    let gaps = "SELECT count(*) FROM (SELECT conversation_id AS k, count(*) AS n, max(seq) AS top \
+                FROM messages GROUP BY 1) x WHERE n <> top";
+    assert_eq!(app.scalar(gaps).await, 0, "seqs dense per conversation");
+    let gaps = "SELECT count(*) FROM (SELECT user_id AS k, count(*) AS n, max(cursor) AS top \
+                FROM inbox GROUP BY 1) x WHERE n <> top";
+    assert_eq!(app.scalar(gaps).await, 0, "cursors dense per user");
+    // Later sends are projected by whichever instance owns each partition.
+    for (j, (a, b)) in sends.iter().take(32).enumerate() {
+        app.send_text(&users[*a], &users[*b], 9_000 + j as u32, "after")
+            .await;
+    }
+    app.wait_for_count("SELECT count(*) FROM messages", 432)
+        .await;
+    app.wait_projected().await;
+    let (live, rebuilt) = app.rebuild_digests(5_000).await;
+    for (table, l) in &live {
+        assert_eq!(
+            Some(l),
+            rebuilt.get(table),
+            "view {table} differs after a rebuild"
+        );
+    }
+    second.shutdown().await;
+    app.stop().await;
+}

@@ -143,6 +143,8 @@ impl ConsumeLoop {
     /// Takes the lent partitions back: stops the catch-up loops if a
     /// rebalance came since (they commit the batch in hand), waits for them,
     /// and resumes each partition from the offset stored in PostgreSQL.
+    /// Called between polls, so a rebalance waits for that batch (one
+    /// batch: ~0.3 s at 5,000 events) before this member rejoins.
     pub(super) fn end_catch_up(
         &self,
         runtime: &Runtime,
