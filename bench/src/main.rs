@@ -188,6 +188,24 @@ const TARGET_RATE: u64 = 1_000;
 const RAMP_RATES: &str =
     "100,250,500,1000,1500,2000,3000,4000,5000,6000,8000,10000,12000,16000,20000";
 
+/// Runs of each raw limit in the suite; the faster one is the limit.
+const RAW_RUNS: u32 = 2;
+
+/// Of two reports of a raw limit, the one with the higher `key`; it lists
+/// every run's `key` under `runs_per_s`, in order.
+fn better(kept: Value, new: Value, key: &str) -> Value {
+    let rate = |v: &Value| v[key].as_f64().unwrap_or(0.0);
+    let mut runs: Vec<Value> = kept["runs_per_s"].as_array().cloned().unwrap_or_default();
+    runs.push(json!(rate(&new)));
+    let mut out = if kept.is_null() || rate(&new) > rate(&kept) {
+        new
+    } else {
+        kept
+    };
+    out["runs_per_s"] = json!(runs);
+    out
+}
+
 fn save(path: Option<&Path>, report: &Value) -> anyhow::Result<()> {
     if let Some(p) = path {
         for f in plot::write_outputs(p, report)? {
@@ -363,26 +381,38 @@ async fn suite(
         Ok(())
     };
 
-    eprintln!("== raw limits: broker produce and consume ({records} records)");
-    let topic = raw::scratch_topic();
-    let produced = raw::produce(config, &topic, records, 10_000, load.text_bytes).await?;
-    let consumed = raw::consume(config, &topic).await?;
-    raw::delete_topics(config, std::slice::from_ref(&topic)).await;
-    eprintln!(
-        "   produce {:.0} records/s, consume {:.0} records/s",
-        produced["records_per_s"].as_f64().unwrap_or(0.0),
-        consumed["records_per_s"].as_f64().unwrap_or(0.0)
-    );
+    // Each raw limit is the better of two runs: on a freshly started stack
+    // the first pays for the broker's JIT warm-up and for WAL segments
+    // PostgreSQL creates rather than recycles (session 14: the first COPY
+    // 37,687 messages/s, four after it 41,192–47,697).
+    let (mut produced, mut consumed, mut copied) = (Value::Null, Value::Null, Value::Null);
+    for run in 1..=RAW_RUNS {
+        eprintln!(
+            "== raw limits ({run}/{RAW_RUNS}): broker produce and consume ({records} records)"
+        );
+        let topic = raw::scratch_topic();
+        let p = raw::produce(config, &topic, records, 10_000, load.text_bytes).await?;
+        let c = raw::consume(config, &topic).await?;
+        raw::delete_topics(config, std::slice::from_ref(&topic)).await;
+        eprintln!(
+            "   produce {:.0} records/s, consume {:.0} records/s",
+            p["records_per_s"].as_f64().unwrap_or(0.0),
+            c["records_per_s"].as_f64().unwrap_or(0.0)
+        );
+        produced = better(produced, p, "records_per_s");
+        consumed = better(consumed, c, "records_per_s");
+
+        eprintln!("== raw limit ({run}/{RAW_RUNS}): PostgreSQL binary COPY ({records} messages)");
+        let m = raw::copy(config, records, 10_000, load.text_bytes, 5_000).await?;
+        eprintln!(
+            "   {:.0} messages/s ({:.0} rows/s)",
+            m["messages_per_s"].as_f64().unwrap_or(0.0),
+            m["rows_per_s"].as_f64().unwrap_or(0.0)
+        );
+        copied = better(copied, m, "messages_per_s");
+    }
     keep("raw_produce", produced)?;
     keep("raw_consume", consumed)?;
-
-    eprintln!("== raw limit: PostgreSQL binary COPY ({records} messages)");
-    let copied = raw::copy(config, records, 10_000, load.text_bytes, 5_000).await?;
-    eprintln!(
-        "   {:.0} messages/s ({:.0} rows/s)",
-        copied["messages_per_s"].as_f64().unwrap_or(0.0),
-        copied["rows_per_s"].as_f64().unwrap_or(0.0)
-    );
     keep("raw_copy", copied)?;
 
     eprintln!("== rebuild ({records} events)");
@@ -459,4 +489,32 @@ async fn suite(
     println!("{md}");
     eprintln!("results in {}", out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn a_raw_limit_is_its_fastest_run_and_lists_every_run() {
+        let first = super::better(
+            json!(null),
+            json!({"records_per_s": 150.0, "n": 1}),
+            "records_per_s",
+        );
+        let kept = super::better(
+            first,
+            json!({"records_per_s": 250.0, "n": 2}),
+            "records_per_s",
+        );
+        assert_eq!(kept["n"], 2);
+        assert_eq!(kept["runs_per_s"], json!([150.0, 250.0]));
+        let kept = super::better(
+            kept,
+            json!({"records_per_s": 200.0, "n": 3}),
+            "records_per_s",
+        );
+        assert_eq!(kept["n"], 2, "a slower run does not replace the limit");
+        assert_eq!(kept["runs_per_s"], json!([150.0, 250.0, 200.0]));
+    }
 }
