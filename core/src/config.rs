@@ -264,9 +264,10 @@ pub struct ProjectorConfig {
     /// Extra loops a service's consume loop starts while it is behind (two
     /// full batches in a row): each takes a share of the loop's partitions
     /// up to their end offsets of that moment, as a replay loop does, then
-    /// hands them back. Side by side they project a backlog ~1.7× as fast
-    /// on 2 cores, where a second member of the group would cost PostgreSQL
-    /// +25% at a steady rate (smaller batches). 0: never.
+    /// hands them back. Side by side they project a backlog 1.5–1.8× as
+    /// fast on 2 cores (docs/benchmarks.md, step 30), where a second member
+    /// of the group would cost PostgreSQL +25% at a steady rate (smaller
+    /// batches). 0: never.
     pub catch_up_loops: usize,
     /// Events waiting and no offset moving for this long: the projector
     /// reports not ready (`/readyz` answers 503).
