@@ -102,6 +102,19 @@ pub async fn projection(
     Ok(report)
 }
 
+/// A new, migrated database `name`, and `config` pointed at it with
+/// projector batches of `batch` and a group of its own.
+async fn fresh_db(config: &Config, name: &str, batch: usize) -> anyhow::Result<Config> {
+    db::create_database(&config.database_url, name).await?;
+    let url = db::with_database(&config.database_url, name)?;
+    db::migrate(&url).await?;
+    let mut c = config.clone();
+    c.database_url = url;
+    c.projector.batch_max = batch;
+    c.projector.group_id = format!("{name}.group");
+    Ok(c)
+}
+
 /// Projects the whole log (`events` events) into a new database with the
 /// projector service itself; returns events/s from its first commit to its
 /// last, so joining the group and opening connections do not count.
@@ -112,13 +125,8 @@ async fn project_live_into_fresh_db(
     events: u64,
 ) -> anyhow::Result<f64> {
     let name = format!("{run}_live");
-    db::create_database(&config.database_url, &name).await?;
-    let url = db::with_database(&config.database_url, &name)?;
-    db::migrate(&url).await?;
-    let mut c = (**config).clone();
-    c.database_url = url.clone();
-    c.projector.batch_max = batch;
-    c.projector.group_id = format!("{name}.group");
+    let mut c = fresh_db(config, &name, batch).await?;
+    let url = c.database_url.clone();
     c.projector.listen = "127.0.0.1:0".parse()?;
     let topic = c.events_topic();
     let service = missive_projector::Projector::bind(Arc::new(c)).await?;
@@ -163,14 +171,8 @@ async fn project_into_fresh_db(
     loops: usize,
 ) -> anyhow::Result<f64> {
     let name = format!("{run}_{label}");
-    db::create_database(&config.database_url, &name).await?;
-    let url = db::with_database(&config.database_url, &name)?;
-    db::migrate(&url).await?;
-    let mut c = (**config).clone();
-    c.database_url = url;
-    c.projector.batch_max = batch;
+    let mut c = fresh_db(config, &name, batch).await?;
     c.projector.replay_loops = loops;
-    c.projector.group_id = format!("{name}.group");
     let progress = Arc::new(missive_projector::ReplayProgress::default());
     let started = Instant::now();
     missive_projector::replay(Arc::new(c), progress.clone(), CancellationToken::new()).await?;

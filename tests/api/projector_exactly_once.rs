@@ -148,6 +148,71 @@ async fn an_offset_moved_by_another_instance_fences_the_batch_and_projection_goe
     app.stop().await;
 }
 
+/// `count` sends between `users` users named `prefix0`, `prefix1`, ...,
+/// each writing to the next few (so many conversations over every
+/// partition), 50 at a time; returns the users and the (from, to) indexes.
+async fn send_backlog(
+    app: &TestApp,
+    prefix: &str,
+    users: usize,
+    count: usize,
+) -> (Vec<String>, Vec<(usize, usize)>) {
+    let names: Vec<String> = (0..users).map(|i| format!("{prefix}{i}")).collect();
+    let sends: Vec<(usize, usize)> = (0..count)
+        .map(|i| (i % users, (i % users + 1 + (i / users) % 5) % users))
+        .collect();
+    for (c, chunk) in sends.chunks(50).enumerate() {
+        futures::future::join_all(chunk.iter().enumerate().map(|(j, (a, b))| {
+            let random = 1_000 + (c * 50 + j) as u32;
+            app.send_text(&names[*a], &names[*b], random, "backlog")
+        }))
+        .await;
+    }
+    (names, sends)
+}
+
+/// `messages` stored, seqs dense per conversation, cursors dense per user,
+/// and every record on the log consumed once.
+async fn assert_projected_once(app: &TestApp, messages: i64) {
+    assert_eq!(app.scalar("SELECT count(*) FROM messages").await, messages);
+    let gaps = "SELECT count(*) FROM (SELECT conversation_id AS k, count(*) AS n, max(seq) AS top \
+                FROM messages GROUP BY 1) x WHERE n <> top";
+    assert_eq!(app.scalar(gaps).await, 0, "seqs dense per conversation");
+    let gaps = "SELECT count(*) FROM (SELECT user_id AS k, count(*) AS n, max(cursor) AS top \
+                FROM inbox GROUP BY 1) x WHERE n <> top";
+    assert_eq!(app.scalar(gaps).await, 0, "cursors dense per user");
+    let consumed = app
+        .scalar("SELECT sum(next_offset)::bigint FROM projector_offsets")
+        .await;
+    assert_eq!(consumed, app.events_on_log());
+}
+
+/// Sends `count` more of `sends` and waits for them: every partition is
+/// projected again by someone. Then the views equal a rebuild from the log.
+async fn assert_later_sends_projected_and_rebuild_equal(
+    app: &TestApp,
+    users: &[String],
+    sends: &[(usize, usize)],
+    count: usize,
+) {
+    let before = app.scalar("SELECT count(*) FROM messages").await;
+    for (j, (a, b)) in sends.iter().take(count).enumerate() {
+        app.send_text(&users[*a], &users[*b], 50_000 + j as u32, "after")
+            .await;
+    }
+    app.wait_for_count("SELECT count(*) FROM messages", before + count as i64)
+        .await;
+    app.wait_projected().await;
+    let (live, rebuilt) = app.rebuild_digests(5_000).await;
+    for (table, l) in &live {
+        assert_eq!(
+            Some(l),
+            rebuilt.get(table),
+            "view {table} differs after a rebuild"
+        );
+    }
+}
+
 /// A service's projector that is behind lends partitions to a catch-up loop
 /// and takes them back: every event projected once, seqs and cursors dense,
 /// the views equal to a rebuild, and a device online meanwhile gets each of
@@ -164,18 +229,8 @@ async fn a_projector_behind_catches_up_in_two_loops_and_loses_or_doubles_nothing
     let mut device = app.ws("cu0", "phone").await;
     device.next_of("sync_done").await;
 
-    // A backlog over both partitions: 12 users, each writing to five others.
-    let users: Vec<String> = (0..12).map(|i| format!("cu{i}")).collect();
-    let sends: Vec<(usize, usize)> = (0..300)
-        .map(|i| (i % 12, (i % 12 + 1 + (i / 12) % 5) % 12))
-        .collect();
-    for (c, chunk) in sends.chunks(30).enumerate() {
-        futures::future::join_all(chunk.iter().enumerate().map(|(j, (a, b))| {
-            let random = 1_000 + (c * 30 + j) as u32;
-            app.send_text(&users[*a], &users[*b], random, "backlog")
-        }))
-        .await;
-    }
+    // A backlog over both partitions.
+    let (users, sends) = send_backlog(&app, "cu", 12, 300).await;
     let projector = start_projector(&app.config).await;
     let addr = projector.addr;
     app.projector = Some(projector);
@@ -192,18 +247,7 @@ async fn a_projector_behind_catches_up_in_two_loops_and_loses_or_doubles_nothing
         .unwrap_or(0.0);
     assert!(started >= 1.0, "no catch-up loop started:\n{metrics}");
 
-    // Nothing lost or doubled.
-    assert_eq!(app.scalar("SELECT count(*) FROM messages").await, 300);
-    let gaps = "SELECT count(*) FROM (SELECT conversation_id AS k, count(*) AS n, max(seq) AS top \
-                FROM messages GROUP BY 1) x WHERE n <> top";
-    assert_eq!(app.scalar(gaps).await, 0, "seqs dense per conversation");
-    let gaps = "SELECT count(*) FROM (SELECT user_id AS k, count(*) AS n, max(cursor) AS top \
-                FROM inbox GROUP BY 1) x WHERE n <> top";
-    assert_eq!(app.scalar(gaps).await, 0, "cursors dense per user");
-    let consumed = app
-        .scalar("SELECT sum(next_offset)::bigint FROM projector_offsets")
-        .await;
-    assert_eq!(consumed, app.events_on_log());
+    assert_projected_once(&app, 300).await;
 
     // The device got each entry of its inbox (messages to cu0, and cu0's
     // own for its other devices) once, in cursor order.
@@ -217,22 +261,8 @@ async fn a_projector_behind_catches_up_in_two_loops_and_loses_or_doubles_nothing
     }
     device.expect_silence(Duration::from_millis(300)).await;
 
-    // Both partitions are the loop's again: later sends are projected.
-    for (j, (a, b)) in sends.iter().take(24).enumerate() {
-        app.send_text(&users[*a], &users[*b], 5_000 + j as u32, "after")
-            .await;
-    }
-    app.wait_for_count("SELECT count(*) FROM messages", 324)
-        .await;
-    app.wait_projected().await;
-    let (live, rebuilt) = app.rebuild_digests(5_000).await;
-    for (table, l) in &live {
-        assert_eq!(
-            Some(l),
-            rebuilt.get(table),
-            "view {table} differs after a rebuild"
-        );
-    }
+    // Both partitions are the loop's again.
+    assert_later_sends_projected_and_rebuild_equal(&app, &users, &sends, 24).await;
     app.stop().await;
 }
 
@@ -266,17 +296,7 @@ async fn an_instance_joining_during_a_catch_up_loses_or_doubles_nothing() {
         )
         .await
         .unwrap();
-    let users: Vec<String> = (0..16).map(|i| format!("cj{i}")).collect();
-    let sends: Vec<(usize, usize)> = (0..400)
-        .map(|i| (i % 16, (i % 16 + 1 + (i / 16) % 7) % 16))
-        .collect();
-    for (c, chunk) in sends.chunks(50).enumerate() {
-        futures::future::join_all(chunk.iter().enumerate().map(|(j, (a, b))| {
-            let random = 1_000 + (c * 50 + j) as u32;
-            app.send_text(&users[*a], &users[*b], random, "backlog")
-        }))
-        .await;
-    }
+    let (users, sends) = send_backlog(&app, "cj", 16, 400).await;
     let first = start_projector(&app.config).await;
     // The catch-up loop's first batch waits on the lock.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -308,29 +328,9 @@ async fn an_instance_joining_during_a_catch_up_loses_or_doubles_nothing() {
     app.projector = Some(first);
     app.wait_projected().await;
 
-    assert_eq!(app.scalar("SELECT count(*) FROM messages").await, 400);
-    let gaps = "SELECT count(*) FROM (SELECT conversation_id AS k, count(*) AS n, max(seq) AS top \
-                FROM messages GROUP BY 1) x WHERE n <> top";
-    assert_eq!(app.scalar(gaps).await, 0, "seqs dense per conversation");
-    let gaps = "SELECT count(*) FROM (SELECT user_id AS k, count(*) AS n, max(cursor) AS top \
-                FROM inbox GROUP BY 1) x WHERE n <> top";
-    assert_eq!(app.scalar(gaps).await, 0, "cursors dense per user");
+    assert_projected_once(&app, 400).await;
     // Later sends are projected by whichever instance owns each partition.
-    for (j, (a, b)) in sends.iter().take(32).enumerate() {
-        app.send_text(&users[*a], &users[*b], 9_000 + j as u32, "after")
-            .await;
-    }
-    app.wait_for_count("SELECT count(*) FROM messages", 432)
-        .await;
-    app.wait_projected().await;
-    let (live, rebuilt) = app.rebuild_digests(5_000).await;
-    for (table, l) in &live {
-        assert_eq!(
-            Some(l),
-            rebuilt.get(table),
-            "view {table} differs after a rebuild"
-        );
-    }
+    assert_later_sends_projected_and_rebuild_equal(&app, &users, &sends, 32).await;
     second.shutdown().await;
     app.stop().await;
 }
