@@ -68,8 +68,7 @@ pub async fn projection(
     let projected = project_live_into_fresh_db(&config, &run, live_batch, events).await?;
     let replay_loops = missive_projector::replay_loops(&config, config.kafka.partitions as usize);
     let replay_batch = missive_projector::REPLAY_BATCH;
-    let rebuilt =
-        project_into_fresh_db(&config, &run, "replay", replay_batch, replay_loops).await?;
+    let rebuilt = replay_into_fresh_db(&config, &run, replay_batch, replay_loops).await?;
 
     let report = json!({
         "scenario": "rebuild",
@@ -161,16 +160,15 @@ async fn project_live_into_fresh_db(
     Ok(rate)
 }
 
-/// Projects the whole log into a new database in `loops` consume loops;
-/// returns events/s.
-async fn project_into_fresh_db(
+/// Rebuilds the whole log into a new database with `missive replay`'s code
+/// in `loops` consume loops; returns events/s.
+async fn replay_into_fresh_db(
     config: &Arc<Config>,
     run: &str,
-    label: &str,
     batch: usize,
     loops: usize,
 ) -> anyhow::Result<f64> {
-    let name = format!("{run}_{label}");
+    let name = format!("{run}_replay");
     let mut c = fresh_db(config, &name, batch).await?;
     c.projector.replay_loops = loops;
     let progress = Arc::new(missive_projector::ReplayProgress::default());

@@ -251,6 +251,18 @@ pub fn replay_loops(config: &Config, partitions: usize) -> usize {
     wanted.clamp(1, partitions.max(1))
 }
 
+/// `partitions` dealt round into `shares` shares: share i takes every
+/// shares-th one from the i-th (a replay's loops; a behind loop and its
+/// catch-up loops, the first share staying with the loop).
+fn deal_partitions(partitions: &[i32], shares: usize) -> Vec<Vec<i32>> {
+    let shares = shares.max(1);
+    let mut out = vec![Vec::new(); shares];
+    for (i, p) in partitions.iter().enumerate() {
+        out[i % shares].push(*p);
+    }
+    out
+}
+
 /// Rebuilds every view from offset 0: projects the events topic, as it is
 /// when called, into the (fresh, migrated) database of `config`, through the
 /// same code as the live projector, and returns when it has caught up with
@@ -277,10 +289,9 @@ pub async fn replay(
     let pool = missive_core::db::pool(&config.database_url, config.db_pool_size, "missive-replay")?;
     let loops = replay_loops(&config, end.len());
     let appender = missive_log::EventAppender::connect(&config).await?;
+    let partitions: Vec<i32> = end.keys().copied().collect();
     let mut threads = Vec::with_capacity(loops);
-    for i in 0..loops {
-        // Partitions dealt round: loop i takes every loops-th one from i.
-        let partitions: Vec<i32> = end.keys().copied().skip(i).step_by(loops).collect();
+    for partitions in deal_partitions(&partitions, loops) {
         let consume = consumer::ConsumeLoop {
             config: config.clone(),
             pool: missive_core::db::pool(
@@ -366,6 +377,20 @@ mod tests {
             "{result:?}"
         );
         assert!(stop.is_cancelled());
+    }
+
+    #[test]
+    fn partitions_are_dealt_round_and_the_first_share_stays() {
+        assert_eq!(deal_partitions(&[0, 1], 2), vec![vec![0], vec![1]]);
+        assert_eq!(
+            deal_partitions(&[0, 1, 2, 3, 4], 2),
+            vec![vec![0, 2, 4], vec![1, 3]]
+        );
+        assert_eq!(
+            deal_partitions(&[3, 5, 7], 3),
+            vec![vec![3], vec![5], vec![7]]
+        );
+        assert_eq!(deal_partitions(&[1], 1), vec![vec![1]]);
     }
 
     #[test]

@@ -148,6 +148,19 @@ async fn an_offset_moved_by_another_instance_fences_the_batch_and_projection_goe
     app.stop().await;
 }
 
+/// An app on two partitions whose projector (batches of `batch_max`, one
+/// catch-up loop) is stopped, so what is sent next waits on the log.
+async fn app_with_projector_stopped(batch_max: usize) -> TestApp {
+    let mut app = TestApp::spawn_with(|c| {
+        c.kafka.partitions = 2;
+        c.projector.batch_max = batch_max;
+        c.projector.catch_up_loops = 1;
+    })
+    .await;
+    app.projector.take().unwrap().shutdown().await;
+    app
+}
+
 /// `count` sends between `users` users named `prefix0`, `prefix1`, ...,
 /// each writing to the next few (so many conversations over every
 /// partition), 50 at a time; returns the users and the (from, to) indexes.
@@ -219,13 +232,7 @@ async fn assert_later_sends_projected_and_rebuild_equal(
 /// its messages once, in cursor order, while two loops write its inbox.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_projector_behind_catches_up_in_two_loops_and_loses_or_doubles_nothing() {
-    let mut app = TestApp::spawn_with(|c| {
-        c.kafka.partitions = 2;
-        c.projector.batch_max = 10;
-        c.projector.catch_up_loops = 1;
-    })
-    .await;
-    app.projector.take().unwrap().shutdown().await;
+    let mut app = app_with_projector_stopped(10).await;
     let mut device = app.ws("cu0", "phone").await;
     device.next_of("sync_done").await;
 
@@ -274,13 +281,7 @@ async fn a_projector_behind_catches_up_in_two_loops_and_loses_or_doubles_nothing
 /// has happened, so its batch lands after the partition changed hands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_instance_joining_during_a_catch_up_loses_or_doubles_nothing() {
-    let mut app = TestApp::spawn_with(|c| {
-        c.kafka.partitions = 2;
-        c.projector.batch_max = 5;
-        c.projector.catch_up_loops = 1;
-    })
-    .await;
-    app.projector.take().unwrap().shutdown().await;
+    let mut app = app_with_projector_stopped(5).await;
     app.pg
         .batch_execute(
             "CREATE FUNCTION hold_catch_up() RETURNS trigger LANGUAGE plpgsql AS $$

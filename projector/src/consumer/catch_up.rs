@@ -37,15 +37,6 @@ impl CatchUp {
     }
 }
 
-/// `owned` dealt round into `shares` shares; share 0 stays with the loop.
-fn deal(owned: &[i32], shares: usize) -> Vec<Vec<i32>> {
-    let mut out = vec![Vec::new(); shares.max(1)];
-    for (i, p) in owned.iter().enumerate() {
-        out[i % shares.max(1)].push(*p);
-    }
-    out
-}
-
 impl ConsumeLoop {
     /// Lends a share of this loop's partitions to each of
     /// `projector.catch_up_loops` catch-up loops, up to the partitions' end
@@ -69,7 +60,7 @@ impl ConsumeLoop {
         if shares < 2 {
             return None;
         }
-        let lent: Vec<Vec<i32>> = deal(&owned, shares).split_off(1);
+        let lent: Vec<Vec<i32>> = crate::deal_partitions(&owned, shares).split_off(1);
         let mut end = BTreeMap::new();
         let mut tpl = TopicPartitionList::new();
         for &p in lent.iter().flatten() {
@@ -198,18 +189,5 @@ impl ConsumeLoop {
             tracing::warn!(error = %e, "cannot resume partitions after catching up");
         }
         tracing::info!(partitions = ?catch_up.partitions, "caught up: partitions taken back");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::deal;
-
-    #[test]
-    fn partitions_are_dealt_round_and_the_first_share_stays() {
-        assert_eq!(deal(&[0, 1], 2), vec![vec![0], vec![1]]);
-        assert_eq!(deal(&[0, 1, 2, 3, 4], 2), vec![vec![0, 2, 4], vec![1, 3]]);
-        assert_eq!(deal(&[3, 5, 7], 3), vec![vec![3], vec![5], vec![7]]);
-        assert_eq!(deal(&[1], 1), vec![vec![1]]);
     }
 }
