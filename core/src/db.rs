@@ -123,7 +123,9 @@ pub fn with_database(url: &SecretString, database: &str) -> Result<SecretString,
         .map(|h| match h {
             tokio_postgres::config::Host::Tcp(h) => h.clone(),
             #[cfg(unix)]
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            // A socket directory goes in the host part percent-encoded, as
+            // libpq and tokio-postgres read it (`%2Frun%2Fpostgresql`).
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string().replace('/', "%2F"),
         })
         .unwrap_or_else(|| "127.0.0.1".into());
     out.push_str(&host);
@@ -158,4 +160,29 @@ pub async fn drop_database(url: &SecretString, database: &str) -> Result<(), DbE
 
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn another_database_keeps_the_server_whether_tcp_or_a_unix_socket() {
+        let tcp = SecretString::from("postgres://missive:pw@127.0.0.1:54329/missive");
+        assert_eq!(
+            with_database(&tcp, "other").unwrap().expose_secret(),
+            "postgres://missive:pw@127.0.0.1:54329/other"
+        );
+        // A socket directory: the URL must parse again, to the same socket.
+        let unix = SecretString::from("postgresql://missive@%2Frun%2Fpostgresql:5432/missive");
+        let other = with_database(&unix, "other").unwrap();
+        let config = pg_config(&other).unwrap();
+        assert_eq!(config.get_dbname(), Some("other"));
+        assert_eq!(
+            config.get_hosts(),
+            [tokio_postgres::config::Host::Unix("/run/postgresql".into())]
+        );
+        assert_eq!(config.get_ports(), [5432]);
+    }
 }

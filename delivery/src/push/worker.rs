@@ -22,7 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use futures::StreamExt;
+use std::collections::{HashMap, HashSet};
+
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
 use serde_json::json;
@@ -94,6 +96,33 @@ struct Shared {
     events_topic: String,
     /// Registry ids of the event schemas, to read Confluent-framed records.
     schema_ids: missive_schemas::framing::SchemaIds,
+}
+
+/// One notification of a chunk: a message to one of its recipient's tokens.
+struct Notice<'a> {
+    n: Arc<Notification>,
+    m: &'a MessageSent,
+    platform: Platform,
+    token: &'a str,
+}
+
+/// The notifications' keys as four arrays (message, token), for the SQL
+/// that takes them side by side.
+fn columns<'x>(notices: &'x [Notice<'_>]) -> [Vec<&'x str>; 4] {
+    [
+        notices.iter().map(|x| x.m.conversation_id.as_str()).collect(),
+        notices.iter().map(|x| x.m.msg_key.as_str()).collect(),
+        notices.iter().map(|x| x.platform.as_str()).collect(),
+        notices.iter().map(|x| x.token).collect(),
+    ]
+}
+
+/// The messages' recipients, sorted, each once.
+fn distinct_recipients<'m>(messages: &[&'m MessageSent]) -> Vec<&'m str> {
+    let mut users: Vec<&str> = messages.iter().map(|m| m.to_account.as_str()).collect();
+    users.sort_unstable();
+    users.dedup();
+    users
 }
 
 pub struct PushWorker {
@@ -171,26 +200,39 @@ impl PushWorker {
                 biased;
                 _ = prune.tick(), if !stopping => self.shared.prune().await,
                 Some(done) = inflight.next(), if !inflight.is_empty() => {
-                    let Ok(Some((partition, offset))) = done else {
+                    let Ok(Some(handled)) = done else {
                         // Interrupted by shutdown (or a panic): not stored, so re-read later.
                         continue;
                     };
-                    // Fails only for a partition revoked meanwhile: its new
-                    // owner re-reads the event and finds the claims.
-                    if let Err(e) = self.consumer.store_offset(&self.shared.events_topic, partition, offset) {
-                        tracing::debug!(error = %e, partition, offset, "offset not stored");
+                    for (partition, offset) in handled {
+                        // Fails only for a partition revoked meanwhile: its new
+                        // owner re-reads the event and finds the claims.
+                        if let Err(e) = self.consumer.store_offset(&self.shared.events_topic, partition, offset) {
+                            tracing::debug!(error = %e, partition, offset, "offset not stored");
+                        }
                     }
                 }
                 m = self.consumer.recv(), if !stopping && inflight.len() < concurrency => match m {
                     Ok(m) => {
-                        let m = m.detach();
+                        // With it, what the consumer holds already (up to
+                        // CHUNK_MAX): under load a chunk's reads are shared by
+                        // many messages; at a trickle it is one message.
+                        let mut chunk = vec![m.detach()];
+                        while chunk.len() < CHUNK_MAX {
+                            match self.consumer.recv().now_or_never() {
+                                Some(Ok(m)) => chunk.push(m.detach()),
+                                // An error comes back with the next recv.
+                                Some(Err(_)) | None => break,
+                            }
+                        }
+                        metrics::histogram!("missive_push_chunk_events").record(chunk.len() as f64);
                         let shared = self.shared.clone();
                         let stop = shutdown.clone();
                         inflight.push_back(tokio::spawn(async move {
                             shared
-                                .handle_until_done(&m, &stop)
+                                .handle_until_done(&chunk, &stop)
                                 .await
-                                .then(|| (m.partition(), m.offset()))
+                                .then(|| chunk.iter().map(|m| (m.partition(), m.offset())).collect::<Vec<_>>())
                         }));
                     }
                     Err(e) if missive_core::kafka::is_fatal(&e) => {
@@ -219,6 +261,9 @@ impl PushWorker {
     }
 }
 
+/// Events handled as one chunk at most.
+const CHUNK_MAX: usize = 256;
+
 /// How often old dedupe records are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
@@ -245,16 +290,17 @@ impl Shared {
         }
     }
 
-    /// Handles one event, retrying while PostgreSQL or the broker is down;
-    /// false when shutdown interrupted it (the event is re-read later).
-    async fn handle_until_done(&self, m: &OwnedMessage, stop: &CancellationToken) -> bool {
+    /// Handles a chunk of events, retrying while PostgreSQL or the broker is
+    /// down; false when shutdown interrupted it (the events are re-read later).
+    async fn handle_until_done(&self, records: &[OwnedMessage], stop: &CancellationToken) -> bool {
         let mut pause = Duration::from_millis(200);
         loop {
-            match self.handle(m).await {
+            match self.handle(records).await {
                 Ok(()) => return true,
                 Err(e) => {
-                    tracing::warn!(error = %e, partition = m.partition(), offset = m.offset(),
-                        "push worker: event not handled; retrying");
+                    let first = records.first().map(|m| (m.partition(), m.offset()));
+                    tracing::warn!(error = %e, ?first, events = records.len(),
+                        "push worker: events not handled; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(pause) => {}
                         _ = stop.cancelled() => return false,
@@ -265,74 +311,147 @@ impl Shared {
         }
     }
 
-    async fn handle(&self, record: &OwnedMessage) -> Result<(), StepError> {
+    /// Notifies the offline recipients of a chunk's messages. The reads are
+    /// one per chunk, not per message: who of the recipients is online, the
+    /// offline ones' tokens, their badges; so are the claims and the
+    /// outcomes. Only the vendor calls are one per notification.
+    async fn handle(&self, records: &[OwnedMessage]) -> Result<(), StepError> {
         // Undecodable records are the projector's to dead-letter; here they are skipped.
-        let payload = record.payload().unwrap_or_default();
-        let Ok(env) = EventCodec::get().decode_framed(payload, &self.schema_ids) else {
-            return Ok(());
-        };
-        let Event::MessageSent(m) = &env.event else {
-            return Ok(());
-        };
+        let envelopes: Vec<_> = records
+            .iter()
+            .filter_map(|r| {
+                EventCodec::get()
+                    .decode_framed(r.payload().unwrap_or_default(), &self.schema_ids)
+                    .ok()
+            })
+            .collect();
         let now = time::now_millis();
         let max_age = i64::try_from(self.config.push.max_age_seconds)
             .unwrap_or(i64::MAX / 1000)
             .saturating_mul(1000);
-        if let Err(skip) = eligible(m, now, max_age) {
-            metrics::counter!("missive_push_skipped_total", "reason" => skip.label()).increment(1);
+        let messages: Vec<&MessageSent> = envelopes
+            .iter()
+            .filter_map(|env| match &env.event {
+                Event::MessageSent(m) => Some(m.as_ref()),
+                _ => None,
+            })
+            .filter(|m| match eligible(m, now, max_age) {
+                Ok(()) => true,
+                Err(skip) => {
+                    metrics::counter!("missive_push_skipped_total", "reason" => skip.label())
+                        .increment(1);
+                    false
+                }
+            })
+            .collect();
+        if messages.is_empty() {
             return Ok(());
         }
         let mut client = self.pool.get().await?;
-        if !views::presence_of(&client, &[m.to_account.as_str()], now)
-            .await?
-            .is_empty()
-        {
-            metrics::counter!("missive_push_skipped_total", "reason" => "online").increment(1);
+        let online: HashSet<String> =
+            views::presence_of(&client, &distinct_recipients(&messages), now)
+                .await?
+                .into_iter()
+                .map(|(user, _)| user)
+                .collect();
+        let offline: Vec<&MessageSent> = messages
+            .into_iter()
+            .filter(|m| {
+                let on = online.contains(&m.to_account);
+                if on {
+                    metrics::counter!("missive_push_skipped_total", "reason" => "online")
+                        .increment(1);
+                }
+                !on
+            })
+            .collect();
+        if offline.is_empty() {
             return Ok(());
         }
+        let tokens = self.tokens_of(&client, &distinct_recipients(&offline)).await?;
+        let offline: Vec<(&MessageSent, &[(Platform, String)])> = offline
+            .into_iter()
+            .filter_map(|m| {
+                let t = tokens.get(&m.to_account)?;
+                Some((m, t.as_slice()))
+            })
+            .collect();
+        let badged: Vec<&MessageSent> = offline
+            .iter()
+            .filter(|(m, tokens)| {
+                Notification::counts_badge(m)
+                    && tokens
+                        .iter()
+                        .any(|(p, _)| matches!(p, Platform::Apns | Platform::Fcm))
+            })
+            .map(|(m, _)| *m)
+            .collect();
+        let badges = self.badges(&mut client, &badged).await?;
+        let mut notices = Vec::new();
+        for (m, tokens) in offline {
+            let mut n = Notification::from_message(m);
+            n.badge = badges.get(&(m.conversation_id.as_str(), m.msg_key.as_str())).copied();
+            let n = Arc::new(n);
+            for (platform, token) in tokens {
+                notices.push(Notice {
+                    n: n.clone(),
+                    m,
+                    platform: *platform,
+                    token,
+                });
+            }
+        }
+        let notices = self.claim(&client, notices).await?;
+        drop(client);
+        if notices.is_empty() {
+            return Ok(());
+        }
+        let concurrency = self.config.push.concurrency.max(1);
+        // Futures made first: a closure inside the stream would not be Send.
+        let deliveries: Vec<_> = notices.iter().map(|x| self.deliver(x)).collect();
+        let outcomes: Vec<(Outcome, u32)> = futures::stream::iter(deliveries)
+            .buffered(concurrency)
+            .try_collect()
+            .await?;
+        self.finish(&notices, &outcomes).await
+    }
+
+    /// The current tokens of `users` on a configured vendor, by user.
+    async fn tokens_of(
+        &self,
+        client: &deadpool_postgres::Client,
+        users: &[&str],
+    ) -> Result<HashMap<String, Vec<(Platform, String)>>, StepError> {
         let stmt = client
             .prepare_cached(include_str!("sql/tokens_of.sql"))
             .await?;
-        let tokens: Vec<(Platform, String)> = client
-            .query(&stmt, &[&m.to_account])
-            .await?
-            .iter()
-            .filter_map(|r| {
-                let platform = Platform::parse(r.get(0))?;
-                self.vendors
-                    .get(platform)
-                    .is_some()
-                    .then(|| (platform, r.get(1)))
-            })
-            .collect();
-        if tokens.is_empty() {
-            return Ok(());
+        let mut tokens: HashMap<String, Vec<(Platform, String)>> = HashMap::new();
+        for row in client.query(&stmt, &[&users]).await? {
+            let Some(platform) = Platform::parse(row.get(1)) else {
+                continue;
+            };
+            if self.vendors.get(platform).is_some() {
+                tokens
+                    .entry(row.get(0))
+                    .or_default()
+                    .push((platform, row.get(2)));
+            }
         }
-        let mut n = Notification::from_message(m);
-        if Notification::counts_badge(m)
-            && tokens
-                .iter()
-                .any(|(p, _)| matches!(p, Platform::Apns | Platform::Fcm))
-        {
-            n.badge = Some(self.badge(&mut client, m).await?);
-        }
-        drop(client);
-        let sends = tokens
-            .iter()
-            .map(|(platform, token)| self.notify(&n, m, *platform, token));
-        futures::future::try_join_all(sends).await?;
-        Ok(())
+        Ok(tokens)
     }
 
-    /// The recipient's unread count, including this message even when the
-    /// projector has not stored it yet. Both reads see one snapshot: read
-    /// apart, a commit between them would count the message twice or not
-    /// at all.
-    async fn badge(
+    /// Each message's badge: its recipient's unread count, including this
+    /// message and the ones before it in the chunk even when the projector
+    /// has not stored them yet. All reads see one snapshot: read apart, a
+    /// commit between them would count a message twice or not at all.
+    async fn badges<'m>(
         &self,
         client: &mut deadpool_postgres::Client,
-        m: &MessageSent,
-    ) -> Result<i64, StepError> {
+        messages: &[&'m MessageSent],
+    ) -> Result<HashMap<(&'m str, &'m str), i64>, StepError> {
+        if messages.is_empty() {
+            return Ok(HashMap::new());
+        }
         let tx = client
             .build_transaction()
             .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
@@ -340,73 +459,112 @@ impl Shared {
             .start()
             .await?;
         let caps = views::OfflineCaps::from_config(&self.config.views);
-        let unread = views::unread_total(&tx, &m.to_account, caps).await?;
-        let stored = views::message_by_key(&tx, &m.conversation_id, &m.msg_key)
-            .await?
-            .is_some();
+        let users = distinct_recipients(messages);
+        // Issued together, so tokio-postgres pipelines them on the connection.
+        let (unread, stored) = futures::try_join!(
+            futures::future::try_join_all(users.iter().map(|u| views::unread_total(&tx, u, caps))),
+            futures::future::try_join_all(
+                messages
+                    .iter()
+                    .map(|m| views::message_by_key(&tx, &m.conversation_id, &m.msg_key))
+            ),
+        )?;
         tx.commit().await?;
-        Ok(if stored { unread } else { unread + 1 })
+        let mut counts: HashMap<&str, i64> = users.into_iter().zip(unread).collect();
+        let mut badges = HashMap::new();
+        for (m, stored) in messages.iter().zip(stored) {
+            let count = counts.entry(m.to_account.as_str()).or_default();
+            if stored.is_none() {
+                *count += 1;
+            }
+            badges.insert((m.conversation_id.as_str(), m.msg_key.as_str()), *count);
+        }
+        Ok(badges)
     }
 
-    /// Claims, sends with retries, and records the outcome of one notification.
-    async fn notify(
+    /// Claims the notifications before any vendor is called; returns the
+    /// ones claimed now, in order (the others were claimed before, or are a
+    /// repeat in this chunk, and are not sent).
+    async fn claim<'a>(
         &self,
-        n: &Notification,
-        m: &MessageSent,
-        platform: Platform,
-        token: &str,
-    ) -> Result<(), StepError> {
-        let client = self.pool.get().await?;
-        let claim = client
-            .prepare_cached(include_str!("sql/claim_send.sql"))
-            .await?;
-        let claimed = client
-            .query_opt(
-                &claim,
-                &[
-                    &m.conversation_id,
-                    &m.msg_key,
-                    &platform.as_str(),
-                    &token,
-                    &time::now_millis(),
-                ],
-            )
-            .await?
-            .is_some();
-        drop(client);
-        if !claimed {
-            metrics::counter!("missive_push_duplicates_total", "vendor" => platform.as_str())
-                .increment(1);
-            return Ok(());
+        client: &deadpool_postgres::Client,
+        notices: Vec<Notice<'a>>,
+    ) -> Result<Vec<Notice<'a>>, StepError> {
+        if notices.is_empty() {
+            return Ok(notices);
         }
-        let (outcome, attempts, last_error) = self.send_with_retries(n, platform, token).await;
+        let stmt = client
+            .prepare_cached(include_str!("sql/claim_sends.sql"))
+            .await?;
+        let [conversations, keys, platforms, tokens] = columns(&notices);
+        let rows = client
+            .query(
+                &stmt,
+                &[&conversations, &keys, &platforms, &tokens, &time::now_millis()],
+            )
+            .await?;
+        let mut claimed: HashSet<(String, String, String, String)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        Ok(notices
+            .into_iter()
+            .filter(|x| {
+                let key = (
+                    x.m.conversation_id.clone(),
+                    x.m.msg_key.clone(),
+                    x.platform.as_str().to_owned(),
+                    x.token.to_owned(),
+                );
+                let now = claimed.remove(&key);
+                if !now {
+                    metrics::counter!("missive_push_duplicates_total", "vendor" => x.platform.as_str())
+                        .increment(1);
+                }
+                now
+            })
+            .collect())
+    }
+
+    /// Sends one claimed notification with retries; an invalid token is
+    /// removed, a notification that still fails goes to the dead-letter topic.
+    async fn deliver(&self, x: &Notice<'_>) -> Result<(Outcome, u32), StepError> {
+        let (outcome, attempts, last_error) =
+            self.send_with_retries(&x.n, x.platform, x.token).await;
         match outcome {
             Outcome::Sent => {}
             Outcome::InvalidToken => {
-                self.remove_token(&m.to_account, platform, token).await?;
+                self.remove_token(&x.m.to_account, x.platform, x.token)
+                    .await?;
             }
             Outcome::Failed => {
-                self.dead_letter(n, platform, token, attempts, &last_error)
+                self.dead_letter(&x.n, x.platform, x.token, attempts, &last_error)
                     .await?;
             }
         }
         metrics::counter!("missive_push_notifications_total",
-            "vendor" => platform.as_str(), "outcome" => outcome.label())
+            "vendor" => x.platform.as_str(), "outcome" => outcome.label())
         .increment(1);
+        Ok((outcome, attempts))
+    }
+
+    /// Records how the claimed notifications ended.
+    async fn finish(&self, notices: &[Notice<'_>], outcomes: &[(Outcome, u32)]) -> Result<(), StepError> {
         let client = self.pool.get().await?;
-        let finish = client
-            .prepare_cached(include_str!("sql/finish_send.sql"))
+        let stmt = client
+            .prepare_cached(include_str!("sql/finish_sends.sql"))
             .await?;
+        let [conversations, keys, platforms, tokens] = columns(notices);
         client
             .execute(
-                &finish,
+                &stmt,
                 &[
-                    &m.conversation_id,
-                    &m.msg_key,
-                    &platform.as_str(),
-                    &token,
-                    &outcome.label(),
-                    &(attempts as i32),
+                    &conversations,
+                    &keys,
+                    &platforms,
+                    &tokens,
+                    &outcomes.iter().map(|(o, _)| o.label()).collect::<Vec<_>>(),
+                    &outcomes.iter().map(|(_, a)| *a as i32).collect::<Vec<_>>(),
                     &time::now_millis(),
                 ],
             )
