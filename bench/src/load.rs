@@ -107,6 +107,14 @@ pub struct Options {
     /// cost with the callback (docs/callbacks.md). Not with `--services external`.
     #[arg(long)]
     pub before_send_callback: bool,
+    /// Switch offline push on: every user registers a Xiaomi token before the
+    /// run, and a fake Xiaomi server in this process accepts every
+    /// notification at once. Messages to offline users are then notified,
+    /// and every message costs the push worker its presence check: the
+    /// delivery path of a deployment with push (docs/push.md). Not with
+    /// `--services external`.
+    #[arg(long)]
+    pub offline_push: bool,
 }
 
 /// Before-send callbacks the fake app server of `--before-send-callback` answered.
@@ -130,6 +138,85 @@ async fn allow_all_app_server() -> anyhow::Result<String> {
         }
     });
     Ok(url)
+}
+
+/// Notifications the fake Xiaomi server of `--offline-push` accepted.
+static NOTIFICATIONS_ACCEPTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The Xiaomi app secret `--offline-push` configures and its fake server expects.
+const FAKE_XIAOMI_SECRET: &str = "bench-xiaomi-secret";
+
+/// A loopback Mi Push server that accepts every notification at once, with
+/// Xiaomi's success answer (delivery/src/push/xiaomi.rs); returns its base URL.
+async fn accept_all_xiaomi() -> anyhow::Result<String> {
+    let app = axum::Router::new().route(
+        "/v3/message/regid",
+        axum::routing::post(|headers: axum::http::HeaderMap| async move {
+            let key = format!("key={FAKE_XIAOMI_SECRET}");
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(key.as_str()) {
+                return axum::Json(
+                    json!({"result": "error", "code": 22000, "description": "bad app secret"}),
+                );
+            }
+            NOTIFICATIONS_ACCEPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            axum::Json(
+                json!({"result": "ok", "code": 0, "data": {"id": "bench"}, "description": "成功"}),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("the fake Xiaomi server stopped: {e}");
+        }
+    });
+    Ok(url)
+}
+
+/// One Xiaomi token per user (`--offline-push`), through missive's own
+/// token API; returns once the projector has stored them all.
+async fn register_push_tokens(
+    http: &reqwest::Client,
+    sendmsg_url: &str,
+    config: &Config,
+    users: usize,
+) -> anyhow::Result<()> {
+    let url = sendmsg_url.replacen("/v4/openim/sendmsg", "/v4/missive_push/set_token", 1);
+    eprintln!("registering a Xiaomi push token for each of {users} users...");
+    futures::stream::iter(0..users)
+        .map(|u| {
+            let body = json!({"From_Account": format!("u{u}"), "DeviceId": "phone",
+                              "Platform": "xiaomi", "Token": format!("bench-xiaomi-u{u}")});
+            let request = http.post(&url).body(body.to_string());
+            async move {
+                let reply: Value = request.send().await?.json().await?;
+                anyhow::ensure!(reply["ErrorCode"] == 0, "set_token: {reply}");
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<()>()
+        .await?;
+    let pg = db::connect(&config.database_url).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored: i64 = pg
+            .query_one(
+                "SELECT count(*) FROM push_tokens WHERE removed_at_ms IS NULL",
+                &[],
+            )
+            .await?
+            .get(0);
+        if stored >= users as i64 {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{stored} of {users} push tokens projected after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Where missive's services run during a load run.
@@ -369,6 +456,10 @@ impl Harness {
             !opts.before_send_callback || opts.services != ServicesMode::External,
             "--before-send-callback configures the services: not with --services external"
         );
+        anyhow::ensure!(
+            !opts.offline_push || opts.services != ServicesMode::External,
+            "--offline-push configures the services: not with --services external"
+        );
         let stop = CancellationToken::new();
         let (run, config, services, rest_addr, ws_addr) = if opts.services == ServicesMode::External
         {
@@ -405,6 +496,13 @@ impl Harness {
             if opts.before_send_callback {
                 config.callbacks.url = allow_all_app_server().await?;
                 config.callbacks.before_send_msg = true;
+            }
+            if opts.offline_push {
+                config.push.xiaomi = Some(missive_core::config::XiaomiConfig {
+                    package_name: "im.missive.bench".into(),
+                    app_secret: FAKE_XIAOMI_SECRET.to_owned().into(),
+                    base_url: accept_all_xiaomi().await?,
+                });
             }
             if opts.services == ServicesMode::Child {
                 let (child, rest, ws) = spawn_child(&config, &run, &opts).await?;
@@ -527,6 +625,9 @@ impl Harness {
             .pool_max_idle_per_host(opts.rest_connections)
             .timeout(Duration::from_secs(30))
             .build()?;
+        if opts.offline_push {
+            register_push_tokens(&http, &url, &config, opts.users).await?;
+        }
 
         let consumer: BaseConsumer = missive_core::kafka::base_config(&config, "bench-lag")
             .set(
@@ -807,6 +908,9 @@ impl Harness {
             "before_send_callback": self.opts.before_send_callback,
             "before_send_callbacks_answered":
                 CALLBACKS_ANSWERED.load(std::sync::atomic::Ordering::Relaxed),
+            "offline_push": self.opts.offline_push,
+            "push_notifications_accepted":
+                NOTIFICATIONS_ACCEPTED.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -938,6 +1042,16 @@ async fn spawn_child(
             "MISSIVE_CALLBACKS__BEFORE_SEND_MSG",
             config.callbacks.before_send_msg.to_string(),
         )
+        .envs(config.push.xiaomi.iter().flat_map(|x| {
+            [
+                ("MISSIVE_PUSH__XIAOMI__PACKAGE_NAME", x.package_name.clone()),
+                (
+                    "MISSIVE_PUSH__XIAOMI__APP_SECRET",
+                    x.app_secret.expose_secret().to_owned(),
+                ),
+                ("MISSIVE_PUSH__XIAOMI__BASE_URL", x.base_url.clone()),
+            ]
+        }))
         .env("RUST_LOG", "warn")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)

@@ -451,6 +451,17 @@ async fn suite(
     let target = scenarios::steady(config, load.clone(), TARGET_RATE, steady_s).await?;
     keep("target", target)?;
 
+    // The same run with offline push on: every user has a token, so the push
+    // worker checks each message's recipient and notifies the offline ones
+    // through a fake vendor, as a deployment with push does.
+    eprintln!("== target with offline push: {TARGET_RATE}/s for {steady_s} s");
+    let with_push = load::Options {
+        offline_push: true,
+        ..load.clone()
+    };
+    let target_push = scenarios::steady(config, with_push, TARGET_RATE, steady_s).await?;
+    keep("target_push", target_push)?;
+
     eprintln!("== steady: {steady_rate}/s for {steady_s} s");
     let steady = scenarios::steady(config, load.clone(), steady_rate, steady_s).await?;
     keep("steady", steady)?;

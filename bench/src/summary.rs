@@ -252,18 +252,19 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
             ms(&push["p99_9_ms"]),
         )
     };
-    // The reference run at issue #17's rate (1,000/s, `target`), then the
-    // overload run (`steady`).
-    for key in ["target", "steady"] {
+    // The reference run at issue #17's rate (1,000/s, `target`), the same
+    // with offline push (`target_push`), then the overload run (`steady`).
+    for key in ["target", "target_push", "steady"] {
         let run = &r[key]["result"];
         if run.is_null() {
             continue;
         }
         s.push_str(&lat(
             format!(
-                "steady {}/s, {} s",
+                "steady {}/s, {} s{}",
                 rate(num(&run["offered_rate"])),
-                r[key]["phases"][0]["seconds"]
+                r[key]["phases"][0]["seconds"],
+                push_note(&r[key]["options"])
             ),
             num(&run["accepted_per_s"]),
             errs(run),
@@ -357,10 +358,14 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
             &r["ramp"]["options"],
         ));
     }
-    for key in ["target", "steady"] {
+    for key in ["target", "target_push", "steady"] {
         if r[key]["phases"][0]["processes"].is_object() {
             cpu_runs.push((
-                format!("steady {}/s", rate(num(&r[key]["result"]["offered_rate"]))),
+                format!(
+                    "steady {}/s{}",
+                    rate(num(&r[key]["result"]["offered_rate"])),
+                    push_note(&r[key]["options"])
+                ),
                 &r[key]["phases"][0]["processes"],
                 &r[key]["options"],
             ));
@@ -387,6 +392,19 @@ pub fn markdown(reports: &Value, machine_before: &Value, machine_after: &Value) 
         "\nCPU is measured over each run's sending window from /proc; PostgreSQL's resident memory is summed over its processes, so shared buffers count once per backend, and its CPU is the run's cluster's (the postmaster, its backends and background processes, and those that ended, through the postmaster's reaped-children time).\n",
     );
     s
+}
+
+/// How a run with offline push on says so (`--offline-push`), with the
+/// notifications the fake vendor accepted.
+fn push_note(options: &Value) -> String {
+    if options["offline_push"] == true {
+        format!(
+            " with offline push ({} notifications)",
+            rate(num(&options["push_notifications_accepted"]))
+        )
+    } else {
+        String::new()
+    }
 }
 
 fn ms3(v: &Value) -> String {
@@ -526,6 +544,14 @@ mod tests {
                                   "send_to_push": {"p50_ms": 6.0, "p90_ms": 12.0, "p99_ms": 31.0, "p99_9_ms": 44.0},
                                   "lag_max": 12, "drained": true, "drain_s": 0.2},
                        "phases": [{"seconds": 60, "processes": procs(0.7)}]},
+            "target_push": {"options": {"services_mode": "services in a `missive dev` child process; load generator apart",
+                                        "prefill": {"messages": 0}, "offline_push": true,
+                                        "push_notifications_accepted": 12000},
+                            "result": {"offered_rate": 1000, "accepted_per_s": 999.0, "errors": 0,
+                                       "send_ack": {"p50_ms": 4.5, "p99_ms": 9.5},
+                                       "send_to_push": {"p50_ms": 7.0, "p90_ms": 13.0, "p99_ms": 35.0, "p99_9_ms": 50.0},
+                                       "lag_max": 14, "drained": true, "drain_s": 0.3},
+                            "phases": [{"seconds": 60, "processes": procs(0.8)}]},
             "steady": {"options": {"services_mode": "services in the bench process, beside the load generator",
                                    "prefill": {"messages": 0}},
                        "result": {"offered_rate": 400},
@@ -537,6 +563,17 @@ mod tests {
         });
         let md = super::markdown(&reports, &super::machine(), &super::machine());
         assert!(md.contains("## CPU and memory at steady 400/s"), "{md}");
+        // The reference run with offline push says so, in both tables.
+        assert!(
+            md.contains("| steady 1,000/s, 60 s with offline push (12,000 notifications) | 999 | 0 | 4.5 / 9.5 | 7.0 / 13.0 / 35.0 / 50.0 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "## CPU and memory at steady 1,000/s with offline push (12,000 notifications)"
+            ),
+            "{md}"
+        );
         // The reference run at 1,000/s: its latency row and its own CPU table.
         assert!(
             md.contains("| steady 1,000/s, 60 s | 998 | 0 | 4.0 / 9.0 | 6.0 / 12.0 / 31.0 / 44.0 | max 12 events; drained 0.2 s after the last send |"),

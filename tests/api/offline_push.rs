@@ -511,6 +511,87 @@ async fn restarting_the_push_worker_sends_nothing_twice() {
     app.stop().await;
 }
 
+/// A backlog (push worker and projector stopped while messages arrived) is
+/// read in chunks: each chunk's reads are shared by its messages. Each
+/// offline recipient is still notified once per message, in the chunk a
+/// message came in, and a badge counts the messages before it in the chunk
+/// that the projector has not stored yet (one read of the unread count per
+/// user, then counted on: handled one by one, each would say 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backlog_is_notified_in_chunks_once_per_message_with_badges_counting_on() {
+    let fakes = FakeVendors::start().await;
+    let mut app = spawn(&fakes).await;
+    let token = |user: &str| format!("{:0>64}", hex::encode(format!("{user}apns")));
+    for user in ["ivy", "kim"] {
+        let reply = set_token(&app, user, "phone", "apns", &token(user)).await;
+        assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    }
+    app.wait_for_count("SELECT count(*) FROM push_tokens", 2)
+        .await;
+    app.projector.take().unwrap().shutdown().await;
+    app.delivery.take().unwrap().shutdown().await;
+
+    for (to, randoms) in [("ivy", 1..=3), ("kim", 4..=5)] {
+        for random in randoms {
+            send(&app, "jack", to, random, json!({})).await;
+        }
+    }
+    // Nothing is stored yet: the unread counts are 0 when the worker reads.
+    assert_eq!(app.scalar("SELECT count(*) FROM messages").await, 0);
+    app.delivery = Some(support::start_delivery(&app.config).await);
+
+    let badges = |user: &str, n: usize| {
+        let fakes = &fakes;
+        let token = token(user);
+        async move {
+            let mut got: Vec<(i64, String)> = fakes
+                .wait_for_sends(&token, n)
+                .await
+                .iter()
+                .map(|r| {
+                    let body = r.json();
+                    (
+                        body["aps"]["badge"].as_i64().expect("a badge"),
+                        body["aps"]["alert"]["body"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            got.sort();
+            got
+        }
+    };
+    assert_eq!(
+        badges("ivy", 3).await,
+        vec![
+            (1, "message 1".to_owned()),
+            (2, "message 2".to_owned()),
+            (3, "message 3".to_owned())
+        ]
+    );
+    assert_eq!(
+        badges("kim", 2).await,
+        vec![(1, "message 4".to_owned()), (2, "message 5".to_owned())]
+    );
+    settle().await;
+    assert_eq!(
+        fakes.sends_to(&token("ivy")).len(),
+        3,
+        "one push per message"
+    );
+    assert_eq!(
+        fakes.sends_to(&token("kim")).len(),
+        2,
+        "one push per message"
+    );
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM push_sends WHERE outcome = 'sent' AND attempts = 1")
+            .await,
+        5,
+        "every claim records its outcome"
+    );
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn token_registration_api_validates_and_moves_tokens() {
     let fakes = FakeVendors::start().await;

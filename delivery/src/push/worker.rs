@@ -110,7 +110,10 @@ struct Notice<'a> {
 /// that takes them side by side.
 fn columns<'x>(notices: &'x [Notice<'_>]) -> [Vec<&'x str>; 4] {
     [
-        notices.iter().map(|x| x.m.conversation_id.as_str()).collect(),
+        notices
+            .iter()
+            .map(|x| x.m.conversation_id.as_str())
+            .collect(),
         notices.iter().map(|x| x.m.msg_key.as_str()).collect(),
         notices.iter().map(|x| x.platform.as_str()).collect(),
         notices.iter().map(|x| x.token).collect(),
@@ -368,7 +371,9 @@ impl Shared {
         if offline.is_empty() {
             return Ok(());
         }
-        let tokens = self.tokens_of(&client, &distinct_recipients(&offline)).await?;
+        let tokens = self
+            .tokens_of(&client, &distinct_recipients(&offline))
+            .await?;
         let offline: Vec<(&MessageSent, &[(Platform, String)])> = offline
             .into_iter()
             .filter_map(|m| {
@@ -390,7 +395,9 @@ impl Shared {
         let mut notices = Vec::new();
         for (m, tokens) in offline {
             let mut n = Notification::from_message(m);
-            n.badge = badges.get(&(m.conversation_id.as_str(), m.msg_key.as_str())).copied();
+            n.badge = badges
+                .get(&(m.conversation_id.as_str(), m.msg_key.as_str()))
+                .copied();
             let n = Arc::new(n);
             for (platform, token) in tokens {
                 notices.push(Notice {
@@ -463,11 +470,11 @@ impl Shared {
         // Issued together, so tokio-postgres pipelines them on the connection.
         let (unread, stored) = futures::try_join!(
             futures::future::try_join_all(users.iter().map(|u| views::unread_total(&tx, u, caps))),
-            futures::future::try_join_all(
-                messages
-                    .iter()
-                    .map(|m| views::message_by_key(&tx, &m.conversation_id, &m.msg_key))
-            ),
+            futures::future::try_join_all(messages.iter().map(|m| views::message_by_key(
+                &tx,
+                &m.conversation_id,
+                &m.msg_key
+            ))),
         )?;
         tx.commit().await?;
         let mut counts: HashMap<&str, i64> = users.into_iter().zip(unread).collect();
@@ -500,7 +507,13 @@ impl Shared {
         let rows = client
             .query(
                 &stmt,
-                &[&conversations, &keys, &platforms, &tokens, &time::now_millis()],
+                &[
+                    &conversations,
+                    &keys,
+                    &platforms,
+                    &tokens,
+                    &time::now_millis(),
+                ],
             )
             .await?;
         let mut claimed: HashSet<(String, String, String, String)> = rows
@@ -549,7 +562,11 @@ impl Shared {
     }
 
     /// Records how the claimed notifications ended.
-    async fn finish(&self, notices: &[Notice<'_>], outcomes: &[(Outcome, u32)]) -> Result<(), StepError> {
+    async fn finish(
+        &self,
+        notices: &[Notice<'_>],
+        outcomes: &[(Outcome, u32)],
+    ) -> Result<(), StepError> {
         let client = self.pool.get().await?;
         let stmt = client
             .prepare_cached(include_str!("sql/finish_sends.sql"))
