@@ -130,14 +130,23 @@ async fn allow_all_app_server() -> anyhow::Result<String> {
             axum::Json(json!({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}))
         }),
     );
+    let addr = serve_on_loopback(app, "the fake app server").await?;
+    Ok(format!("http://{addr}/callback"))
+}
+
+/// Serves `app` on a free loopback port, in the background, for the run.
+async fn serve_on_loopback(
+    app: axum::Router,
+    what: &'static str,
+) -> anyhow::Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/callback", listener.local_addr()?);
+    let addr = listener.local_addr()?;
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("the fake app server stopped: {e}");
+            eprintln!("{what} stopped: {e}");
         }
     });
-    Ok(url)
+    Ok(addr)
 }
 
 /// Notifications the fake Xiaomi server of `--offline-push` accepted.
@@ -164,14 +173,8 @@ async fn accept_all_xiaomi() -> anyhow::Result<String> {
             )
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("the fake Xiaomi server stopped: {e}");
-        }
-    });
-    Ok(url)
+    let addr = serve_on_loopback(app, "the fake Xiaomi server").await?;
+    Ok(format!("http://{addr}"))
 }
 
 /// One Xiaomi token per user (`--offline-push`), through missive's own
