@@ -18,12 +18,11 @@
 //!   invalid token is removed through the log (`PushTokenRemoved`); what
 //!   still fails goes to `<prefix>.push.dlq` with the reason in headers.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use std::collections::{HashMap, HashSet};
-
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
@@ -221,11 +220,15 @@ impl PushWorker {
                         // CHUNK_MAX): under load a chunk's reads are shared by
                         // many messages; at a trickle it is one message.
                         let mut chunk = vec![m.detach()];
+                        let mut error = None;
                         while chunk.len() < CHUNK_MAX {
                             match self.consumer.recv().now_or_never() {
                                 Some(Ok(m)) => chunk.push(m.detach()),
-                                // An error comes back with the next recv.
-                                Some(Err(_)) | None => break,
+                                Some(Err(e)) => {
+                                    error = Some(e);
+                                    break;
+                                }
+                                None => break,
                             }
                         }
                         metrics::histogram!("missive_push_chunk_events").record(chunk.len() as f64);
@@ -237,21 +240,11 @@ impl PushWorker {
                                 .await
                                 .then(|| chunk.iter().map(|m| (m.partition(), m.offset())).collect::<Vec<_>>())
                         }));
-                    }
-                    Err(e) if missive_core::kafka::is_fatal(&e) => {
-                        // Events in flight finish; their offsets may not be
-                        // stored, and the claims keep a re-read from
-                        // notifying twice.
-                        tracing::error!(error = %e, "push worker: consumer unusable; creating it anew");
-                        metrics::counter!("missive_kafka_consumers_recreated_total", "role" => "push")
-                            .increment(1);
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        match missive_core::kafka::subscribed(&self.settings, &self.shared.events_topic) {
-                            Ok(c) => self.consumer = c,
-                            Err(e) => tracing::error!(error = %e, "push worker: cannot create the consumer"),
+                        if let Some(e) = error {
+                            self.consume_error(e).await;
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "push worker: consume error"),
+                    Err(e) => self.consume_error(e).await,
                 },
                 _ = shutdown.cancelled(), if !stopping => stopping = true,
                 else => break,
@@ -261,6 +254,23 @@ impl PushWorker {
             tracing::debug!(error = %e, "final offset commit");
         }
         tracing::info!("push worker stopped");
+    }
+
+    /// A consume error: logged, and after a fatal one the consumer is made
+    /// anew. Events in flight finish; their offsets may not be stored, and
+    /// the claims keep a re-read from notifying twice.
+    async fn consume_error(&mut self, e: rdkafka::error::KafkaError) {
+        if !missive_core::kafka::is_fatal(&e) {
+            tracing::warn!(error = %e, "push worker: consume error");
+            return;
+        }
+        tracing::error!(error = %e, "push worker: consumer unusable; creating it anew");
+        metrics::counter!("missive_kafka_consumers_recreated_total", "role" => "push").increment(1);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        match missive_core::kafka::subscribed(&self.settings, &self.shared.events_topic) {
+            Ok(c) => self.consumer = c,
+            Err(e) => tracing::error!(error = %e, "push worker: cannot create the consumer"),
+        }
     }
 }
 
