@@ -592,6 +592,69 @@ async fn a_backlog_is_notified_in_chunks_once_per_message_with_badges_counting_o
     app.stop().await;
 }
 
+/// A `MessageSent` to a user id PostgreSQL cannot store (U+0000), as a
+/// producer that skipped ingest could append, read in one chunk with a good
+/// message of the same conversation: the worker must not retry the chunk
+/// forever. The good message is notified, the refused one skipped, and the
+/// worker goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_postgresql_refuses_is_skipped_and_its_chunk_is_notified() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let fakes = FakeVendors::start().await;
+    let mut app = spawn(&fakes).await;
+    let token = tokens("ivy").remove(3).1; // xiaomi
+    assert_eq!(
+        set_token(&app, "ivy", "phone", "xiaomi", &token).await["ErrorCode"],
+        0
+    );
+    app.wait_for_count("SELECT count(*) FROM push_tokens", 1)
+        .await;
+    app.delivery.take().unwrap().shutdown().await;
+
+    let mut env = missive_schemas::samples::text_message();
+    env.event_id = uuid::Uuid::new_v4();
+    env.occurred_at = missive_core::time::now_millis();
+    let Event::MessageSent(m) = &mut env.event else {
+        unreachable!("a text message")
+    };
+    m.from_account = "jack".into();
+    m.to_account = "i\u{0}vy".into();
+    m.conversation_id = missive_schemas::conversation_id("jack", "ivy");
+    m.msg_key = format!("poison-{}", uuid::Uuid::new_v4().simple());
+    m.sent_at = missive_core::time::now_millis();
+    let key = m.conversation_id.clone();
+    let producer: FutureProducer = missive_core::kafka::producer(&app.config).unwrap();
+    producer
+        .send(
+            FutureRecord::to(&app.config.events_topic())
+                .key(&key)
+                .payload(&EventCodec::get().encode(&env)),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("appended");
+    send(&app, "jack", "ivy", 1, json!({})).await;
+    app.delivery = Some(support::start_delivery(&app.config).await);
+
+    let sends = fakes.wait_for_sends(&token, 1).await;
+    assert_eq!(sends[0].form()["description"], "message 1");
+    send(&app, "jack", "ivy", 2, json!({})).await;
+    fakes.wait_for_sends(&token, 2).await;
+    settle().await;
+    let mut bodies: Vec<String> = fakes
+        .sends_to(&token)
+        .iter()
+        .map(|r| r.form()["description"].clone())
+        .collect();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        vec!["message 1", "message 2"],
+        "each once, nothing for the refused one"
+    );
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn token_registration_api_validates_and_moves_tokens() {
     let fakes = FakeVendors::start().await;

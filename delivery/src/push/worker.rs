@@ -63,20 +63,42 @@ impl Outcome {
     }
 }
 
-/// A handling step that could not complete (PostgreSQL or the broker
-/// unavailable): the event is tried again, its offset not stored.
+/// A handling step that could not complete. PostgreSQL or the broker
+/// unavailable: the event is tried again, its offset not stored. PostgreSQL
+/// refusing an event's values (a data exception, SQLSTATE class 22, such as
+/// U+0000 in a user id): no retry can succeed, so the event is skipped.
 #[derive(Debug, thiserror::Error)]
 enum StepError {
     #[error("PostgreSQL: {0}")]
     Db(String),
+    #[error("PostgreSQL refused the event's values: {0}")]
+    Refused(String),
     #[error("Kafka: {0}")]
     Kafka(String),
 }
 
 impl From<tokio_postgres::Error> for StepError {
     fn from(e: tokio_postgres::Error) -> Self {
-        StepError::Db(e.to_string())
+        let refused = e.code().is_some_and(|c| c.code().starts_with("22"));
+        let text = match e.as_db_error() {
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => e.to_string(),
+        };
+        if refused {
+            StepError::Refused(text)
+        } else {
+            StepError::Db(text)
+        }
     }
+}
+
+/// How handling a chunk ended.
+enum Handled {
+    Done,
+    /// Interrupted by shutdown: re-read later.
+    Stopped,
+    /// PostgreSQL refused a value of the chunk's events.
+    Refused(String),
 }
 
 impl From<deadpool_postgres::PoolError> for StepError {
@@ -304,24 +326,59 @@ impl Shared {
     }
 
     /// Handles a chunk of events, retrying while PostgreSQL or the broker is
-    /// down; false when shutdown interrupted it (the events are re-read later).
+    /// down; false when shutdown interrupted it (the events are re-read
+    /// later). When PostgreSQL refuses a value of the chunk, its events are
+    /// handled one at a time, and only the one it refuses alone is skipped:
+    /// one bad event must not hold back every offline push behind it.
     async fn handle_until_done(&self, records: &[OwnedMessage], stop: &CancellationToken) -> bool {
+        let reason = match self.handle_retrying(records, stop).await {
+            Handled::Done => return true,
+            Handled::Stopped => return false,
+            Handled::Refused(reason) => reason,
+        };
+        if records.len() == 1 {
+            self.skip_refused(&records[0], &reason);
+            return true;
+        }
+        for record in records {
+            match self
+                .handle_retrying(std::slice::from_ref(record), stop)
+                .await
+            {
+                Handled::Done => {}
+                Handled::Stopped => return false,
+                Handled::Refused(reason) => self.skip_refused(record, &reason),
+            }
+        }
+        true
+    }
+
+    async fn handle_retrying(&self, records: &[OwnedMessage], stop: &CancellationToken) -> Handled {
         let mut pause = Duration::from_millis(200);
         loop {
             match self.handle(records).await {
-                Ok(()) => return true,
+                Ok(()) => return Handled::Done,
+                Err(StepError::Refused(reason)) => return Handled::Refused(reason),
                 Err(e) => {
                     let first = records.first().map(|m| (m.partition(), m.offset()));
                     tracing::warn!(error = %e, ?first, events = records.len(),
                         "push worker: events not handled; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(pause) => {}
-                        _ = stop.cancelled() => return false,
+                        _ = stop.cancelled() => return Handled::Stopped,
                     }
                     pause = (pause * 2).min(Duration::from_secs(10));
                 }
             }
         }
+    }
+
+    /// An event PostgreSQL refuses is not pushed (the projector dead-letters
+    /// it from the views' side); its offset is stored like any other.
+    fn skip_refused(&self, record: &OwnedMessage, reason: &str) {
+        tracing::error!(partition = record.partition(), offset = record.offset(), %reason,
+            "push worker: event refused by PostgreSQL; not pushed");
+        metrics::counter!("missive_push_skipped_total", "reason" => "refused").increment(1);
     }
 
     /// Notifies the offline recipients of a chunk's messages. The reads are
