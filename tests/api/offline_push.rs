@@ -609,6 +609,10 @@ async fn a_message_postgresql_refuses_is_skipped_and_its_chunk_is_notified() {
     );
     app.wait_for_count("SELECT count(*) FROM push_tokens", 1)
         .await;
+    // The projector stays stopped: it would dead-letter the refused event,
+    // and its dead-letter count is another test's to check (one metrics
+    // registry per test process). Only the push worker reads it here.
+    app.projector.take().unwrap().shutdown().await;
     app.delivery.take().unwrap().shutdown().await;
 
     let mut env = missive_schemas::samples::text_message();
