@@ -357,12 +357,14 @@ async fn a_batch_and_its_reads_cost_the_same_on_a_large_database() {
             unreachable!("the batch starts with messages")
         };
         // Ingest, per send.
-        views::send_context(
+        views::send_contexts(
             &client,
-            &m.conversation_id,
-            &m.msg_key,
-            &m.from_account,
-            &m.to_account,
+            &[views::SendKey {
+                conversation_id: m.conversation_id.clone(),
+                msg_key: m.msg_key.clone(),
+                sender: m.from_account.clone(),
+                recipient: m.to_account.clone(),
+            }],
         )
         .await
         .unwrap();

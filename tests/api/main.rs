@@ -40,6 +40,7 @@ mod rest_send_checks;
 mod sdk_client;
 mod send_controls;
 mod send_end_to_end;
+mod send_probes;
 mod session_upkeep;
 mod typescript_client;
 mod views_rebuild;

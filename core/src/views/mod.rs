@@ -197,36 +197,60 @@ pub struct SendContext {
     pub sender_muted_until_ms: i64,
 }
 
-pub async fn send_context(
+/// One send as its probe ([`send_contexts`]) names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendKey {
+    pub conversation_id: String,
+    pub msg_key: String,
+    pub sender: String,
+    pub recipient: String,
+}
+
+/// What each of `sends` is decided on, in the same order, in one statement
+/// however many they are.
+pub async fn send_contexts(
     client: &impl GenericClient,
-    conversation_id: &str,
-    msg_key: &str,
-    sender: &str,
-    recipient: &str,
-) -> Result<SendContext, tokio_postgres::Error> {
+    sends: &[SendKey],
+) -> Result<Vec<SendContext>, tokio_postgres::Error> {
     let stmt = client
-        .prepare_cached(include_str!("sql/send_context.sql"))
+        .prepare_cached(include_str!("sql/send_contexts.sql"))
         .await?;
-    let r = client
-        .query_one(&stmt, &[&conversation_id, &msg_key, &sender, &recipient])
+    let column = |f: fn(&SendKey) -> &str| sends.iter().map(f).collect::<Vec<&str>>();
+    let mut rows = client
+        .query(
+            &stmt,
+            &[
+                &column(|s| &s.conversation_id),
+                &column(|s| &s.msg_key),
+                &column(|s| &s.sender),
+                &column(|s| &s.recipient),
+            ],
+        )
         .await?;
-    Ok(SendContext {
-        existing_sent_at_ms: r.get(0),
-        sender: SenderProfile {
-            nickname: r.get::<_, Option<String>>(1).unwrap_or_default(),
-            avatar_url: r.get::<_, Option<String>>(2).unwrap_or_default(),
-        },
-        relationship: Relationship::from_row(&r, 3),
-        sender_account: AccountState {
-            imported: r.get(7),
-            deleted: r.get(9),
-        },
-        recipient_account: AccountState {
-            imported: r.get(8),
-            deleted: r.get(10),
-        },
-        sender_muted_until_ms: r.get(11),
-    })
+    // One row per send (every probe is a LEFT JOIN on a unique key), by
+    // ordinality.
+    rows.sort_by_key(|r| r.get::<_, i64>(0));
+    debug_assert_eq!(rows.len(), sends.len());
+    Ok(rows
+        .iter()
+        .map(|r| SendContext {
+            existing_sent_at_ms: r.get(1),
+            sender: SenderProfile {
+                nickname: r.get::<_, Option<String>>(2).unwrap_or_default(),
+                avatar_url: r.get::<_, Option<String>>(3).unwrap_or_default(),
+            },
+            relationship: Relationship::from_row(r, 4),
+            sender_account: AccountState {
+                imported: r.get(8),
+                deleted: r.get(10),
+            },
+            recipient_account: AccountState {
+                imported: r.get(9),
+                deleted: r.get(11),
+            },
+            sender_muted_until_ms: r.get(12),
+        })
+        .collect())
 }
 
 /// An account as a send sees it.

@@ -7,7 +7,8 @@
 //!
 //! - [`send`]: one-to-one, batch and imported messages; the account rules
 //!   of a send (`account_rules`) and the app server's before-send callback
-//!   (`before_send`) are consulted there.
+//!   (`before_send`) are consulted there, on the views as the send's probe
+//!   (`send_probes`, shared by the sends arriving together) read them.
 //! - [`messages`]: recall, edit, read of messages already sent.
 //! - [`conversations`]: deleting a conversation (and its history), pinning
 //!   and marking it, for one user.
@@ -26,6 +27,7 @@ pub mod messages;
 pub mod push_tokens;
 pub mod relationships;
 pub mod send;
+pub mod send_probes;
 pub mod sessions;
 
 use std::sync::Arc;

@@ -17,9 +17,11 @@ use uuid::Uuid;
 
 use futures::StreamExt;
 use missive_core::config::{BlockMode, PermissionsConfig};
-use missive_core::views::Relationship;
-use missive_core::{msgbody, time, views, ApiError, Config, ErrorCode, UserId};
+use missive_core::views::{Relationship, SendKey};
+use missive_core::{msgbody, time, ApiError, Config, ErrorCode, UserId};
 use missive_log::{msg_key, Actor, EventAppender};
+
+use super::send_probes::SendProbes;
 use missive_schemas::{
     conversation_id, Channel, Decision, Element, Event, ImportMode, MessageSent, OfflinePushInfo,
     SyncOtherMachine,
@@ -131,7 +133,9 @@ pub struct BatchReceipt {
 #[derive(Clone)]
 pub struct SendPipeline {
     config: Arc<Config>,
-    pool: Pool,
+    /// Every send's probe of the views, shared by the sends that arrive
+    /// together.
+    probes: SendProbes,
     appender: EventAppender,
     /// What this instance appended lately, by (conversation, MsgKey): a
     /// retry that arrives before the projector stored the first copy is
@@ -153,7 +157,7 @@ impl SendPipeline {
         Self {
             before_send: missive_callbacks::BeforeSend::from_config(&config),
             config,
-            pool,
+            probes: SendProbes::new(pool),
             appender,
             recent,
         }
@@ -293,14 +297,18 @@ impl SendPipeline {
     ) -> Result<SendReceipt, ApiError> {
         let msg_key::Derived { msg_seq, msg_key } = derived;
         let mut req = req;
-        // One round trip: a retry of a stored message, the sender's profile,
-        // and the relationship the decision rests on.
-        let context = {
-            let client = self.pool.get().await.map_err(ApiError::db_unavailable)?;
-            views::send_context(&client, &conversation, &msg_key, &req.from, &req.to)
-                .await
-                .map_err(ApiError::db_unavailable)?
-        };
+        // One round trip, shared with the sends arriving meanwhile: a retry
+        // of a stored message, the sender's profile, and the relationship the
+        // decision rests on.
+        let context = self
+            .probes
+            .probe(SendKey {
+                conversation_id: conversation.clone(),
+                msg_key: msg_key.clone(),
+                sender: req.from.to_string(),
+                recipient: req.to.to_string(),
+            })
+            .await?;
         // A retry of a message already projected gets its original answer and
         // appends nothing.
         if let Some(sent_at_ms) = context.existing_sent_at_ms {
