@@ -102,6 +102,11 @@ fn describe_metrics() {
         "Sends recognised as retries of a stored message."
     );
     describe_histogram!(
+        "missive_ingest_send_probe_sends",
+        Unit::Count,
+        "Sends read by one statement of the send probe (the sends that arrived while the last was out)."
+    );
+    describe_histogram!(
         "missive_ingest_append_seconds",
         Unit::Seconds,
         "Time from append to the broker's acknowledgement."
