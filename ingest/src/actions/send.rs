@@ -20,12 +20,12 @@ use missive_core::config::{BlockMode, PermissionsConfig};
 use missive_core::views::{Relationship, SendKey};
 use missive_core::{msgbody, time, ApiError, Config, ErrorCode, UserId};
 use missive_log::{msg_key, Actor, EventAppender};
-
-use super::send_probes::SendProbes;
 use missive_schemas::{
     conversation_id, Channel, Decision, Element, Event, ImportMode, MessageSent, OfflinePushInfo,
     SyncOtherMachine,
 };
+
+use super::send_probes::SendProbes;
 
 /// Tencent's maximum offline lifetime (7 days): the inbox's own limit.
 pub const MAX_LIFETIME_SECONDS: i32 = msgbody::MAX_OFFLINE_SECONDS;
