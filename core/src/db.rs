@@ -158,6 +158,32 @@ pub async fn drop_database(url: &SecretString, database: &str) -> Result<(), DbE
     Ok(())
 }
 
+/// Whether an error with this SQLSTATE comes from the values a statement
+/// was given, so that they fail the same way however often it is retried:
+/// data exceptions (class 22: U+0000 in text or jsonb, a number out of
+/// range), integrity violations (class 23) and limits (class 54: an index
+/// row past a third of a page, from an over-long id). Anything else (no
+/// SQLSTATE: the connection; 40001, 40P01; 53xxx resources; 57xxx shutdown;
+/// and our own bugs, 42xxx, which a fixed release must get to process) may
+/// pass when retried. Every consumer that must not stop at one bad event
+/// (the projector, the push worker) and the send probe decide by this.
+pub fn refuses_values(sqlstate: Option<&str>) -> bool {
+    sqlstate.is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c.starts_with("54"))
+}
+
+/// [`refuses_values`] of an error.
+pub fn refused_values(e: &tokio_postgres::Error) -> bool {
+    refuses_values(e.code().map(|c| c.code()))
+}
+
+/// The server's words and SQLSTATE (tokio-postgres prints only "db error").
+pub fn server_words(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -166,6 +192,25 @@ fn quote_ident(name: &str) -> String {
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    #[test]
+    fn only_data_integrity_and_limit_errors_refuse_the_values() {
+        for code in ["22P05", "22021", "22001", "23505", "23503", "54000"] {
+            assert!(refuses_values(Some(code)), "{code}");
+        }
+        // Connection loss (no SQLSTATE), serialization failure, deadlock,
+        // resources, shutdown, and our own SQL bugs are retried.
+        for code in [
+            None,
+            Some("40001"),
+            Some("40P01"),
+            Some("53300"),
+            Some("57P01"),
+            Some("42P01"),
+        ] {
+            assert!(!refuses_values(code), "{code:?}");
+        }
+    }
 
     #[test]
     fn another_database_keeps_the_server_whether_tcp_or_a_unix_socket() {

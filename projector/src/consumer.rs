@@ -206,24 +206,11 @@ enum FlushError {
     Permanent(String),
 }
 
-/// Data errors (class 22: a value PostgreSQL cannot store, such as U+0000 in
-/// text or jsonb) and integrity errors (class 23) come from the events
-/// themselves and fail the same way on every retry. Anything else (no
-/// SQLSTATE: the connection; 40001, 40P01; 53xxx resources; 57xxx shutdown;
-/// and our own bugs, 42xxx, which a fixed release must get to project) is
-/// retried rather than costing events.
-fn is_permanent(sqlstate: Option<&str>) -> bool {
-    sqlstate.is_some_and(|c| c.starts_with("22") || c.starts_with("23"))
-}
-
+/// Permanent when PostgreSQL refuses the batch's values
+/// (`db::refuses_values`): they fail the same way on every retry.
 fn classify(e: tokio_postgres::Error) -> FlushError {
-    // tokio-postgres prints only "db error"; the server's words say why.
-    let code = e.code().map(|c| c.code().to_owned());
-    let why = match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
-    };
-    if is_permanent(code.as_deref()) {
+    let why = missive_core::db::server_words(&e);
+    if missive_core::db::refused_values(&e) {
         FlushError::Permanent(why)
     } else {
         FlushError::Transient(why)
@@ -798,25 +785,6 @@ fn notify_payloads(cursors: &BTreeMap<String, i64>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_data_and_integrity_errors_are_permanent() {
-        for code in ["22P05", "22021", "22001", "23505", "23503"] {
-            assert!(is_permanent(Some(code)), "{code}");
-        }
-        // Connection loss (no SQLSTATE), serialization failure, deadlock,
-        // resources, shutdown, and our own SQL bugs are retried.
-        for code in [
-            None,
-            Some("40001"),
-            Some("40P01"),
-            Some("53300"),
-            Some("57P01"),
-            Some("42P01"),
-        ] {
-            assert!(!is_permanent(code), "{code:?}");
-        }
-    }
 
     #[test]
     fn backoff_grows_to_its_cap_with_jitter() {

@@ -346,3 +346,33 @@ async fn a_fenced_static_member_creates_its_consumer_anew_and_projects_again() {
     app.wait_for_count("SELECT count(*) FROM messages", 2).await;
     app.stop().await;
 }
+
+/// An id too long to index (a producer that skipped ingest could append
+/// one) fails with PostgreSQL's limit error, class 54: it must count as the
+/// values refused, like U+0000 does, so the projector dead-letters the event
+/// and the push worker skips it instead of retrying them forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_too_long_to_index_counts_as_refused_values() {
+    let app = TestApp::without_services(|_| {}).await;
+    // Random hex does not compress: ~6 KB in a key index entry.
+    let long: String = (0..200)
+        .map(|_| uuid::Uuid::new_v4().simple().to_string())
+        .collect();
+    let err = app
+        .pg
+        .execute(
+            "INSERT INTO recent_contacts (user_id, peer, conversation_id, last_seq, last_msg_key, last_at_ms) \
+             VALUES ($1, 'bob', 'c', 1, 'k', 1)",
+            &[&long],
+        )
+        .await
+        .expect_err("an index row past a third of a page");
+    assert_eq!(err.code().map(|c| c.code()), Some("54000"));
+    assert!(missive_core::db::refused_values(&err));
+    let nul = app
+        .pg
+        .execute("SELECT $1::text", &[&"a\u{0}b"])
+        .await
+        .expect_err("U+0000 in text");
+    assert!(missive_core::db::refused_values(&nul));
+}

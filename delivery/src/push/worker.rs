@@ -65,8 +65,8 @@ impl Outcome {
 
 /// A handling step that could not complete. PostgreSQL or the broker
 /// unavailable: the event is tried again, its offset not stored. PostgreSQL
-/// refusing an event's values (a data exception, SQLSTATE class 22, such as
-/// U+0000 in a user id): no retry can succeed, so the event is skipped.
+/// refusing an event's values (`db::refuses_values`: U+0000 or an id too
+/// long to index): no retry can succeed, so the event is skipped.
 #[derive(Debug, thiserror::Error)]
 enum StepError {
     #[error("PostgreSQL: {0}")]
@@ -79,12 +79,8 @@ enum StepError {
 
 impl From<tokio_postgres::Error> for StepError {
     fn from(e: tokio_postgres::Error) -> Self {
-        let refused = e.code().is_some_and(|c| c.code().starts_with("22"));
-        let text = match e.as_db_error() {
-            Some(db) => format!("{} ({})", db.message(), db.code().code()),
-            None => e.to_string(),
-        };
-        if refused {
+        let text = missive_core::db::server_words(&e);
+        if missive_core::db::refused_values(&e) {
             StepError::Refused(text)
         } else {
             StepError::Db(text)

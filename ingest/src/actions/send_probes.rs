@@ -141,8 +141,9 @@ async fn read(pool: &Pool, batch: Vec<(SendKey, Reply)>) {
                 let _ = reply.send(Ok(context));
             }
         }
-        // Unreachable, or one send: every send gets the error.
-        Err(e) if e.code().is_none() || sends.len() == 1 => {
+        // Not the values (unreachable, shutting down), or one send: every
+        // send gets the error.
+        Err(e) if !missive_core::db::refused_values(&e) || sends.len() == 1 => {
             for reply in replies {
                 let _ = reply.send(Err(ApiError::db_unavailable(&e)));
             }
