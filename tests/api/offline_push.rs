@@ -48,6 +48,27 @@ async fn set_token(app: &TestApp, user: &str, device: &str, platform: &str, toke
     .await
 }
 
+/// ivy's phone registered with its Xiaomi token, which it returns.
+async fn ivy_phone_on_xiaomi(app: &TestApp) -> String {
+    let token = tokens("ivy").remove(3).1;
+    assert_eq!(
+        set_token(app, "ivy", "phone", "xiaomi", &token).await["ErrorCode"],
+        0
+    );
+    token
+}
+
+/// The notifications' descriptions sent to `token`, sorted.
+fn descriptions_sent(fakes: &FakeVendors, token: &str) -> Vec<String> {
+    let mut bodies: Vec<String> = fakes
+        .sends_to(token)
+        .iter()
+        .map(|r| r.form()["description"].clone())
+        .collect();
+    bodies.sort();
+    bodies
+}
+
 async fn register_all(app: &TestApp, user: &str) -> Vec<(&'static str, String)> {
     let all = tokens(user);
     for (v, t) in &all {
@@ -469,11 +490,7 @@ async fn transient_failures_are_retried_and_persistent_ones_are_dead_lettered() 
 async fn restarting_the_push_worker_sends_nothing_twice() {
     let fakes = FakeVendors::start().await;
     let mut app = spawn(&fakes).await;
-    let token = tokens("ivy").remove(3).1; // xiaomi
-    assert_eq!(
-        set_token(&app, "ivy", "phone", "xiaomi", &token).await["ErrorCode"],
-        0
-    );
+    let token = ivy_phone_on_xiaomi(&app).await;
     for i in 1..=3 {
         send(&app, "jack", "ivy", i, json!({})).await;
     }
@@ -491,15 +508,9 @@ async fn restarting_the_push_worker_sends_nothing_twice() {
     send(&app, "jack", "ivy", 4, json!({})).await;
     fakes.wait_for_sends(&token, 4).await;
     settle().await;
-    let sends = fakes.sends_to(&token);
     // Events are handled concurrently: the vendor may see them in any order.
-    let mut bodies: Vec<String> = sends
-        .iter()
-        .map(|r| r.form()["description"].clone())
-        .collect();
-    bodies.sort();
     assert_eq!(
-        bodies,
+        descriptions_sent(&fakes, &token),
         vec!["message 1", "message 2", "message 3", "message 4"],
         "each message pushed exactly once"
     );
@@ -602,11 +613,7 @@ async fn a_message_postgresql_refuses_is_skipped_and_its_chunk_is_notified() {
     use rdkafka::producer::{FutureProducer, FutureRecord};
     let fakes = FakeVendors::start().await;
     let mut app = spawn(&fakes).await;
-    let token = tokens("ivy").remove(3).1; // xiaomi
-    assert_eq!(
-        set_token(&app, "ivy", "phone", "xiaomi", &token).await["ErrorCode"],
-        0
-    );
+    let token = ivy_phone_on_xiaomi(&app).await;
     app.wait_for_count("SELECT count(*) FROM push_tokens", 1)
         .await;
     // The projector stays stopped: it would dead-letter the refused event,
@@ -645,14 +652,8 @@ async fn a_message_postgresql_refuses_is_skipped_and_its_chunk_is_notified() {
     send(&app, "jack", "ivy", 2, json!({})).await;
     fakes.wait_for_sends(&token, 2).await;
     settle().await;
-    let mut bodies: Vec<String> = fakes
-        .sends_to(&token)
-        .iter()
-        .map(|r| r.form()["description"].clone())
-        .collect();
-    bodies.sort();
     assert_eq!(
-        bodies,
+        descriptions_sent(&fakes, &token),
         vec!["message 1", "message 2"],
         "each once, nothing for the refused one"
     );
